@@ -1,0 +1,69 @@
+"""Loads the linkage model from `linkage_rules/` and turns it into Splink settings. The rules are
+data; their hash is the code version of every asset that depends on them."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+RULES_DIR = Path(__file__).resolve().parents[2] / "linkage_rules"
+MODEL_FILE = RULES_DIR / "model.yaml"
+
+
+@dataclass(frozen=True)
+class LinkageRules:
+    raw: dict[str, Any]
+    version_hash: str
+
+    @property
+    def unique_id_column(self) -> str:
+        return self.raw["unique_id_column"]
+
+    @property
+    def blocking_rules(self) -> list[str]:
+        return list(self.raw["blocking_rules_to_generate_predictions"])
+
+    @property
+    def training(self) -> dict[str, Any]:
+        return self.raw["training"]
+
+    @property
+    def predict_threshold(self) -> float:
+        return float(self.raw["thresholds"]["predict_match_probability"])
+
+    @property
+    def cluster_threshold(self) -> float:
+        return float(self.raw["thresholds"]["cluster_match_probability"])
+
+    @property
+    def comparison_columns(self) -> list[str]:
+        return [c["output_column_name"] for c in self.raw["comparisons"]]
+
+    def splink_settings(self) -> dict[str, Any]:
+        """Settings in Splink's own dictionary format (the same shape as a saved model)."""
+        return {
+            "link_type": self.raw["link_type"],
+            "unique_id_column_name": self.unique_id_column,
+            "blocking_rules_to_generate_predictions": [
+                {"blocking_rule": rule} for rule in self.blocking_rules
+            ],
+            "comparisons": [dict(c) for c in self.raw["comparisons"]],
+            "retain_intermediate_calculation_columns": False,
+            "retain_matching_columns": False,
+        }
+
+
+def load_rules(path: Path = MODEL_FILE) -> LinkageRules:
+    text = path.read_bytes()
+    return LinkageRules(raw=yaml.safe_load(text), version_hash=hashlib.sha256(text).hexdigest()[:12])
+
+
+@cache
+def rules_code_version() -> str:
+    """Code version for the Dagster assets: changes whenever a rule changes."""
+    return load_rules().version_hash

@@ -1,0 +1,56 @@
+"""Pseudonymous tokens: a keyed HMAC-SHA256 of an identifier, so that analysts can join and count
+by NIK or family card without ever seeing one. Without the key a token cannot be reversed or
+recomputed from a guessed NIK."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import logging
+import os
+import secrets
+from pathlib import Path
+
+import polars as pl
+
+log = logging.getLogger(__name__)
+
+TOKEN_HEX_CHARS = 32  # 128 bits: no collisions at any national scale
+
+
+class MissingPseudonymKey(RuntimeError):
+    pass
+
+
+def resolve_key(configured: str, data_dir: Path, production: bool) -> bytes:
+    """The key from PADU_PSEUDONYM_KEY; for the demo, a local key created once (owner-only) with a
+    warning. A production setting refuses to run without a configured key."""
+    if configured:
+        return configured.encode()
+    if production:
+        raise MissingPseudonymKey(
+            "PADU_PSEUDONYM_KEY is not set and PADU_ENV=production: refusing to create a local key"
+        )
+    key_file = data_dir / "secrets" / "pseudonym.key"
+    if not key_file.exists():
+        key_file.parent.mkdir(parents=True, exist_ok=True)
+        os.chmod(key_file.parent, 0o700)
+        fd = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            handle.write(secrets.token_hex(32))
+        log.warning("PADU_PSEUDONYM_KEY is not set: created a local demo key at %s", key_file)
+    return key_file.read_text().strip().encode()
+
+
+def token(key: bytes, kind: str, value: str) -> str:
+    return hmac.new(key, f"{kind}:{value}".encode(), hashlib.sha256).hexdigest()[:TOKEN_HEX_CHARS]
+
+
+def tokenise(frame: pl.DataFrame, column: str, key: bytes, kind: str, out: str) -> pl.DataFrame:
+    """Adds `out`, the token of `column` (null stays null). Hashes each distinct value once."""
+    values = frame.select(pl.col(column).drop_nulls().unique()).to_series()
+    mapping = pl.DataFrame(
+        {column: values, out: [token(key, kind, v) for v in values.to_list()]},
+        schema={column: pl.String, out: pl.String},
+    )
+    return frame.join(mapping, on=column, how="left")

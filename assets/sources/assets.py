@@ -1,0 +1,141 @@
+"""Raw layer: one asset per source that ingests its newest usable delivery into `raw.<source>`,
+with the quarantined rows and the per-file ledger beside it, and the checks that prove nothing
+was lost."""
+
+from __future__ import annotations
+
+import dagster as dg
+import polars as pl
+
+from assets.sources.contracts import CONTRACTS, SourceContract
+from assets.sources.ingest import ingest_source
+from assets.warehouse import PaduSettings, Warehouse
+
+RAW_GROUP = "raw"
+
+
+def quarantine_table(source: str) -> str:
+    return f"raw.{source}__quarantine"
+
+
+def ledger_table(source: str) -> str:
+    return f"raw.{source}__files"
+
+
+def _markdown(frame: pl.DataFrame) -> dg.MetadataValue:
+    with pl.Config(tbl_formatting="MARKDOWN", tbl_hide_column_data_types=True, tbl_hide_dataframe_shape=True,
+                   tbl_rows=50, fmt_str_lengths=200):
+        return dg.MetadataValue.md(str(frame))
+
+
+def build_raw_asset(contract: SourceContract) -> dg.AssetsDefinition:
+    key = dg.AssetKey(["raw", contract.name])
+
+    @dg.asset(
+        key=key,
+        group_name=RAW_GROUP,
+        description=f"{contract.description} Newest complete, readable delivery; text as delivered.",
+        kinds={"duckdb", "polars"},
+        check_specs=[
+            dg.AssetCheckSpec("rows_reconcile", asset=key,
+                              description="Accepted + quarantined rows = rows read, per file."),
+            dg.AssetCheckSpec("quarantine_share_within_limit", asset=key, blocking=True,
+                              description="The run stops before linkage when too many rows are quarantined."),
+            dg.AssetCheckSpec("newest_delivery_used", asset=key,
+                              description="The newest complete delivery was readable and used."),
+        ],
+    )
+    def raw_source(context: dg.AssetExecutionContext, padu: PaduSettings, warehouse: Warehouse):
+        result = ingest_source(padu.landing_path, contract)
+        for note in result.notes:
+            context.log.warning(note)
+        for label, reason in result.rejected:
+            context.log.error(f"rejected delivery {label}: {reason}")
+        warehouse.write({
+            f"raw.{contract.name}": result.accepted,
+            quarantine_table(contract.name): result.quarantined,
+            ledger_table(contract.name): result.ledger,
+        })
+        # The check re-counts from the stored tables, so a row lost on the way to the store fails it.
+        stored = warehouse.query(
+            f"""
+            SELECT l.file, l.rows_read,
+                   coalesce(a.n, 0) AS accepted, coalesce(q.n, 0) AS quarantined
+            FROM {ledger_table(contract.name)} l
+            LEFT JOIN (SELECT _file AS file, count(*) n FROM raw.{contract.name} GROUP BY 1) a USING (file)
+            LEFT JOIN (SELECT file, count(*) n FROM {quarantine_table(contract.name)} GROUP BY 1) q USING (file)
+            ORDER BY l.file
+            """
+        )
+        mismatched = stored.filter(pl.col("rows_read") != pl.col("accepted") + pl.col("quarantined"))
+        share = result.quarantine_share
+        reasons = (
+            result.quarantined.group_by("rule").len("rows").sort("rows", descending=True)
+            if result.quarantined.height else pl.DataFrame({"rule": [], "rows": []})
+        )
+        delivery = result.delivery.delivery_date.isoformat() if result.delivery else "none"
+        yield dg.MaterializeResult(
+            metadata={
+                "dagster/row_count": result.accepted.height,
+                "delivery_date": delivery,
+                "rows_read": result.rows_read,
+                "quarantined": result.quarantined.height,
+                "quarantine_share": round(share, 4),
+                "files": _markdown(result.ledger.drop("source")) if result.ledger.height else "none",
+                "quarantine_reasons": _markdown(reasons) if reasons.height else "none",
+                "notes": "\n".join(result.notes) or "none",
+                "rejected_deliveries": "\n".join(f"{l}: {r}" for l, r in result.rejected) or "none",
+            }
+        )
+        yield dg.AssetCheckResult(
+            check_name="rows_reconcile",
+            passed=mismatched.height == 0,
+            metadata={"files_checked": stored.height, "files_mismatched": mismatched.height,
+                      "rows_read": int(stored["rows_read"].sum() or 0)},
+        )
+        yield dg.AssetCheckResult(
+            check_name="quarantine_share_within_limit",
+            passed=share <= padu.max_quarantine_share,
+            description=(
+                f"{result.quarantined.height} of {result.rows_read} rows of {delivery} quarantined "
+                f"({share:.1%}); the limit is {padu.max_quarantine_share:.0%}"
+            ),
+            metadata={"quarantine_share": round(share, 4), "limit": padu.max_quarantine_share},
+        )
+        newest_rejected = bool(result.rejected) and (
+            result.delivery is None or result.rejected[0][0] > result.delivery.label
+        )
+        yield dg.AssetCheckResult(
+            check_name="newest_delivery_used",
+            passed=not newest_rejected,
+            severity=dg.AssetCheckSeverity.ERROR,
+            description=(
+                "; ".join(f"rejected {l}: {r}" for l, r in result.rejected)
+                + (f"; using {result.delivery.label} instead" if result.delivery else "; source is empty")
+            ) if result.rejected else f"using {delivery}",
+        )
+
+    return raw_source
+
+
+raw_source_assets = [build_raw_asset(c) for c in CONTRACTS.values()]
+
+
+@dg.asset(
+    key=["raw", "quarantine"],
+    group_name=RAW_GROUP,
+    deps=[a.key for a in raw_source_assets],
+    description="Every quarantined row of the four sources with file, row number and reason.",
+    kinds={"duckdb"},
+)
+def raw_quarantine(warehouse: Warehouse) -> dg.MaterializeResult:
+    union = " UNION ALL ".join(f"SELECT * FROM {quarantine_table(s)}" for s in CONTRACTS)
+    frame = warehouse.query(f"SELECT * FROM ({union}) ORDER BY source, file, row_number")
+    warehouse.write({"raw.quarantine": frame})
+    summary = frame.group_by("source", "rule").len("rows").sort("source", "rows", descending=[False, True])
+    return dg.MaterializeResult(
+        metadata={
+            "dagster/row_count": frame.height,
+            "by_source_and_rule": _markdown(summary) if summary.height else "none",
+        }
+    )

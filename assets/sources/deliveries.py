@@ -1,0 +1,115 @@
+"""Finds deliveries in the landing folder (contract section 1): which delivery folders are complete,
+which files in them are data, and what was skipped and why."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+
+from assets.sources.contracts import SOURCE_NAMES
+
+DATA_EXTENSIONS = (".csv", ".xlsx", ".parquet")
+SUCCESS_MARKER = "_SUCCESS"
+
+
+@dataclass(frozen=True)
+class Delivery:
+    source: str
+    delivery_date: date
+    folder: Path
+    complete: bool
+    data_files: tuple[Path, ...]
+    skipped_files: tuple[Path, ...]
+
+    @property
+    def label(self) -> str:
+        return f"{self.source}/{self.delivery_date.isoformat()}"
+
+
+@dataclass
+class LandingScan:
+    """Deliveries per source, newest first, and the warnings an operator should see."""
+
+    deliveries: dict[str, list[Delivery]] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
+
+
+def _is_data_file(path: Path) -> bool:
+    return (
+        path.is_file()
+        and not path.name.startswith((".", "~$"))
+        and path.suffix.lower() in DATA_EXTENSIONS
+    )
+
+
+def _parse_delivery_date(name: str) -> date | None:
+    try:
+        parsed = date.fromisoformat(name)
+    except ValueError:
+        return None
+    # fromisoformat also takes 20261127; the contract says YYYY-MM-DD only.
+    return parsed if parsed.isoformat() == name else None
+
+
+def scan_source(landing_dir: Path, source: str) -> tuple[list[Delivery], list[str]]:
+    """All delivery folders of one source, newest first, with the warnings about skipped ones."""
+    warnings: list[str] = []
+    source_dir = landing_dir / source
+    if not source_dir.is_dir():
+        return [], warnings
+    deliveries: list[Delivery] = []
+    for folder in sorted(source_dir.iterdir()):
+        if not folder.is_dir() or folder.name.startswith("_"):
+            continue
+        delivery_date = _parse_delivery_date(folder.name)
+        if delivery_date is None:
+            warnings.append(f"skipped folder {source}/{folder.name}: not a YYYY-MM-DD delivery date")
+            continue
+        files = sorted(p for p in folder.iterdir() if p.is_file())
+        data = tuple(p for p in files if _is_data_file(p))
+        skipped = tuple(p for p in files if not _is_data_file(p) and p.name != SUCCESS_MARKER)
+        deliveries.append(
+            Delivery(
+                source=source,
+                delivery_date=delivery_date,
+                folder=folder,
+                complete=(folder / SUCCESS_MARKER).is_file(),
+                data_files=data,
+                skipped_files=skipped,
+            )
+        )
+    deliveries.sort(key=lambda d: d.delivery_date, reverse=True)
+    return deliveries, warnings
+
+
+def scan_landing(landing_dir: Path) -> LandingScan:
+    scan = LandingScan()
+    if not landing_dir.is_dir():
+        scan.warnings.append(f"landing folder {landing_dir} does not exist")
+        return scan
+    for child in sorted(landing_dir.iterdir()):
+        if child.is_dir() and not child.name.startswith("_") and child.name not in SOURCE_NAMES:
+            scan.warnings.append(f"skipped folder {child.name}: not one of the sources {SOURCE_NAMES}")
+    for source in SOURCE_NAMES:
+        deliveries, warnings = scan_source(landing_dir, source)
+        scan.deliveries[source] = deliveries
+        scan.warnings.extend(warnings)
+    return scan
+
+
+def complete_deliveries_fingerprint(landing_dir: Path) -> str:
+    """A short hash of every complete delivery (folder and file sizes and times): it changes when
+    a new complete delivery lands, which is what the sensor watches."""
+    digest = hashlib.sha256()
+    scan = scan_landing(landing_dir)
+    for source in SOURCE_NAMES:
+        for delivery in scan.deliveries.get(source, []):
+            if not delivery.complete:
+                continue
+            digest.update(delivery.label.encode())
+            for path in delivery.data_files:
+                stat = path.stat()
+                digest.update(f"{path.name}:{stat.st_size}:{stat.st_mtime_ns}".encode())
+    return digest.hexdigest()[:16]

@@ -1,0 +1,154 @@
+"""Ingest of one source: pick the newest complete delivery whose files can all be read, read every
+part, and split its rows into accepted and quarantined. The file ledger says, per file, how many
+rows were read, accepted and quarantined, so that the counts can be reconciled."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import polars as pl
+
+from assets.sources.contracts import SourceContract
+from assets.sources.deliveries import Delivery, scan_source
+from assets.sources.quarantine import REASON, RULE, split_rows
+from assets.sources.readers import FILE, ROW_NUMBER, DeliveryFileError, read_delivery_file
+
+DELIVERY_DATE = "_delivery_date"
+
+LEDGER_SCHEMA = {
+    "source": pl.String,
+    "delivery_date": pl.Date,
+    "file": pl.String,
+    "rows_read": pl.Int64,
+    "accepted": pl.Int64,
+    "quarantined": pl.Int64,
+}
+
+
+@dataclass
+class IngestResult:
+    source: str
+    delivery: Delivery | None
+    accepted: pl.DataFrame
+    quarantined: pl.DataFrame
+    ledger: pl.DataFrame
+    rejected: list[tuple[str, str]] = field(default_factory=list)  # (delivery label, reason)
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def rows_read(self) -> int:
+        return int(self.ledger["rows_read"].sum()) if self.ledger.height else 0
+
+    @property
+    def quarantine_share(self) -> float:
+        return self.quarantined.height / self.rows_read if self.rows_read else 0.0
+
+
+def empty_accepted(contract: SourceContract) -> pl.DataFrame:
+    return pl.DataFrame(
+        schema={c: pl.String for c in contract.columns}
+        | {ROW_NUMBER: pl.Int64, FILE: pl.String, DELIVERY_DATE: pl.Date}
+    )
+
+
+def empty_quarantine() -> pl.DataFrame:
+    return pl.DataFrame(
+        schema={
+            "source": pl.String, "delivery_date": pl.Date, "file": pl.String,
+            "row_number": pl.Int64, "rule": pl.String, "reason": pl.String, "record": pl.String,
+        }
+    )
+
+
+def _read_delivery(delivery: Delivery, landing_dir: Path, contract: SourceContract):
+    """Every part of one delivery; raises DeliveryFileError for the first unusable file."""
+    if not delivery.data_files:
+        raise DeliveryFileError(delivery.label, "the delivery holds no CSV, XLSX or Parquet file")
+    parts: list[pl.DataFrame] = []
+    bad: list[pl.DataFrame] = []
+    read_counts: dict[str, int] = {}
+    for path in delivery.data_files:
+        file = path.relative_to(landing_dir).as_posix()
+        frame, read = read_delivery_file(path, file, contract)
+        parts.append(frame)
+        bad.append(read.bad_rows.with_columns(pl.lit(file).alias(FILE)))
+        read_counts[file] = read.rows_read
+    rows = pl.concat(parts, how="diagonal_relaxed")
+    return rows, pl.concat(bad), read_counts
+
+
+def _record_json(frame: pl.DataFrame, columns: list[str]) -> pl.Expr:
+    return pl.struct(columns).struct.json_encode().alias("record") if columns else pl.lit(None, pl.String).alias("record")
+
+
+def ingest_source(landing_dir: Path, contract: SourceContract) -> IngestResult:
+    deliveries, notes = scan_source(landing_dir, contract.name)
+    rejected: list[tuple[str, str]] = []
+    for delivery in deliveries:
+        if not delivery.complete:
+            notes.append(f"skipped {delivery.label}: no _SUCCESS file yet (still being written)")
+            continue
+        for skipped in delivery.skipped_files:
+            notes.append(f"skipped {delivery.label}/{skipped.name}: not a data file")
+        try:
+            rows, bad_rows, read_counts = _read_delivery(delivery, landing_dir, contract)
+        except DeliveryFileError as exc:
+            rejected.append((delivery.label, f"{exc.file}: {exc.reason}"))
+            continue
+        return _split(contract, delivery, rows, bad_rows, read_counts, rejected, notes)
+    if not rejected:
+        notes.append(f"no complete delivery of {contract.name}: the source is empty for this run")
+    else:
+        notes.append(f"no usable delivery of {contract.name}: the source is empty for this run")
+    return IngestResult(
+        contract.name, None, empty_accepted(contract), empty_quarantine(),
+        pl.DataFrame(schema=LEDGER_SCHEMA), rejected, notes,
+    )
+
+
+def _split(contract, delivery, rows, bad_rows, read_counts, rejected, notes) -> IngestResult:
+    accepted, quarantined = split_rows(rows, contract)
+    delivery_date = pl.lit(delivery.delivery_date, dtype=pl.Date)
+    accepted = accepted.with_columns(delivery_date.alias(DELIVERY_DATE))
+    data_columns = [c for c in rows.columns if c not in (FILE, ROW_NUMBER)]
+    row_quarantine = quarantined.select(
+        pl.lit(contract.name).alias("source"),
+        delivery_date.alias("delivery_date"),
+        pl.col(FILE).alias("file"),
+        pl.col(ROW_NUMBER).alias("row_number"),
+        pl.col(RULE).alias("rule"),
+        pl.col(REASON).alias("reason"),
+        _record_json(quarantined, data_columns),
+    )
+    parse_quarantine = bad_rows.select(
+        pl.lit(contract.name).alias("source"),
+        delivery_date.alias("delivery_date"),
+        pl.col(FILE).alias("file"),
+        pl.col(ROW_NUMBER).alias("row_number"),
+        pl.col("rule"),
+        pl.col("reason"),
+        pl.lit(None, dtype=pl.String).alias("record"),
+    )
+    all_quarantine = pl.concat([parse_quarantine, row_quarantine], how="vertical_relaxed").sort(
+        "file", "row_number"
+    )
+    per_file_q = all_quarantine.group_by("file").len("quarantined")
+    per_file_a = accepted.group_by(FILE).len("accepted").rename({FILE: "file"})
+    ledger = (
+        pl.DataFrame(
+            {"file": list(read_counts), "rows_read": list(read_counts.values())},
+            schema={"file": pl.String, "rows_read": pl.Int64},
+        )
+        .join(per_file_a, on="file", how="left")
+        .join(per_file_q, on="file", how="left")
+        .select(
+            pl.lit(contract.name).alias("source"),
+            delivery_date.alias("delivery_date"),
+            "file",
+            "rows_read",
+            pl.col("accepted").fill_null(0).cast(pl.Int64),
+            pl.col("quarantined").fill_null(0).cast(pl.Int64),
+        )
+    )
+    return IngestResult(contract.name, delivery, accepted, all_quarantine, ledger, rejected, notes)

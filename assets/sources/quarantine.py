@@ -1,0 +1,64 @@
+"""Row rules of contract 1.1: which rows of a delivery cannot be used at all. Every row ends up
+either accepted or quarantined with its reason; nothing is dropped."""
+
+from __future__ import annotations
+
+import polars as pl
+
+from assets.sources.contracts import SourceContract
+from assets.sources.readers import FILE, ROW_NUMBER
+from assets.standardise.values import clean_identifier, clean_text
+
+REASON = "reason"
+RULE = "rule"
+
+
+def split_rows(frame: pl.DataFrame, contract: SourceContract) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """(accepted, quarantined) for the rows of one delivery (all its files together). The
+    quarantined frame keeps every column of the row plus a `reason`."""
+    content = list(contract.columns)
+    key = clean_identifier(pl.col(contract.primary_key))
+    has_name = pl.any_horizontal([clean_text(pl.col(c)).is_not_null() for c in contract.name_columns])
+    has_nik = pl.any_horizontal([clean_identifier(pl.col(c)).is_not_null() for c in contract.nik_columns])
+
+    # A stable order so that "the first" of a repeated row is the first in file order.
+    work = frame.with_row_index("__order").with_columns(
+        key.alias("__key"),
+        pl.struct(content).hash(seed=0).alias("__content"),
+    )
+    work = work.with_columns(
+        pl.int_range(1, pl.len() + 1).over("__content").alias("__copy"),
+        pl.col(FILE).first().over("__content").alias("__first_file"),
+        pl.col(ROW_NUMBER).first().over("__content").alias("__first_row"),
+        pl.col("__content").n_unique().over("__key").alias("__variants"),
+        pl.len().over("__key").alias("__key_rows"),
+    )
+
+    reason = (
+        pl.when(pl.col("__key").is_null())
+        .then(pl.lit(f"no primary key ({contract.primary_key})"))
+        .when(pl.col("__variants") > 1)
+        .then(
+            pl.format(
+                "primary key {} appears in {} rows with different content",
+                pl.lit(contract.primary_key), pl.col("__key_rows"),
+            )
+        )
+        .when(pl.col("__copy") > 1)
+        .then(pl.format("exact repeat of row {} of {}", pl.col("__first_row"), pl.col("__first_file")))
+        .when(~has_name & ~has_nik)
+        .then(pl.lit("neither a name nor a NIK"))
+        .otherwise(pl.lit(None, dtype=pl.String))
+    )
+    rule = (
+        pl.when(pl.col("__key").is_null()).then(pl.lit("no_primary_key"))
+        .when(pl.col("__variants") > 1).then(pl.lit("conflicting_primary_key"))
+        .when(pl.col("__copy") > 1).then(pl.lit("exact_repeat"))
+        .when(~has_name & ~has_nik).then(pl.lit("no_name_or_nik"))
+    )
+    # Rows are hashed over their content only, so identical rows in two files count as repeats.
+    work = work.with_columns(rule.alias(RULE), reason.alias(REASON))
+    helper_cols = [c for c in work.columns if c.startswith("__")]
+    accepted = work.filter(pl.col(REASON).is_null()).sort("__order").drop(helper_cols + [RULE, REASON])
+    quarantined = work.filter(pl.col(REASON).is_not_null()).sort("__order").drop(helper_cols)
+    return accepted, quarantined

@@ -1,0 +1,220 @@
+"""Per-source staging: the raw text of each source turned into typed, standardised columns, and the
+one common linkage schema (`person_records`) that every later stage reads. Source-specific
+column names stop here."""
+
+from __future__ import annotations
+
+import polars as pl
+
+from assets.standardise.dates import parse_event_date, standardise_birth_date
+from assets.standardise.names import standardise_name
+from assets.standardise.nik import standardise_nik
+from assets.standardise.regions import map_regency_text, modern_regency, regency_of, village_code
+from assets.standardise.sex import standardise_sex
+from assets.standardise.values import clean_identifier, clean_text, parse_bool
+
+DELIVERY_DATE = "_delivery_date"
+REFERENCE = pl.col(DELIVERY_DATE)
+
+# Columns of the common linkage schema, in order (docs/data_dictionary.md describes each).
+PERSON_RECORD_COLUMNS = [
+    "record_key", "source", "source_record_id", "delivery_date",
+    "nik", "nik_issue", "nik_sex", "nik_birth_date", "nik_region",
+    "name_clean", "name_titles", "name_father", "name_key", "name_key_nospace", "name_key_sorted",
+    "name_first_key", "name_last_key", "name_key_weak",
+    "sex", "birth_date", "birth_year", "birth_date_is_default", "birth_date_issue",
+    "kk", "passport", "village_code", "regency_code", "household_key",
+]
+
+
+def _upper(column: str) -> pl.Expr:
+    return clean_text(pl.col(column)).str.to_uppercase()
+
+
+def _person_columns(
+    frame: pl.DataFrame, *, id_col: str, name_col: str, nik_col: str | None, sex_col: str | None,
+    birth_col: str | None,
+) -> pl.DataFrame:
+    """The standardised identity columns every source shares."""
+    birth = (
+        standardise_birth_date(pl.col(birth_col), REFERENCE)
+        if birth_col else pl.lit(None, dtype=pl.String).pipe(standardise_birth_date, REFERENCE)
+    )
+    frame = frame.with_columns(
+        clean_identifier(pl.col(id_col)).alias("source_record_id"),
+        REFERENCE.alias("delivery_date"),
+        birth.alias("__birth"),
+        standardise_name(pl.col(name_col)).alias("__name"),
+        (standardise_sex(pl.col(sex_col)) if sex_col else pl.lit(None, dtype=pl.String)).alias("__sex"),
+    )
+    nik_raw = clean_identifier(pl.col(nik_col)) if nik_col else pl.lit(None, dtype=pl.String)
+    frame = frame.with_columns(
+        standardise_nik(nik_raw, pl.col("__birth").struct.field("date"), REFERENCE).alias("__nik")
+    )
+    return frame.with_columns(
+        pl.col("__nik").struct.field("nik").alias("nik"),
+        pl.col("__nik").struct.field("issue").alias("nik_issue"),
+        pl.col("__nik").struct.field("sex").alias("nik_sex"),
+        pl.col("__nik").struct.field("birth_date").alias("nik_birth_date"),
+        pl.col("__nik").struct.field("region_code").alias("nik_region"),
+        pl.col("__name").struct.field("clean").alias("name_clean"),
+        pl.col("__name").struct.field("titles").alias("name_titles"),
+        pl.col("__name").struct.field("father").alias("name_father"),
+        pl.col("__name").struct.field("key").alias("name_key"),
+        pl.col("__name").struct.field("key_nospace").alias("name_key_nospace"),
+        pl.col("__name").struct.field("key_sorted").alias("name_key_sorted"),
+        pl.col("__name").struct.field("first_key").alias("name_first_key"),
+        pl.col("__name").struct.field("last_key").alias("name_last_key"),
+        pl.col("__name").struct.field("key_weak").alias("name_key_weak"),
+        pl.coalesce(pl.col("__sex"), pl.col("__nik").struct.field("sex")).alias("sex"),
+        pl.col("__sex").alias("sex_recorded"),
+        pl.col("__birth").struct.field("date").alias("birth_date"),
+        pl.col("__birth").struct.field("year").alias("birth_year"),
+        pl.col("__birth").struct.field("is_default").fill_null(False).alias("birth_date_is_default"),
+        pl.col("__birth").struct.field("issue").alias("birth_date_issue"),
+    ).drop("__nik", "__name", "__sex", "__birth")
+
+
+def _region_columns(frame: pl.DataFrame, village_col: str | None, text_col: str | None) -> pl.DataFrame:
+    village = village_code(pl.col(village_col)) if village_col else pl.lit(None, dtype=pl.String)
+    frame = frame.with_columns(village.alias("village_code"))
+    frame = frame.with_columns(modern_regency(regency_of(pl.col("village_code"))).alias("__regency_from_code"))
+    if text_col:
+        frame = map_regency_text(frame, text_col, "__regency_from_text")
+    else:
+        frame = frame.with_columns(pl.lit(None, dtype=pl.String).alias("__regency_from_text"))
+    return frame.with_columns(
+        pl.coalesce("__regency_from_code", "__regency_from_text").alias("regency_code")
+    ).drop("__regency_from_code", "__regency_from_text")
+
+
+def _desil(column: str) -> pl.Expr:
+    value = clean_text(pl.col(column)).str.replace(r"\.0+$", "").cast(pl.Int32, strict=False)
+    return pl.when(value.is_between(1, 10)).then(value).otherwise(None)
+
+
+def _desil_issue(column: str) -> pl.Expr:
+    raw = clean_text(pl.col(column))
+    return pl.when(raw.is_null()).then(pl.lit("missing")).when(_desil(column).is_null()).then(
+        pl.lit("not_1_to_10")
+    )
+
+
+def stage_p2mi_penempatan(raw: pl.DataFrame) -> pl.DataFrame:
+    frame = _person_columns(raw, id_col="id_penempatan", name_col="nama_lengkap", nik_col="nik",
+                            sex_col="jenis_kelamin", birth_col="tanggal_lahir")
+    frame = _region_columns(frame, "kode_desa_asal", "kabkota_asal")
+    return frame.with_columns(
+        clean_text(pl.col("no_paspor")).str.to_uppercase().str.replace_all(r"\s", "").alias("passport"),
+        pl.lit(None, dtype=pl.String).alias("kk"),
+        _upper("negara_penempatan").alias("destination_country"),
+        _upper("kode_negara").alias("destination_country_code"),
+        _upper("jabatan").alias("job_title"),
+        clean_text(pl.col("sektor")).str.to_lowercase().alias("sector"),
+        _upper("skema").alias("scheme"),
+        _upper("status_penempatan").alias("placement_status"),
+        parse_event_date(pl.col("tgl_berangkat"), REFERENCE).alias("departure_date"),
+        parse_event_date(pl.col("tgl_akhir_kontrak"), REFERENCE).alias("contract_end_date"),
+        parse_event_date(pl.col("tgl_pulang"), REFERENCE).alias("return_date"),
+        parse_event_date(pl.col("tgl_update"), REFERENCE).alias("updated_date"),
+    )
+
+
+def stage_p2mi_kasus(raw: pl.DataFrame) -> pl.DataFrame:
+    frame = _person_columns(raw, id_col="id_kasus", name_col="nama", nik_col="nik",
+                            sex_col="jenis_kelamin", birth_col="tanggal_lahir")
+    frame = _region_columns(frame, None, "daerah_asal")
+    complaint_date = parse_event_date(pl.col("tgl_pengaduan"), REFERENCE)
+    age = clean_text(pl.col("umur")).str.replace(r"\.0+$", "").cast(pl.Int32, strict=False)
+    return frame.with_columns(
+        complaint_date.alias("complaint_date"),
+        age.alias("age_at_complaint"),
+        # A case with an age and no birth date still places the person within a year.
+        pl.coalesce(pl.col("birth_year"), complaint_date.dt.year() - age).cast(pl.Int32).alias("birth_year"),
+        clean_text(pl.col("no_paspor")).str.to_uppercase().str.replace_all(r"\s", "").alias("passport"),
+        clean_text(pl.col("no_splp")).str.to_uppercase().alias("splp"),
+        pl.lit(None, dtype=pl.String).alias("kk"),
+        clean_identifier(pl.col("id_penempatan")).alias("placement_id"),
+        _upper("negara").alias("case_country"),
+        _upper("jenis_kasus").alias("case_type"),
+        parse_bool(pl.col("indikasi_tppo")).alias("trafficking_indicated"),
+        parse_bool(pl.col("prosedural")).alias("procedural"),
+        parse_event_date(pl.col("tgl_kedatangan"), REFERENCE).alias("arrival_date"),
+        parse_bool(pl.col("rujukan_kemensos")).alias("referred_to_kemensos"),
+        _upper("sentra_rehab").alias("rehab_centre"),
+        _upper("status_penanganan").alias("handling_status"),
+    )
+
+
+def stage_dtsen_individu(raw: pl.DataFrame) -> pl.DataFrame:
+    frame = _person_columns(raw, id_col="id_individu", name_col="nama", nik_col="nik",
+                            sex_col="jenis_kelamin", birth_col="tanggal_lahir")
+    frame = _region_columns(frame, "kode_desa", None)
+    return frame.with_columns(
+        clean_identifier(pl.col("id_keluarga")).alias("family_id"),
+        clean_identifier(pl.col("no_kk")).alias("kk"),
+        pl.lit(None, dtype=pl.String).alias("passport"),
+        _upper("hubungan_keluarga").alias("family_relation"),
+        _desil("desil").alias("desil"),
+        _desil_issue("desil").alias("desil_issue"),
+        parse_bool(pl.col("penerima_pkh")).alias("receives_pkh"),
+        parse_bool(pl.col("penerima_sembako")).alias("receives_sembako"),
+        parse_bool(pl.col("penerima_pbi_jk")).alias("receives_pbi_jk"),
+        parse_bool(pl.col("disabilitas")).alias("disability"),
+        _upper("periode").alias("period"),
+        _upper("status_keberadaan").alias("presence_status"),
+    )
+
+
+def _parent_nik(column: str) -> pl.Expr:
+    return standardise_nik(clean_identifier(pl.col(column)), None, REFERENCE).struct.field("nik")
+
+
+def stage_sr_siswa(raw: pl.DataFrame) -> pl.DataFrame:
+    frame = _person_columns(raw, id_col="id_siswa", name_col="nama_siswa", nik_col="nik",
+                            sex_col="jenis_kelamin", birth_col="tanggal_lahir")
+    frame = _region_columns(frame, None, None)
+    nisn = clean_identifier(pl.col("nisn"))
+    return frame.with_columns(
+        # Excel drops the leading zero of NISNs of children born in the 2000s.
+        pl.when(nisn.str.len_chars() == 9).then(pl.lit("0") + nisn).otherwise(nisn).alias("nisn"),
+        clean_identifier(pl.col("no_kk")).alias("kk"),
+        pl.lit(None, dtype=pl.String).alias("passport"),
+        _upper("nama_sekolah").alias("school_name"),
+        clean_identifier(pl.col("kode_sekolah")).alias("school_code"),
+        _upper("jenjang").alias("school_level"),
+        clean_text(pl.col("tingkat")).str.replace(r"\.0+$", "").cast(pl.Int32, strict=False).alias("grade"),
+        parse_event_date(pl.col("tgl_masuk"), REFERENCE).alias("enrolment_date"),
+        _upper("status_siswa").alias("student_status"),
+        _desil("desil_saat_seleksi").alias("desil_at_selection"),
+        _parent_nik("nik_ayah").alias("father_nik"),
+        _parent_nik("nik_ibu").alias("mother_nik"),
+        _parent_nik("nik_wali").alias("guardian_nik"),
+        parse_bool(pl.col("ortu_pmi")).alias("parent_is_migrant_worker"),
+        parse_bool(pl.col("kelas_migran")).alias("migrant_class"),
+        _upper("km_bahasa").alias("migrant_class_language"),
+        _upper("km_negara_tujuan").alias("migrant_class_destination"),
+    )
+
+
+STAGERS = {
+    "p2mi_penempatan": stage_p2mi_penempatan,
+    "p2mi_kasus": stage_p2mi_kasus,
+    "dtsen_individu": stage_dtsen_individu,
+    "sr_siswa": stage_sr_siswa,
+}
+
+
+def to_person_records(source: str, staged: pl.DataFrame) -> pl.DataFrame:
+    """The common linkage schema for one source's staged rows."""
+    # The family card is the household key every source shares; DTSEN's own family id stands in
+    # where a DTSEN family has no card number.
+    household = (
+        pl.coalesce(pl.col("kk"), pl.lit("DTSEN-") + pl.col("family_id"))
+        if "family_id" in staged.columns else pl.col("kk")
+    )
+    return staged.with_columns(
+        pl.lit(source).alias("source"),
+        (pl.lit(source + ":") + pl.col("source_record_id")).alias("record_key"),
+        household.alias("household_key"),
+    ).select(PERSON_RECORD_COLUMNS)

@@ -1,0 +1,119 @@
+"""The resources every asset uses: where the files are (`PaduSettings`) and the working DuckDB
+store (`Warehouse`), which writes whole tables in one transaction and never holds the file open
+between calls (another process holding it would block the next writer)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import dagster as dg
+import duckdb
+import polars as pl
+
+
+class PaduSettings(dg.ConfigurableResource):
+    """Paths and limits of contract section 4; `pipelines.resources` fills them from the
+    environment."""
+
+    landing_dir: str = "data/landing"
+    data_dir: str = "data"
+    max_quarantine_share: float = 0.25
+    pseudonym_key: str = ""
+    production: bool = False
+
+    @property
+    def landing_path(self) -> Path:
+        return Path(self.landing_dir)
+
+    @property
+    def data_path(self) -> Path:
+        return Path(self.data_dir)
+
+    @property
+    def published_path(self) -> Path:
+        return self.data_path / "published"
+
+    @property
+    def models_path(self) -> Path:
+        return self.data_path / "models"
+
+    @property
+    def reports_path(self) -> Path:
+        return self.data_path / "reports"
+
+    @property
+    def truth_file(self) -> Path:
+        return self.landing_path / "_truth" / "person_truth.csv"
+
+
+def _quote(table: str) -> str:
+    return ".".join(f'"{part}"' for part in table.split("."))
+
+
+class Warehouse(dg.ConfigurableResource):
+    """The working store: one DuckDB file whose schemas are the layers (raw, staging, linkage,
+    persons, quality). Identifying columns live here and nowhere else."""
+
+    path: str = "data/warehouse/padu_work.duckdb"
+    memory_limit: str = "8GB"
+
+    @contextmanager
+    def connect(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+        con = duckdb.connect(self.path, config={"memory_limit": self.memory_limit})
+        try:
+            yield con
+        finally:
+            con.close()
+
+    def write(self, tables: dict[str, pl.DataFrame]) -> None:
+        """Replaces each table whole, all of them in one transaction: a failure leaves every one
+        as it was."""
+        with self.connect() as con:
+            con.execute("BEGIN TRANSACTION")
+            try:
+                for name, frame in tables.items():
+                    schema = name.split(".")[0]
+                    con.execute(f'CREATE SCHEMA IF NOT EXISTS "{schema}"')
+                    con.register("__incoming", frame.to_arrow())
+                    con.execute(f"CREATE OR REPLACE TABLE {_quote(name)} AS SELECT * FROM __incoming")
+                    con.unregister("__incoming")
+                con.execute("COMMIT")
+            except BaseException:
+                con.execute("ROLLBACK")
+                raise
+
+    def read(self, table: str, columns: list[str] | None = None) -> pl.DataFrame:
+        cols = ", ".join(f'"{c}"' for c in columns) if columns else "*"
+        return self.query(f"SELECT {cols} FROM {_quote(table)}")
+
+    def query(self, sql: str, params: list | None = None) -> pl.DataFrame:
+        with self.connect() as con:
+            return con.execute(sql, params or []).pl()
+
+    def exists(self, table: str) -> bool:
+        schema, name = table.split(".")
+        with self.connect() as con:
+            return bool(
+                con.execute(
+                    "SELECT count(*) FROM information_schema.tables WHERE table_schema = ? AND table_name = ?",
+                    [schema, name],
+                ).fetchall()[0][0]
+            )
+
+
+def env_settings() -> tuple[PaduSettings, Warehouse]:
+    """Settings and store as contract section 4 defines them from the environment."""
+    data_dir = os.environ.get("PADU_DATA_DIR", "data")
+    settings = PaduSettings(
+        landing_dir=os.environ.get("PADU_LANDING_DIR", str(Path(data_dir) / "landing")),
+        data_dir=data_dir,
+        max_quarantine_share=float(os.environ.get("PADU_MAX_QUARANTINE_SHARE", "0.25")),
+        pseudonym_key=os.environ.get("PADU_PSEUDONYM_KEY", ""),
+        production=os.environ.get("PADU_ENV", "").lower() == "production",
+    )
+    warehouse = Warehouse(path=str(Path(data_dir) / "warehouse" / "padu_work.duckdb"))
+    return settings, warehouse
