@@ -4,8 +4,6 @@ on a DuckDB connection of its own so that the warehouse file is never locked by 
 from __future__ import annotations
 
 import json
-import logging
-from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
@@ -15,22 +13,12 @@ from splink.clustering import cluster_pairwise_predictions_at_threshold
 
 from assets.linkage.rules import LinkageRules
 
-log = logging.getLogger(__name__)
-
 # Only these columns go into Splink: what the rules compare and block on.
 LINKAGE_COLUMNS = [
     "record_key", "source", "nik", "name_key", "name_key_nospace", "name_key_sorted",
     "name_first_key", "name_last_key", "sex", "birth_date", "birth_year", "birth_date_is_default",
     "kk", "passport", "regency_code",
 ]
-
-
-@dataclass
-class LinkageResult:
-    pairs: pl.DataFrame          # record_key_l, record_key_r, match_weight, match_probability, gamma_*
-    clusters: pl.DataFrame       # record_key, cluster_id
-    model_json: dict
-    training_log: list[str]
 
 
 def _new_linker(records: pl.DataFrame, settings: dict) -> tuple[Linker, DuckDBAPI]:
@@ -60,39 +48,36 @@ def train(records: pl.DataFrame, rules: LinkageRules) -> tuple[dict, list[str]]:
     return linker.misc.save_model_to_json(), notes
 
 
-def predict_and_cluster(
-    records: pl.DataFrame, model_json: dict, rules: LinkageRules, must_links: pl.DataFrame | None = None
-) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """Scores blocked pairs with the trained model and clusters records into persons.
-    `must_links` (record_key_l, record_key_r) are links the sources state themselves (a case
-    that names its placement); they join clusters whatever the model says."""
-    linker, db_api = _new_linker(records, model_json)
+def predict_pairs(records: pl.DataFrame, model_json: dict, rules: LinkageRules) -> pl.DataFrame:
+    """Scores every blocked pair with the trained model; keeps pairs from the prediction
+    threshold up, with record keys, weights and comparison levels only."""
+    linker, _ = _new_linker(records, model_json)
     predictions = linker.inference.predict(threshold_match_probability=rules.predict_threshold)
     pairs = pl.from_arrow(predictions.as_pyarrow_table())
-    pairs = pairs.rename({"record_key_l": "record_key_l", "record_key_r": "record_key_r"})
     gamma_cols = [c for c in pairs.columns if c.startswith("gamma_")]
-    pairs = pairs.select("record_key_l", "record_key_r", "match_weight", "match_probability", *gamma_cols)
-    edges = pairs.select("record_key_l", "record_key_r", "match_probability")
-    if must_links is not None and must_links.height:
-        edges = pl.concat(
-            [edges, must_links.select("record_key_l", "record_key_r",
-                                      pl.lit(1.0).alias("match_probability"))],
-            how="vertical_relaxed",
-        )
-    nodes = records.select("record_key")
-    clustered = cluster_pairwise_predictions_at_threshold(
-        nodes.to_arrow(), edges.to_arrow(), db_api, node_id_column_name="record_key",
-        edge_id_column_name_left="record_key_l", edge_id_column_name_right="record_key_r",
-        threshold_match_probability=rules.cluster_threshold,
+    return pairs.select("record_key_l", "record_key_r", "match_weight", "match_probability", *gamma_cols)
+
+
+def cluster(
+    records: pl.DataFrame, pairs: pl.DataFrame, stated_links: pl.DataFrame, threshold: float
+) -> pl.DataFrame:
+    """Connected components (Splink's clustering) of the pairs at `threshold`, plus the links the
+    sources state themselves (a case that names its placement), which join whatever the model
+    says. Returns record_key, cluster_id."""
+    edges = pl.concat(
+        [
+            pairs.select("record_key_l", "record_key_r", "match_probability"),
+            stated_links.select("record_key_l", "record_key_r", pl.lit(1.0).alias("match_probability")),
+        ],
+        how="vertical_relaxed",
     )
-    clusters = pl.from_arrow(clustered.as_pyarrow_table()).select("record_key", "cluster_id")
-    return pairs, clusters
-
-
-def link(records: pl.DataFrame, rules: LinkageRules, must_links: pl.DataFrame | None = None) -> LinkageResult:
-    model_json, notes = train(records, rules)
-    pairs, clusters = predict_and_cluster(records, model_json, rules, must_links)
-    return LinkageResult(pairs, clusters, model_json, notes)
+    db_api = DuckDBAPI(connection=duckdb.connect())
+    clustered = cluster_pairwise_predictions_at_threshold(
+        records.select("record_key").to_arrow(), edges.to_arrow(), db_api,
+        node_id_column_name="record_key", edge_id_column_name_left="record_key_l",
+        edge_id_column_name_right="record_key_r", threshold_match_probability=threshold,
+    )
+    return pl.from_arrow(clustered.as_pyarrow_table()).select("record_key", "cluster_id")
 
 
 def save_model(model_json: dict, path: Path) -> None:

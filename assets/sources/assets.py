@@ -7,6 +7,7 @@ from __future__ import annotations
 import dagster as dg
 import polars as pl
 
+from assets.metadata import markdown_table, value_counts
 from assets.sources.contracts import CONTRACTS, SourceContract
 from assets.sources.ingest import ingest_source
 from assets.warehouse import PaduSettings, Warehouse
@@ -20,12 +21,6 @@ def quarantine_table(source: str) -> str:
 
 def ledger_table(source: str) -> str:
     return f"raw.{source}__files"
-
-
-def _markdown(frame: pl.DataFrame) -> dg.MetadataValue:
-    with pl.Config(tbl_formatting="MARKDOWN", tbl_hide_column_data_types=True, tbl_hide_dataframe_shape=True,
-                   tbl_rows=50, fmt_str_lengths=200):
-        return dg.MetadataValue.md(str(frame))
 
 
 def build_raw_asset(contract: SourceContract) -> dg.AssetsDefinition:
@@ -69,10 +64,7 @@ def build_raw_asset(contract: SourceContract) -> dg.AssetsDefinition:
         )
         mismatched = stored.filter(pl.col("rows_read") != pl.col("accepted") + pl.col("quarantined"))
         share = result.quarantine_share
-        reasons = (
-            result.quarantined.group_by("rule").len("rows").sort("rows", descending=True)
-            if result.quarantined.height else pl.DataFrame({"rule": [], "rows": []})
-        )
+        reasons = value_counts(result.quarantined, "rule")
         delivery = result.delivery.delivery_date.isoformat() if result.delivery else "none"
         yield dg.MaterializeResult(
             metadata={
@@ -81,8 +73,8 @@ def build_raw_asset(contract: SourceContract) -> dg.AssetsDefinition:
                 "rows_read": result.rows_read,
                 "quarantined": result.quarantined.height,
                 "quarantine_share": round(share, 4),
-                "files": _markdown(result.ledger.drop("source")) if result.ledger.height else "none",
-                "quarantine_reasons": _markdown(reasons) if reasons.height else "none",
+                "files": markdown_table(result.ledger.drop("source")),
+                "quarantine_rules": markdown_table(reasons),
                 "notes": "\n".join(result.notes) or "none",
                 "rejected_deliveries": "\n".join(f"{l}: {r}" for l, r in result.rejected) or "none",
             }
@@ -136,6 +128,6 @@ def raw_quarantine(warehouse: Warehouse) -> dg.MaterializeResult:
     return dg.MaterializeResult(
         metadata={
             "dagster/row_count": frame.height,
-            "by_source_and_rule": _markdown(summary) if summary.height else "none",
+            "by_source_and_rule": markdown_table(summary),
         }
     )

@@ -1,0 +1,139 @@
+"""Persons layer: stable person ids, and one row per person with identity (as tokens) and status.
+Everything written here is already fit for analysts except where a table name says otherwise."""
+
+from __future__ import annotations
+
+import dagster as dg
+import polars as pl
+
+from assets.metadata import markdown_table, value_counts
+from assets.persons.golden import golden_records, parent_links
+from assets.persons.ids import assign_stable_person_ids
+from assets.persons.status import combine_status
+from assets.publish.pseudonym import resolve_key, tokenise
+from assets.publish.store import read_published
+from assets.warehouse import PaduSettings, Warehouse
+
+PERSONS_GROUP = "persons"
+
+
+@dg.asset(
+    key=["persons", "person_ids"],
+    deps=[dg.AssetKey(["linkage", "clusters"])],
+    group_name=PERSONS_GROUP,
+    description="`person_id` of every record, carried over from the last published tables where "
+    "the person is the same (docs/status_and_ids.md), with tonight's id events "
+    "(`persons.person_id_events`: created, merged, split, retired).",
+    kinds={"duckdb", "polars"},
+)
+def person_ids(context: dg.AssetExecutionContext, padu: PaduSettings, warehouse: Warehouse):
+    clusters = warehouse.read("linkage.clusters")
+    previous = read_published(padu.published_path, "person_records")
+    if previous is not None:
+        previous = previous.select(
+            (pl.col("source") + ":" + pl.col("source_record_id")).alias("record_key"), "person_id"
+        )
+    mapping, events = assign_stable_person_ids(clusters, previous, context.run_id)
+    warehouse.write({"persons.person_ids": mapping, "persons.person_id_events": events})
+    kept = 0 if previous is None else mapping.join(previous, on=["record_key", "person_id"]).height
+    return dg.MaterializeResult(
+        metadata={
+            "dagster/row_count": mapping.height,
+            "persons": mapping["person_id"].n_unique(),
+            "records_keeping_their_id": kept,
+            "previous_records": 0 if previous is None else previous.height,
+            "events": markdown_table(value_counts(events, "event")),
+        }
+    )
+
+
+@dg.asset(
+    key=["persons", "persons"],
+    deps=[person_ids],
+    group_name=PERSONS_GROUP,
+    description="One row per person: NIK and household as tokens, sex, birth year, origin "
+    "regency, the sources they are in, and their status (migrant phase, destination, troubled "
+    "and trafficking flags, DTSEN desil and bansos eligibility, Sekolah Rakyat). Also writes "
+    "`persons.person_records` (record → person with link confidence), "
+    "`persons.household_links` and `persons.parent_links`.",
+    kinds={"duckdb", "polars"},
+)
+def persons(padu: PaduSettings, warehouse: Warehouse) -> dg.MaterializeResult:
+    key = resolve_key(padu.pseudonym_key, padu.data_path, padu.production)
+    ids = warehouse.read("persons.person_ids")
+    records = warehouse.read("staging.person_records").join(ids, on="record_key")
+
+    def with_ids(source: str) -> pl.DataFrame:
+        staged = warehouse.read(f"staging.{source}")
+        return staged.join(
+            ids.filter(pl.col("record_key").str.starts_with(source + ":")).with_columns(
+                pl.col("record_key").str.strip_prefix(source + ":").alias("source_record_id")
+            ).drop("record_key"),
+            on="source_record_id",
+        )
+
+    students = with_ids("sr_siswa")
+    golden = golden_records(records)
+    table = combine_status(
+        golden, with_ids("p2mi_penempatan"), with_ids("p2mi_kasus"), with_ids("dtsen_individu"), students
+    )
+    table = tokenise(table, "nik", key, "nik", "nik_token")
+    table = tokenise(table, "household_key", key, "household", "household_token")
+    table = table.with_columns(
+        pl.col("regency_code").alias("origin_regency_code"),
+        pl.col("regency_code").str.slice(0, 2).alias("origin_province_code"),
+    ).drop("nik", "household_key", "regency_code").sort("person_id")
+
+    link_confidence = _link_confidence(warehouse, ids)
+    record_table = (
+        records.select("source", "source_record_id", "record_key", "person_id")
+        .join(link_confidence, on="record_key", how="left")
+        .with_columns(pl.len().over("person_id").alias("person_records"))
+        .drop("record_key")
+        .sort("source", "source_record_id")
+    )
+    households = tokenise(
+        records.filter(pl.col("household_key").is_not_null())
+        .select("person_id", "source", "household_key").unique(),
+        "household_key", key, "household", "household_token",
+    ).drop("household_key").sort("household_token", "person_id", "source")
+    nik_to_person = records.filter(pl.col("nik").is_not_null()).select("nik", "person_id").unique(subset="nik", keep="first")
+    parents = parent_links(students.select("person_id", "father_nik", "mother_nik", "guardian_nik"), nik_to_person)
+    warehouse.write({
+        "persons.persons": table,
+        "persons.person_records": record_table,
+        "persons.household_links": households,
+        "persons.parent_links": parents,
+    })
+    return dg.MaterializeResult(
+        metadata={
+            "dagster/row_count": table.height,
+            "records": record_table.height,
+            "migrant_phase": markdown_table(value_counts(table, "migrant_phase")),
+            "troubled_workers": int(table["troubled_worker"].sum()),
+            "trafficking_victims": int(table["trafficking_victim"].sum()),
+            "bansos_eligible": int(table["bansos_eligible"].sum()),
+            "sr_enrolled": int(table["sr_enrolled"].sum()),
+            "persons_by_sources": markdown_table(value_counts(table, "sources")),
+            "parent_links": parents.height,
+        }
+    )
+
+
+def _link_confidence(warehouse: Warehouse, ids: pl.DataFrame) -> pl.DataFrame:
+    """Per record, the strongest scored link to another record of the same person (null for a
+    person of one record, or one joined only by a stated link)."""
+    pairs = warehouse.read("linkage.pairs", ["record_key_l", "record_key_r", "match_probability", "match_weight"])
+    same = (
+        pairs.join(ids.rename({"record_key": "record_key_l", "person_id": "p_l"}), on="record_key_l")
+        .join(ids.rename({"record_key": "record_key_r", "person_id": "p_r"}), on="record_key_r")
+        .filter(pl.col("p_l") == pl.col("p_r"))
+    )
+    both_sides = pl.concat([
+        same.select(pl.col("record_key_l").alias("record_key"), "match_probability", "match_weight"),
+        same.select(pl.col("record_key_r").alias("record_key"), "match_probability", "match_weight"),
+    ])
+    return both_sides.group_by("record_key").agg(
+        pl.col("match_probability").max().alias("best_link_probability"),
+        pl.col("match_weight").max().round(3).alias("best_link_weight"),
+    )

@@ -1,0 +1,39 @@
+"""The one Dagster code location of Padu: every asset, check, job, schedule, sensor and resource."""
+
+from __future__ import annotations
+
+import dagster as dg
+
+from assets.linkage.assets import linkage_clusters, linkage_model, linkage_pairs
+from assets.persons.assets import person_ids, persons
+from assets.publish.assets import published_tables
+from assets.quality.assets import quality_report
+from assets.sources.assets import raw_quarantine, raw_source_assets
+from assets.standardise.assets import person_records, staging_source_assets
+from pipelines.jobs import nightly_job
+from pipelines.resources import build_resources
+from pipelines.schedules import nightly_schedule
+from pipelines.sensors import new_delivery_sensor
+
+ALL_ASSETS = [
+    *raw_source_assets,
+    raw_quarantine,
+    *staging_source_assets,
+    person_records,
+    linkage_model,
+    linkage_pairs,
+    linkage_clusters,
+    person_ids,
+    persons,
+    published_tables,
+    quality_report,
+]
+
+defs = dg.Definitions(
+    assets=ALL_ASSETS,
+    jobs=[nightly_job],
+    schedules=[nightly_schedule],
+    sensors=[new_delivery_sensor],
+    resources=build_resources(),
+    executor=dg.in_process_executor,
+)

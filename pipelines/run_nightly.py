@@ -1,0 +1,71 @@
+"""`make run`: runs the nightly job through Dagster (recorded in the persistent Dagster home, so
+it shows in the UI) and prints a short summary of what was read, quarantined and published."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+
+import polars as pl
+
+from pipelines.instance import dagster_home
+
+
+def _summary(settings, warehouse) -> str:
+    lines = ["", "Padu nightly run"]
+    deliveries = pl.read_parquet(settings.published_path / "deliveries.parquet")
+    per_source = deliveries.group_by("source").agg(
+        pl.col("delivery_date").max().alias("delivery"),
+        pl.col("rows_read").sum().alias("read"),
+        pl.col("accepted").sum(),
+        pl.col("quarantined").sum(),
+    ).sort("source")
+    lines.append("  records read per source:")
+    for row in per_source.iter_rows(named=True):
+        lines.append(
+            f"    {row['source']:<16} delivery {row['delivery']}  read {row['read']:>9,}  "
+            f"accepted {row['accepted']:>9,}  quarantined {row['quarantined']:>6,}"
+        )
+    persons = pl.read_parquet(settings.published_path / "persons.parquet")
+    records = pl.read_parquet(settings.published_path / "person_records.parquet")
+    lines.append(f"  persons published: {persons.height:,} from {records.height:,} records")
+    report = warehouse.read("quality.report")
+    if report.height and report["truth"][0]:
+        q = report.row(0, named=True)
+        lines.append(
+            "  quality against the demo truth: pairwise precision {:.4f} recall {:.4f} F1 {:.4f}; "
+            "B-cubed F1 {:.4f}".format(q["pairwise_precision"], q["pairwise_recall"], q["pairwise_f1"], q["bcubed_f1"])
+        )
+    else:
+        lines.append("  quality: no ground truth in the landing folder")
+    lines.append(f"  published: {settings.published_path}/padu.duckdb and {settings.published_path}/*.parquet")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.parse_args(argv)
+    home = dagster_home()
+    import dagster as dg  # after DAGSTER_HOME is set
+
+    from pipelines.definitions import defs
+    from pipelines.resources import build_resources
+
+    resources = build_resources()
+    started = time.monotonic()
+    with dg.DagsterInstance.get() as instance:
+        result = defs.get_job_def("nightly").execute_in_process(instance=instance, raise_on_error=False)
+    seconds = time.monotonic() - started
+    if not result.success:
+        failed = [e.step_key for e in result.all_events if e.event_type_value == "STEP_FAILURE"]
+        print(f"\nThe nightly run {result.run_id} failed at {failed}; see the Dagster UI (make ui).",
+              file=sys.stderr)
+        return 1
+    print(_summary(resources["padu"], resources["warehouse"]))
+    print(f"  run {result.run_id} took {seconds:.0f} s; history in {home} (make ui)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Shared fixtures: tests import the project from the checkout."""
