@@ -1,0 +1,73 @@
+"""Stable person ids across nights: kept, created, merged, split and retired."""
+
+from __future__ import annotations
+
+import polars as pl
+
+from assets.persons.ids import assign_stable_person_ids, new_person_id
+
+
+def clusters(groups: dict[str, list[str]]) -> pl.DataFrame:
+    return pl.DataFrame(
+        [(key, cid) for cid, keys in groups.items() for key in keys],
+        schema={"record_key": pl.String, "cluster_id": pl.String}, orient="row",
+    )
+
+
+def previous(groups: dict[str, list[str]]) -> pl.DataFrame:
+    return pl.DataFrame(
+        [(key, pid) for pid, keys in groups.items() for key in keys],
+        schema={"record_key": pl.String, "person_id": pl.String}, orient="row",
+    )
+
+
+def ids_of(mapping: pl.DataFrame) -> dict[str, str]:
+    return dict(mapping.iter_rows())
+
+
+def test_first_night_creates_one_opaque_id_per_cluster():
+    mapping, events = assign_stable_person_ids(clusters({"c1": ["a:1", "b:1"], "c2": ["a:2"]}), None, "run1")
+    ids = ids_of(mapping)
+    assert ids["a:1"] == ids["b:1"] == new_person_id("run1", "a:1")
+    assert ids["a:2"] == new_person_id("run1", "a:2") != ids["a:1"]
+    assert ids["a:1"].startswith("P") and len(ids["a:1"]) == 17
+    assert sorted(events["event"].to_list()) == ["created", "created"]
+
+
+def test_same_clusters_keep_their_ids_and_new_record_joins_existing_person():
+    prev = previous({"P1": ["a:1", "b:1"], "P2": ["a:2"]})
+    mapping, events = assign_stable_person_ids(
+        clusters({"x": ["a:1", "b:1", "c:1"], "y": ["a:2"]}), prev, "run2"
+    )
+    assert ids_of(mapping) == {"a:1": "P1", "b:1": "P1", "c:1": "P1", "a:2": "P2"}
+    assert events.is_empty()
+
+
+def test_merge_keeps_the_id_with_most_records_and_records_the_merge():
+    prev = previous({"P1": ["a:1", "b:1"], "P2": ["a:2"]})
+    mapping, events = assign_stable_person_ids(clusters({"x": ["a:1", "b:1", "a:2"]}), prev, "run2")
+    assert set(ids_of(mapping).values()) == {"P1"}
+    assert events.select("event", "person_id", "related_person_id", "records").rows() == [
+        ("merged", "P2", "P1", 1)
+    ]
+
+
+def test_split_keeps_the_id_on_the_larger_part():
+    prev = previous({"P1": ["a:1", "b:1", "c:1"]})
+    mapping, events = assign_stable_person_ids(clusters({"x": ["a:1", "b:1"], "y": ["c:1"]}), prev, "run2")
+    ids = ids_of(mapping)
+    assert ids["a:1"] == ids["b:1"] == "P1"
+    assert ids["c:1"] == new_person_id("run2", "c:1")
+    assert events.select("event", "person_id", "related_person_id").rows() == [
+        ("split", ids["c:1"], "P1")
+    ]
+
+
+def test_person_whose_records_are_gone_is_retired_and_ids_are_not_reused():
+    prev = previous({"P1": ["a:1"], "P2": ["a:2"]})
+    mapping, events = assign_stable_person_ids(clusters({"x": ["a:1"], "z": ["a:9"]}), prev, "run2")
+    assert ids_of(mapping)["a:1"] == "P1"
+    assert ids_of(mapping)["a:9"] not in {"P1", "P2"}
+    assert sorted(events.select("event", "person_id").rows()) == [
+        ("created", ids_of(mapping)["a:9"]), ("retired", "P2")
+    ]
