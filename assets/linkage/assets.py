@@ -1,8 +1,6 @@
 """Linkage layer: the trained Splink model, the scored pairs and the clusters. Their code version
 is the hash of `linkage_rules/`, so a rule change shows as a changed code version in the UI."""
 
-from __future__ import annotations
-
 import json
 
 import dagster as dg

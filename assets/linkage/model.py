@@ -15,7 +15,7 @@ from assets.linkage.rules import LinkageRules
 
 # Only these columns go into Splink: what the rules compare and block on.
 LINKAGE_COLUMNS = [
-    "record_key", "source", "nik", "name_key", "name_key_nospace", "name_key_sorted",
+    "record_key", "source", "nik", "nik_matches_birth_date", "name_key", "name_key_nospace", "name_key_sorted",
     "name_first_key", "name_last_key", "sex", "birth_date", "birth_year", "birth_date_is_default",
     "kk", "passport", "regency_code",
 ]
@@ -54,8 +54,8 @@ def predict_pairs(records: pl.DataFrame, model_json: dict, rules: LinkageRules) 
     linker, _ = _new_linker(records, model_json)
     predictions = linker.inference.predict(threshold_match_probability=rules.predict_threshold)
     pairs = pl.from_arrow(predictions.as_pyarrow_table())
-    gamma_cols = [c for c in pairs.columns if c.startswith("gamma_")]
-    return pairs.select("record_key_l", "record_key_r", "match_weight", "match_probability", *gamma_cols)
+    explain = [c for c in pairs.columns if c.startswith(("gamma_", "mw_")) and c != "mw_prior"]
+    return pairs.select("record_key_l", "record_key_r", "match_weight", "match_probability", *explain)
 
 
 def cluster(

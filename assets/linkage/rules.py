@@ -53,7 +53,8 @@ class LinkageRules:
                 {"blocking_rule": rule} for rule in self.blocking_rules
             ],
             "comparisons": [dict(c) for c in self.raw["comparisons"]],
-            "retain_intermediate_calculation_columns": False,
+            # Keeps the comparison levels (gamma_*) and their weights (mw_*) for explaining a pair.
+            "retain_intermediate_calculation_columns": True,
             "retain_matching_columns": False,
         }
 

@@ -19,7 +19,7 @@ REFERENCE = pl.col(DELIVERY_DATE)
 # Columns of the common linkage schema, in order (docs/data_dictionary.md describes each).
 PERSON_RECORD_COLUMNS = [
     "record_key", "source", "source_record_id", "delivery_date",
-    "nik", "nik_issue", "nik_sex", "nik_birth_date", "nik_region",
+    "nik", "nik_issue", "nik_sex", "nik_birth_date", "nik_region", "nik_matches_birth_date",
     "name_clean", "name_titles", "name_father", "name_key", "name_key_nospace", "name_key_sorted",
     "name_first_key", "name_last_key", "name_key_weak",
     "sex", "birth_date", "birth_year", "birth_date_is_default", "birth_date_issue",
@@ -68,10 +68,18 @@ def _person_columns(
         pl.col("__name").struct.field("key_weak").alias("name_key_weak"),
         pl.coalesce(pl.col("__sex"), pl.col("__nik").struct.field("sex")).alias("sex"),
         pl.col("__sex").alias("sex_recorded"),
-        pl.col("__birth").struct.field("date").alias("birth_date"),
-        pl.col("__birth").struct.field("year").alias("birth_year"),
+        # A record without a usable birth date still has the one its NIK encodes.
+        pl.coalesce(pl.col("__birth").struct.field("date"), pl.col("__nik").struct.field("birth_date"))
+        .alias("birth_date"),
+        pl.coalesce(
+            pl.col("__birth").struct.field("year"), pl.col("__nik").struct.field("birth_date").dt.year()
+        ).cast(pl.Int32).alias("birth_year"),
         pl.col("__birth").struct.field("is_default").fill_null(False).alias("birth_date_is_default"),
         pl.col("__birth").struct.field("issue").alias("birth_date_issue"),
+        # A NIK that encodes the record's own birth date is most likely the person's own NIK
+        # (not a family member's); null when either date is unknown.
+        (pl.col("__nik").struct.field("birth_date") == pl.col("__birth").struct.field("date"))
+        .alias("nik_matches_birth_date"),
     ).drop("__nik", "__name", "__sex", "__birth")
 
 
