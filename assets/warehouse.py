@@ -92,7 +92,8 @@ class Warehouse(dg.ConfigurableResource):
 
     def query(self, sql: str, params: list | None = None) -> pl.DataFrame:
         with self.connect() as con:
-            return con.execute(sql, params or []).pl()
+            # duckdb 2: an execute() result has no .pl(); its Arrow table reads it to the end.
+            return pl.from_arrow(con.execute(sql, params or []).to_arrow_table())
 
     def exists(self, table: str) -> bool:
         schema, name = table.split(".")

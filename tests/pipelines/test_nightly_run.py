@@ -77,7 +77,7 @@ def test_published_tables_hold_no_identifiers_in_clear(night):
         truth_niks |= {v for v in frame[nik_col].drop_nulls().to_list() if len(v) == 16}
     assert len(truth_niks) > 100
     for table in tables:
-        frame = con.execute(f'SELECT * FROM "{table}"').pl()
+        frame = con.sql(f'SELECT * FROM "{table}"').pl()
         assert not FORBIDDEN_COLUMNS.intersection(frame.columns), table
         text = frame.select(pl.all().cast(pl.String)).to_numpy().ravel().tolist()
         assert not truth_niks.intersection(v for v in text if v), table
