@@ -1,8 +1,6 @@
 """Starts the nightly job when a new complete delivery lands. It only lists folders and file
 sizes: it never opens DuckDB, so it cannot hold the warehouse file."""
 
-from __future__ import annotations
-
 import dagster as dg
 
 from assets.sources.deliveries import complete_deliveries_fingerprint

@@ -30,11 +30,11 @@ def linkage_model(context: dg.AssetExecutionContext, padu: PaduSettings, warehou
     model_json, notes = train(records, rules)
     for note in notes:
         context.log.warning(note)
-    path = padu.models_path / f"model-{rules.version_hash}-{context.run_id}.json"
+    path = padu.models_path / f"model-{rules.version_hash}-{context.run.run_id}.json"
     save_model(model_json, path)
     warehouse.write({
         "linkage.model": pl.DataFrame({
-            "run_id": [context.run_id], "rules_version": [rules.version_hash],
+            "run_id": [context.run.run_id], "rules_version": [rules.version_hash],
             "model_path": [str(path)], "model_json": [json.dumps(model_json)],
         })
     })

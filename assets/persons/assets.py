@@ -1,8 +1,6 @@
 """Persons layer: stable person ids, and one row per person with identity (as tokens) and status.
 Everything written here is already fit for analysts except where a table name says otherwise."""
 
-from __future__ import annotations
-
 import dagster as dg
 import polars as pl
 
@@ -33,7 +31,7 @@ def person_ids(context: dg.AssetExecutionContext, padu: PaduSettings, warehouse:
         previous = previous.select(
             (pl.col("source") + ":" + pl.col("source_record_id")).alias("record_key"), "person_id"
         )
-    mapping, events = assign_stable_person_ids(clusters, previous, context.run_id)
+    mapping, events = assign_stable_person_ids(clusters, previous, context.run.run_id)
     warehouse.write({"persons.person_ids": mapping, "persons.person_id_events": events})
     kept = 0 if previous is None else mapping.join(previous, on=["record_key", "person_id"]).height
     return dg.MaterializeResult(

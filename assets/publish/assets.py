@@ -1,7 +1,5 @@
 """Published layer: the analysts' tables, all swapped in together at the end of a good run."""
 
-from __future__ import annotations
-
 import dagster as dg
 import polars as pl
 
@@ -38,7 +36,7 @@ def published_tables(context: dg.AssetExecutionContext, padu: PaduSettings, ware
     if previous_events is not None:
         # The events table is the whole history: a re-run of the same run does not repeat it.
         events = pl.concat(
-            [previous_events.filter(pl.col("run_id") != context.run_id), events], how="vertical_relaxed"
+            [previous_events.filter(pl.col("run_id") != context.run.run_id), events], how="vertical_relaxed"
         )
     ledger_union = " UNION ALL ".join(
         f"SELECT * FROM {ledger_table(source)}" for source in CONTRACTS
@@ -53,12 +51,12 @@ def published_tables(context: dg.AssetExecutionContext, padu: PaduSettings, ware
         "deliveries": warehouse.query(f"SELECT * FROM ({ledger_union}) ORDER BY source, file"),
     }
     tables["run_info"] = pl.DataFrame({
-        "run_id": [context.run_id],
+        "run_id": [context.run.run_id],
         "rules_version": [load_rules().version_hash],
         "persons": [tables["persons"].height],
         "records": [tables["person_records"].height],
     })
-    manifest = publish_tables(tables, padu.published_path, context.run_id)
+    manifest = publish_tables(tables, padu.published_path, context.run.run_id)
     for name in PUBLISHED_TABLES:
         yield dg.MaterializeResult(
             asset_key=["published", name],

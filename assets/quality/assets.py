@@ -1,8 +1,6 @@
 """Quality report: the published clustering against the ground truth of a synthetic delivery set
 (contract section 5). The linkage never reads the truth; only this report does."""
 
-from __future__ import annotations
-
 import dagster as dg
 import polars as pl
 
@@ -37,7 +35,7 @@ def quality_report(context: dg.AssetExecutionContext, padu: PaduSettings, wareho
     published = read_published(padu.published_path, "person_records")
     if not padu.truth_file.exists() or published is None:
         context.log.info("no ground truth file: the quality report is empty")
-        warehouse.write({"quality.report": pl.DataFrame({"run_id": [context.run_id], "truth": [False]})})
+        warehouse.write({"quality.report": pl.DataFrame({"run_id": [context.run.run_id], "truth": [False]})})
         yield dg.MaterializeResult(metadata={"truth_file": "none"})
         yield dg.AssetCheckResult(
             check_name="linkage_quality_targets", passed=True,
@@ -48,7 +46,7 @@ def quality_report(context: dg.AssetExecutionContext, padu: PaduSettings, wareho
         (pl.col("source") + ":" + pl.col("source_record_id")).alias("record_key"), "person_id"
     )
     quality = clustering_quality(predicted, read_truth(padu.truth_file))
-    warehouse.write({"quality.report": pl.DataFrame([{"run_id": context.run_id, "truth": True, **quality}])})
+    warehouse.write({"quality.report": pl.DataFrame([{"run_id": context.run.run_id, "truth": True, **quality}])})
     rounded = {k: (round(v, 5) if isinstance(v, float) else v) for k, v in quality.items()}
     yield dg.MaterializeResult(metadata=rounded)
     passed = (

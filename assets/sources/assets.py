@@ -2,8 +2,6 @@
 with the quarantined rows and the per-file ledger beside it, and the checks that prove nothing
 was lost."""
 
-from __future__ import annotations
-
 import dagster as dg
 import polars as pl
 

@@ -1,8 +1,6 @@
 """Staging layer: each source standardised (`staging.<source>`), then all four in the one common
 linkage schema (`staging.person_records`) with the links the sources state themselves."""
 
-from __future__ import annotations
-
 import dagster as dg
 import polars as pl
 
