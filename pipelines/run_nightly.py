@@ -4,6 +4,7 @@ it shows in the UI) and prints a short summary of what was read, quarantined and
 from __future__ import annotations
 
 import argparse
+import logging
 import sys
 import time
 
@@ -47,6 +48,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.parse_args(argv)
     home = dagster_home()
+    # Splink narrates training on the root logger; the run history keeps what matters.
+    logging.getLogger("splink").setLevel(logging.ERROR)
     import dagster as dg  # after DAGSTER_HOME is set
 
     from pipelines.definitions import defs

@@ -14,6 +14,18 @@ from assets.warehouse import PaduSettings, Warehouse
 
 PERSONS_GROUP = "persons"
 
+# The published order of `persons`: identity, where the person is found, then status by programme.
+PERSON_COLUMNS = [
+    "person_id", "nik_token", "sex", "birth_year", "origin_regency_code", "origin_province_code",
+    "household_token", "record_count", "sources", "in_dtsen", "in_p2mi_placements", "in_p2mi_cases",
+    "in_sekolah_rakyat",
+    "migrant_phase", "current_destination_country", "placements", "latest_destination_country",
+    "latest_placement_date", "latest_job_title", "troubled_worker", "trafficking_victim", "cases",
+    "latest_case_return_date", "referred_to_kemensos",
+    "dtsen_desil", "dtsen_period", "bansos_eligible", "receives_pkh", "receives_sembako", "receives_pbi_jk",
+    "sr_enrolled", "sr_level", "sr_grade", "sr_status", "sr_migrant_class", "sr_migrant_class_destination",
+]
+
 
 @dg.asset(
     key=["persons", "person_ids"],
@@ -80,13 +92,13 @@ def persons(padu: PaduSettings, warehouse: Warehouse) -> dg.MaterializeResult:
     table = table.with_columns(
         pl.col("regency_code").alias("origin_regency_code"),
         pl.col("regency_code").str.slice(0, 2).alias("origin_province_code"),
-    ).drop("nik", "household_key", "regency_code").sort("person_id")
+    ).rename({"records": "record_count"}).select(PERSON_COLUMNS).sort("person_id")
 
     link_confidence = _link_confidence(warehouse, ids)
     record_table = (
         records.select("source", "source_record_id", "record_key", "person_id")
         .join(link_confidence, on="record_key", how="left")
-        .with_columns(pl.len().over("person_id").alias("person_records"))
+        .with_columns(pl.len().over("person_id").cast(pl.Int32).alias("person_record_count"))
         .drop("record_key")
         .sort("source", "source_record_id")
     )

@@ -3,6 +3,8 @@ store, asserting on the published tables, the checks, and a second run of the sa
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import duckdb
 import dagster as dg
 import polars as pl
@@ -110,3 +112,23 @@ def test_same_night_twice_publishes_the_same_persons_and_ids(night):
     assert before["persons"].sort("person_id").equals(after["persons"].sort("person_id"))
     events = pl.read_parquet(published / "person_id_events.parquet")
     assert set(events["event"].unique()) == {"created"}  # the second night changed nothing
+
+
+def documented_columns() -> dict[str, list[str]]:
+    """Table → columns, as docs/data_dictionary.md lists them."""
+    tables: dict[str, list[str]] = {}
+    current = None
+    for line in (Path(__file__).resolve().parents[2] / "docs" / "data_dictionary.md").read_text().splitlines():
+        if line.startswith("## "):
+            current = line[3:].strip()
+            tables[current] = []
+        elif current and line.startswith("| ") and not line.startswith(("| column", "|---")):
+            tables[current].append(line.split("|")[1].strip())
+    return tables
+
+
+def test_data_dictionary_documents_every_published_column(night):
+    documented = documented_columns()
+    for path in sorted(night["published"].glob("*.parquet")):
+        columns = pl.read_parquet_schema(path)
+        assert list(columns) == documented[path.stem], path.stem
