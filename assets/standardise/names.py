@@ -73,11 +73,14 @@ _LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
 
 
 def _accent_folding() -> dict[str, str]:
-    """Latin letters with diacritics -> ASCII (É -> E, Ñ -> N), and combining marks -> nothing.
+    """Latin letters with diacritics -> ASCII (É -> E, Ñ -> N); combining marks and apostrophes
+    -> nothing.
 
     One Aho-Corasick pass over the names is several times faster than NFKD normalisation.
     """
     folding = {chr(c): "" for c in range(0x0300, 0x0370)}
+    # An apostrophe joins (MA'RUF = MARUF); other punctuation separates, further down.
+    folding |= dict.fromkeys("'’‘`´\"", "")
     for code in range(0x00C0, 0x0250):
         char = chr(code)
         decomposed = unicodedata.normalize("NFKD", char)
@@ -179,7 +182,8 @@ def _expand(text: pl.Expr) -> pl.Expr:
 
 
 def _null_if_empty(expr: pl.Expr) -> pl.Expr:
-    return pl.when(expr != "").then(expr)
+    # replace() evaluates `expr` once; when(expr != "").then(expr) would evaluate it twice.
+    return expr.replace({"": None})
 
 
 def phonetic_key(text: pl.Expr) -> pl.Expr:
@@ -200,8 +204,6 @@ def standardise_name(raw: pl.Expr) -> pl.Expr:
         clean_text(raw)
         .str.to_uppercase()
         .str.replace_many(_ACCENT_FOLDING)
-        # An apostrophe joins (MA'RUF = MARUF); other punctuation separates, further down.
-        .str.replace_all(r"['’‘`´\"]", "")
         # Dotted titles are cut out whole before dots are dropped: set between ~ marks, then
         # collected and removed.
         .str.replace_all(_DOTTED_TITLES_RE, "${1}${3}~${2}${4}~")
@@ -229,12 +231,8 @@ def standardise_name(raw: pl.Expr) -> pl.Expr:
         name = _split_titles(name, part)
     name = name.struct.with_fields(
         # ST is Siti only as the first token; elsewhere it is the S.T. degree.
-        given=pl.when(f("given_core") != "").then(
-            f("given_core").str.replace(r"^ST ", "SITI ")
-        ),
-        father=pl.when(f("father_core") != "").then(
-            f("father_core").str.replace(r"^ST ", "SITI ")
-        ),
+        given=_null_if_empty(f("given_core").str.replace(r"^ST ", "SITI ")),
+        father=_null_if_empty(f("father_core").str.replace(r"^ST ", "SITI ")),
         titles=pl.concat_str(
             [f("given_titles"), f("father_titles"), f("dotted")], separator=" ", ignore_nulls=True
         ),

@@ -1,0 +1,68 @@
+"""Trimming, missing markers, spreadsheet-damaged identifiers and yes/no flags (contract 1.1)."""
+
+from __future__ import annotations
+
+import polars as pl
+import pytest
+
+from assets.standardise.values import MISSING_MARKERS, clean_identifier, clean_text, parse_bool
+
+
+def apply(function, values: list[str | None]) -> list:
+    frame = pl.DataFrame({"raw": values}, schema={"raw": pl.String})
+    return frame.select(function(pl.col("raw"))).to_series().to_list()
+
+
+def test_clean_text_trims_nbsp_and_collapses_inner_white_space():
+    raw = ["  SITI\u00a0 AMINAH ", "\tNur\n Hayati", "Jl. Raya  Indramayu\u00a0No. 5"]
+    assert apply(clean_text, raw) == ["SITI AMINAH", "Nur Hayati", "Jl. Raya Indramayu No. 5"]
+
+
+def test_missing_markers_become_null_in_any_case():
+    raw = ["", "   ", "-", "NULL", "null", "Null", "N/A", "n/a", "\u00a0-\u00a0", None]
+    assert apply(clean_text, raw) == [None] * len(raw)
+    assert {"", "-", "NULL", "null", "N/A"} <= set(MISSING_MARKERS)
+
+
+def test_clean_text_keeps_a_real_zero():
+    # "0" is missing only for identifiers (contract 1.1); as text it is a value.
+    assert apply(clean_text, ["0"]) == ["0"]
+
+
+def test_clean_identifier_repairs_spreadsheet_numbers():
+    raw = [
+        "202500001.0",          # number that went through a float
+        "3273.0541.0785.0001",  # NIK typed with dots
+        "3273 0541 0785 0001",
+        "3273-0541-0785-0001",
+        "'0081234567",          # NISN forced to text with an apostrophe keeps its leading zero
+        " 3201014107080001 ",
+    ]
+    assert apply(clean_identifier, raw) == [
+        "202500001",
+        "3273054107850001",
+        "3273054107850001",
+        "3273054107850001",
+        "0081234567",
+        "3201014107080001",
+    ]
+
+
+def test_clean_identifier_nulls_zeros_and_keeps_what_it_cannot_judge():
+    raw = ["0", "0000000000000000", "0.0", "-", None, "3.27305E+15", "C1234567"]
+    # Scientific notation is left for the NIK parser to flag; a passport number is not digits.
+    assert apply(clean_identifier, raw) == [None, None, None, None, None, "3.27305E+15", "C1234567"]
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("Y", True), ("Ya", True), ("YA", True), ("true", True), ("TRUE", True), ("1", True),
+        ("YES", True), ("yes", True),
+        ("T", False), ("Tidak", False), ("TIDAK", False), ("N", False), ("false", False),
+        ("0", False), ("NO", False),
+        ("ragu", None), ("", None), ("-", None), (None, None),
+    ],
+)
+def test_parse_bool(raw, expected):
+    assert apply(parse_bool, [raw]) == [expected]
