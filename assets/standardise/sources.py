@@ -47,7 +47,8 @@ def _person_columns(
         standardise_name(pl.col(name_col)).alias("__name"),
         (standardise_sex(pl.col(sex_col)) if sex_col else pl.lit(None, dtype=pl.String)).alias("__sex"),
     )
-    nik_raw = clean_identifier(pl.col(nik_col)) if nik_col else pl.lit(None, dtype=pl.String)
+    # standardise_nik cleans for itself: it must see `...0.0` and all-zero values as they came.
+    nik_raw = pl.col(nik_col) if nik_col else pl.lit(None, dtype=pl.String)
     frame = frame.with_columns(
         standardise_nik(nik_raw, pl.col("__birth").struct.field("date"), REFERENCE).alias("__nik")
     )
@@ -175,7 +176,7 @@ def stage_dtsen_individu(raw: pl.DataFrame) -> pl.DataFrame:
 
 
 def _parent_nik(column: str) -> pl.Expr:
-    return standardise_nik(clean_identifier(pl.col(column)), None, REFERENCE).struct.field("nik")
+    return standardise_nik(pl.col(column), None, REFERENCE).struct.field("nik")
 
 
 def stage_sr_siswa(raw: pl.DataFrame) -> pl.DataFrame:
