@@ -71,9 +71,12 @@ def linkage_pairs(warehouse: Warehouse) -> dg.MaterializeResult:
     model_json = json.loads(warehouse.read("linkage.model")["model_json"][0])
     pairs = predict_pairs(records, model_json, rules)
     warehouse.write({"linkage.pairs": pairs})
-    bands = pairs.select(
-        pl.col("match_probability").cut([0.9, 0.99, 0.999], left_closed=True).alias("probability")
-    ).group_by("probability").len("pairs").sort("probability")
+    p = pl.col("match_probability")
+    band = (
+        pl.when(p >= 0.999).then(pl.lit(">= 0.999")).when(p >= 0.99).then(pl.lit("0.99 - 0.999"))
+        .when(p >= 0.9).then(pl.lit("0.9 - 0.99")).otherwise(pl.lit("< 0.9"))
+    )
+    bands = pairs.group_by(band.alias("probability")).len("pairs").sort("probability")
     return dg.MaterializeResult(
         metadata={"dagster/row_count": pairs.height, "pairs_by_probability": markdown_table(bands)}
     )
