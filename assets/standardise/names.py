@@ -194,6 +194,9 @@ def phonetic_key(text: pl.Expr) -> pl.Expr:
     return key.str.replace_all(r"\BH\b", "")
 
 
+OCR_DIGITS = {"0": "O", "1": "I", "2": "Z", "3": "E", "4": "A", "5": "S", "6": "G", "7": "T", "8": "B", "9": "G"}
+
+
 def standardise_name(raw: pl.Expr) -> pl.Expr:
     """Struct of the fields in NAME_FIELDS for a raw name (see the module docstring).
 
@@ -215,6 +218,9 @@ def standardise_name(raw: pl.Expr) -> pl.Expr:
         # "SUTRISNO B. AHMAD": B. is bin; without its dot B stays an initial.
         .str.replace_all(r"(\S)\s+B\.\s*([A-Z])", "${1} BIN ${2}")
         .str.replace_all(r"[^A-Z0-9 ]+", " ")
+        # Names hold no digits (Permendagri 73/2022): a digit is a scanning or typing slip
+        # for the letter it looks like (5ITI = SITI, 0 = O).
+        .str.replace_many(OCR_DIGITS)
         .str.replace_all(r" {2,}", " ")
         .str.strip_chars(" ")
         .pipe(_expand),

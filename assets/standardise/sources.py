@@ -23,7 +23,8 @@ PERSON_RECORD_COLUMNS = [
     "name_clean", "name_titles", "name_father", "name_key", "name_key_nospace", "name_key_sorted",
     "name_first_key", "name_last_key", "name_key_weak",
     "sex", "birth_date", "birth_year", "birth_date_is_default", "birth_date_issue",
-    "kk", "passport", "village_code", "regency_code", "household_key",
+    "kk", "passport", "village_code", "district_code", "regency_code", "birth_regency_code",
+    "household_key",
 ]
 
 
@@ -47,6 +48,8 @@ def _person_columns(
         standardise_name(pl.col(name_col)).alias("__name"),
         (standardise_sex(pl.col(sex_col)) if sex_col else pl.lit(None, dtype=pl.String)).alias("__sex"),
     )
+    # Place of birth, free text, mapped to a regency where it names one (Djakarta, KAB. CILACAP).
+    frame = map_regency_text(frame, "tempat_lahir", "birth_regency_code")
     # standardise_nik cleans for itself: it must see `...0.0` and all-zero values as they came.
     nik_raw = pl.col(nik_col) if nik_col else pl.lit(None, dtype=pl.String)
     frame = frame.with_columns(
@@ -78,8 +81,11 @@ def _person_columns(
         pl.col("__birth").struct.field("is_default").fill_null(False).alias("birth_date_is_default"),
         pl.col("__birth").struct.field("issue").alias("birth_date_issue"),
         # A NIK that encodes the record's own birth date is most likely the person's own NIK
-        # (not a family member's); null when either date is unknown.
-        (pl.col("__nik").struct.field("birth_date") == pl.col("__birth").struct.field("date"))
+        # (not a family member's); null when either date is unknown. A default date (1 Jul,
+        # 31 Dec, 1 Jan) says only the year, so then only the year is compared.
+        pl.when(pl.col("__birth").struct.field("is_default"))
+        .then(pl.col("__nik").struct.field("birth_date").dt.year() == pl.col("__birth").struct.field("year"))
+        .otherwise(pl.col("__nik").struct.field("birth_date") == pl.col("__birth").struct.field("date"))
         .alias("nik_matches_birth_date"),
     ).drop("__nik", "__name", "__sex", "__birth")
 
@@ -93,7 +99,8 @@ def _region_columns(frame: pl.DataFrame, village_col: str | None, text_col: str 
     else:
         frame = frame.with_columns(pl.lit(None, dtype=pl.String).alias("__regency_from_text"))
     return frame.with_columns(
-        pl.coalesce("__regency_from_code", "__regency_from_text").alias("regency_code")
+        pl.coalesce("__regency_from_code", "__regency_from_text").alias("regency_code"),
+        pl.col("village_code").str.slice(0, 6).alias("district_code"),
     ).drop("__regency_from_code", "__regency_from_text")
 
 

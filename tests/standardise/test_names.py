@@ -176,3 +176,8 @@ def test_name_column_unnests_with_prefix():
     out = standardise_name_column(pl.DataFrame({"nama_ayah": ["ABDUL RAHMAN"]}), "nama_ayah", prefix="father_name")
     assert out.columns == ["nama_ayah"] + [f"father_name_{f}" for f in NAME_FIELDS]
     assert out["father_name_key_nospace"].to_list() == ["ABDURAHMAN"]
+
+
+def test_digits_in_names_are_read_as_the_letters_they_look_like():
+    out = standardise_name_column(pl.DataFrame({"n": ["5ITI HAYATI", "AGU5 SUPR1YADI", "N0VI"]}), "n")
+    assert out["name_clean"].to_list() == ["SITI HAYATI", "AGUS SUPRIYADI", "NOVI"]
