@@ -6,7 +6,9 @@ import json
 import dagster as dg
 import polars as pl
 
+from assets.linkage.constraints import ClusterConstraints, enforce_constraints
 from assets.linkage.model import cluster, predict_pairs, save_model, train
+from assets.linkage.review import constraints_from_answers, read_answers, review_queue
 from assets.linkage.rules import load_rules, rules_code_version
 from assets.metadata import markdown_table
 from assets.warehouse import PaduSettings, Warehouse
@@ -88,22 +90,56 @@ def linkage_pairs(warehouse: Warehouse) -> dg.MaterializeResult:
     group_name=LINKAGE_GROUP,
     code_version=rules_code_version(),
     description="Records grouped into persons: connected components of the pairs at the cluster "
-    "threshold plus the links the sources state themselves.",
+    "threshold plus the links the sources state and the reviewers' matches; clusters above the "
+    "size limit or holding a reviewer's non-match are split (assets/linkage/constraints.py). "
+    "Also writes `linkage.cluster_splits` and the clerical review queue (`linkage.review_queue`, "
+    "`$PADU_DATA_DIR/review/queue.csv`).",
     kinds={"splink", "duckdb"},
+    check_specs=[dg.AssetCheckSpec(
+        "cluster_size_within_limit", asset=["linkage", "clusters"], blocking=True,
+        description="No person holds more records than `clustering.max_cluster_size`.",
+    )],
 )
-def linkage_clusters(warehouse: Warehouse) -> dg.MaterializeResult:
+def linkage_clusters(padu: PaduSettings, warehouse: Warehouse):
     rules = load_rules()
     records = warehouse.read("staging.person_records", ["record_key"])
-    pairs = warehouse.read("linkage.pairs", ["record_key_l", "record_key_r", "match_probability"])
+    pairs = warehouse.read("linkage.pairs")
     stated = warehouse.read("staging.stated_links")
-    clusters = cluster(records, pairs, stated, rules.cluster_threshold)
-    warehouse.write({"linkage.clusters": clusters})
+    review_dir = padu.data_path / "review"
+    answers = read_answers(review_dir / "answers.csv")
+    reviewed_matches, cannot_links = constraints_from_answers(answers)
+    must_links = pl.concat([stated, reviewed_matches], how="vertical_relaxed")
+    clusters = cluster(records, pairs, must_links, rules.cluster_threshold)
+    edges = pl.concat(
+        [pairs.select("record_key_l", "record_key_r", "match_probability"),
+         must_links.select("record_key_l", "record_key_r", pl.lit(1.0).alias("match_probability"))],
+        how="vertical_relaxed",
+    )
+    clusters, splits = enforce_constraints(
+        clusters, edges, ClusterConstraints(rules.max_cluster_size, rules.stricter_thresholds, cannot_links)
+    )
+    lower, upper = rules.review_band
+    queue = review_queue(pairs, answers, lower, upper)
+    warehouse.write({"linkage.clusters": clusters, "linkage.cluster_splits": splits,
+                     "linkage.review_queue": queue})
+    review_dir.mkdir(parents=True, exist_ok=True)
+    queue.write_csv(review_dir / "queue.csv")
     sizes = clusters.group_by("cluster_id").len("size").group_by("size").len("clusters").sort("size")
-    return dg.MaterializeResult(
+    largest = int(sizes["size"].max() or 0)
+    yield dg.MaterializeResult(
         metadata={
             "dagster/row_count": clusters.height,
             "clusters": int(sizes["clusters"].sum()),
-            "largest_cluster": int(sizes["size"].max() or 0),
+            "largest_cluster": largest,
             "cluster_sizes": markdown_table(sizes),
+            "clusters_split": splits.height,
+            "review_answers_applied": answers.height,
+            "review_queue": queue.height,
+            "review_queue_file": dg.MetadataValue.path(str(review_dir / "queue.csv")),
         }
+    )
+    yield dg.AssetCheckResult(
+        check_name="cluster_size_within_limit",
+        passed=largest <= rules.max_cluster_size,
+        description=f"largest person has {largest} records; the limit is {rules.max_cluster_size}",
     )

@@ -41,6 +41,19 @@ class LinkageRules:
         return float(self.raw["thresholds"]["cluster_match_probability"])
 
     @property
+    def max_cluster_size(self) -> int:
+        return int(self.raw["clustering"]["max_cluster_size"])
+
+    @property
+    def stricter_thresholds(self) -> tuple[float, ...]:
+        return tuple(float(t) for t in self.raw["clustering"]["stricter_thresholds"])
+
+    @property
+    def review_band(self) -> tuple[float, float]:
+        band = self.raw["review"]
+        return float(band["lower_match_probability"]), float(band["upper_match_probability"])
+
+    @property
     def comparison_columns(self) -> list[str]:
         return [c["output_column_name"] for c in self.raw["comparisons"]]
 
