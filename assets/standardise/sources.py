@@ -24,7 +24,7 @@ PERSON_RECORD_COLUMNS = [
     "name_first_key", "name_last_key", "name_key_weak",
     "sex", "birth_date", "birth_year", "birth_date_is_default", "birth_date_issue",
     "kk", "passport", "village_code", "district_code", "regency_code", "birth_regency_code",
-    "household_key",
+    "household_key", "lone_name_key",
 ]
 
 
@@ -233,4 +233,8 @@ def to_person_records(source: str, staged: pl.DataFrame) -> pl.DataFrame:
         pl.lit(source).alias("source"),
         (pl.lit(source + ":") + pl.col("source_record_id")).alias("record_key"),
         household.alias("household_key"),
+        # A record with neither a NIK nor a full birth date (a returnee's case with an age) has
+        # only its name to be found by: blocking joins this key against every record's name.
+        pl.when(pl.col("nik").is_null() & pl.col("birth_date").is_null())
+        .then(pl.col("name_key_nospace")).alias("lone_name_key"),
     ).select(PERSON_RECORD_COLUMNS)
