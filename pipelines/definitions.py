@@ -12,7 +12,7 @@ from assets.sources.assets import raw_quarantine, raw_source_assets
 from assets.standardise.assets import person_records, staging_source_assets
 from pipelines.jobs import nightly_job
 from pipelines.resources import build_resources
-from pipelines.schedules import nightly_schedule
+from pipelines.schedules import nightly_schedule, weekly_full_rebuild_schedule
 from pipelines.sensors import new_delivery_sensor
 
 ALL_ASSETS = [
@@ -32,7 +32,7 @@ ALL_ASSETS = [
 defs = dg.Definitions(
     assets=ALL_ASSETS,
     jobs=[nightly_job],
-    schedules=[nightly_schedule],
+    schedules=[nightly_schedule, weekly_full_rebuild_schedule],
     sensors=[new_delivery_sensor],
     resources=build_resources(),
     executor=dg.in_process_executor,

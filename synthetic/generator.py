@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import shutil
 import time
+from collections.abc import Callable
 from datetime import date
 from pathlib import Path
 
@@ -65,11 +66,15 @@ def generate_deliveries(
     delivery_date: date = date(2026, 11, 27),
     noise: str = "default",
     progress: bool = True,
+    folder_date: date | None = None,
+    records_hook: Callable[[dict[str, pl.DataFrame]], dict[str, pl.DataFrame]] | None = None,
 ) -> dict:
     """Write one delivery of each source under `landing_dir/<source>/<delivery_date>/` plus `landing_dir/_truth/`.
 
     `persons` is the size of DTSEN (records, roughly); the other sources scale with it. Same arguments,
     same bytes. Returns counts per source, the files written and the truth files.
+    `folder_date` writes the delivery under another date than the one it is generated as of, and
+    `records_hook` edits the source records before they are written (both for `synthetic.nights`).
     """
     if not 100 <= persons <= 5_000_000:
         raise ValueError(f"persons must be between 100 and 5,000,000, got {persons}")
@@ -77,7 +82,7 @@ def generate_deliveries(
     scale = profile.scale
     started = time.perf_counter()
     landing_dir = Path(landing_dir)
-    day = delivery_date.isoformat()
+    day = (folder_date or delivery_date).isoformat()
     D = to_days(delivery_date)
     steps = ["population", "placements", "sekolah rakyat", "dtsen", "cases",
              "write dtsen_individu", "write p2mi_penempatan", "write p2mi_kasus", "write sr_siswa", "truth"]
@@ -118,6 +123,8 @@ def generate_deliveries(
     bar.update()
 
     records = {"dtsen_individu": dtsen, "p2mi_penempatan": placements, "p2mi_kasus": cases, "sr_siswa": sr}
+    if records_hook is not None:
+        records = records_hook(records)
     files: dict[str, list[str]] = {}
     rows_written: dict[str, int] = {}
     planted: list[pl.DataFrame] = []

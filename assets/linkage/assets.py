@@ -1,13 +1,20 @@
-"""Linkage layer: the trained Splink model, the scored pairs and the clusters. Their code version
-is the hash of `linkage_rules/`, so a rule change shows as a changed code version in the UI."""
+"""Linkage layer: the Splink model, the scored pairs and the clusters. Their code version is the
+hash of `linkage_rules/`, so a rule change shows as a changed code version in the UI. A night links
+incrementally (only new and changed records are scored) unless the rules or the model changed or
+the run asks for a full rebuild (`padu/full_rebuild` tag, run config, the weekly schedule)."""
 
 import json
+import time
 
 import dagster as dg
 import polars as pl
 
 from assets.linkage.constraints import ClusterConstraints, enforce_constraints
-from assets.linkage.model import cluster, predict_pairs, save_model, train
+from assets.linkage.incremental import (
+    ModelStore, classify_records, combine_pairs, dropped_strong_pairs, record_hashes, score_all,
+    score_touched, term_frequency_columns, term_frequency_tables,
+)
+from assets.linkage.model import LINKAGE_COLUMNS, cluster, train
 from assets.linkage.review import constraints_from_answers, read_answers, review_queue
 from assets.linkage.rules import load_rules, rules_code_version
 from assets.metadata import markdown_table
@@ -16,28 +23,70 @@ from assets.warehouse import PaduSettings, Warehouse
 LINKAGE_GROUP = "linkage"
 
 
+FULL_REBUILD_TAG = "padu/full_rebuild"
+RETRAIN_TAG = "padu/retrain"
+
+
+class LinkageConfig(dg.Config):
+    """Run config of `linkage/model` (or the run tags `padu/full_rebuild` and `padu/retrain` set to
+    `true`): retraining also rebuilds in full."""
+
+    full_rebuild: bool = False
+    retrain: bool = False
+
+
+def _tag(context: dg.AssetExecutionContext, name: str) -> bool:
+    return str(context.run.tags.get(name, "")).lower() in {"1", "true", "yes"}
+
+
 @dg.asset(
     key=["linkage", "model"],
     deps=[dg.AssetKey(["staging", "person_records"])],
     group_name=LINKAGE_GROUP,
     code_version=rules_code_version(),
-    description="The Splink model trained on tonight's person records with the rules of "
-    "`linkage_rules/model.yaml` (fixed seed). Each run's model is kept as JSON under "
-    "`$PADU_DATA_DIR/models/`.",
+    description="The Splink model this run scores with, and whether it links in full or "
+    "incrementally. A model is trained (fixed seed) only when none exists for tonight's rules "
+    "(`linkage_rules/model.yaml`) or when the run asks for it; each trained model is kept, with "
+    "its term-frequency tables, under `$PADU_DATA_DIR/models/model-<rules hash>-<time>.json`.",
     kinds={"splink", "duckdb"},
 )
-def linkage_model(context: dg.AssetExecutionContext, padu: PaduSettings, warehouse: Warehouse):
+def linkage_model(context: dg.AssetExecutionContext, config: LinkageConfig, padu: PaduSettings,
+                  warehouse: Warehouse):
     rules = load_rules()
-    records = warehouse.read("staging.person_records")
-    model_json, notes = train(records, rules)
-    for note in notes:
-        context.log.warning(note)
-    path = padu.models_path / f"model-{rules.version_hash}-{context.run.run_id}.json"
-    save_model(model_json, path)
+    store = ModelStore(padu.models_path)
+    model_id = store.latest(rules.version_hash)
+    notes: list[str] = []
+    if config.retrain or _tag(context, RETRAIN_TAG):
+        retrain_reason = "retraining requested"
+    elif model_id is None:
+        retrain_reason = f"no trained model for rules {rules.version_hash}"
+    else:
+        retrain_reason = ""
+    if retrain_reason:
+        records = warehouse.read("staging.person_records", LINKAGE_COLUMNS)
+        model_json, notes = train(records, rules)
+        for note in notes:
+            context.log.warning(note)
+        tf_tables = term_frequency_tables(records, term_frequency_columns(model_json))
+        model_id = store.save(rules.version_hash, model_json, tf_tables)
+    else:
+        model_json, _ = store.load(model_id)
+
+    state = warehouse.read("linkage.state") if warehouse.exists("linkage.state") else None
+    if config.full_rebuild or _tag(context, FULL_REBUILD_TAG):
+        mode, mode_reason = "full", "full rebuild requested"
+    elif state is None or not warehouse.exists("linkage.record_hashes"):
+        mode, mode_reason = "full", "no previous linkage"
+    elif state["model_id"][0] != model_id:
+        mode, mode_reason = "full", f"model changed ({state['model_id'][0]} before)"
+    else:
+        mode, mode_reason = "incremental", "same rules and model as the last linkage"
     warehouse.write({
         "linkage.model": pl.DataFrame({
-            "run_id": [context.run.run_id], "rules_version": [rules.version_hash],
-            "model_path": [str(path)], "model_json": [json.dumps(model_json)],
+            "run_id": [context.run.run_id], "rules_version": [rules.version_hash], "model_id": [model_id],
+            "model_path": [str(store.path(model_id))], "model_json": [json.dumps(model_json)],
+            "retrained": [bool(retrain_reason)], "retrain_reason": [retrain_reason or None],
+            "mode": [mode], "mode_reason": [mode_reason],
         })
     })
     weights = pl.DataFrame([
@@ -48,8 +97,11 @@ def linkage_model(context: dg.AssetExecutionContext, padu: PaduSettings, warehou
     ])
     return dg.MaterializeResult(
         metadata={
-            "model_path": dg.MetadataValue.path(str(path)),
+            "model_id": model_id,
+            "model_path": dg.MetadataValue.path(str(store.path(model_id))),
             "rules_version": rules.version_hash,
+            "retrained": retrain_reason or "no: the kept model of these rules",
+            "linkage_mode": f"{mode}: {mode_reason}",
             "probability_two_random_records_match": model_json["probability_two_random_records_match"],
             "m_and_u": markdown_table(weights.with_columns(pl.col("m", "u").round(5)), max_rows=100),
             "training_notes": "\n".join(notes) or "none",
@@ -63,16 +115,56 @@ def linkage_model(context: dg.AssetExecutionContext, padu: PaduSettings, warehou
     group_name=LINKAGE_GROUP,
     code_version=rules_code_version(),
     description="Candidate pairs from the blocking rules scored by the model, kept from the "
-    "prediction threshold up: record keys, match weight and probability, and the comparison "
-    "level of each comparison (no personal values).",
+    "prediction threshold up: record keys, match weight and probability, and the weight of each "
+    "comparison (no personal values). On an incremental night only pairs with a new or changed "
+    "record are scored; the pairs among unchanged records are kept from the last night. Also "
+    "writes `linkage.record_hashes`, `linkage.record_changes`, `linkage.dropped_pairs` and "
+    "`linkage.state`.",
     kinds={"splink", "duckdb"},
 )
-def linkage_pairs(warehouse: Warehouse) -> dg.MaterializeResult:
+def linkage_pairs(context: dg.AssetExecutionContext, padu: PaduSettings, warehouse: Warehouse) -> dg.MaterializeResult:
+    started = time.monotonic()
     rules = load_rules()
-    records = warehouse.read("staging.person_records")
-    model_json = json.loads(warehouse.read("linkage.model")["model_json"][0])
-    pairs = predict_pairs(records, model_json, rules)
-    warehouse.write({"linkage.pairs": pairs})
+    run = warehouse.read("linkage.model").row(0, named=True)
+    model_json, tf_tables = ModelStore(padu.models_path).load(run["model_id"])
+    records = warehouse.read("staging.person_records", LINKAGE_COLUMNS)
+    hashes = record_hashes(records, LINKAGE_COLUMNS)
+    previous_pairs = warehouse.read("linkage.pairs") if warehouse.exists("linkage.pairs") else None
+    previous_hashes = (
+        warehouse.read("linkage.record_hashes") if warehouse.exists("linkage.record_hashes") else hashes.clear()
+    )
+    delta = classify_records(hashes, previous_hashes)
+    if run["mode"] == "incremental" and previous_pairs is not None:
+        scored = score_touched(records, delta.touched, model_json, tf_tables, rules.predict_threshold)
+        pairs = combine_pairs(previous_pairs, scored, delta)
+        scored_pairs = scored.height
+    else:
+        pairs = score_all(records, model_json, tf_tables, rules.predict_threshold)
+        scored_pairs = pairs.height
+    dropped = (
+        dropped_strong_pairs(previous_pairs, pairs, rules.cluster_threshold)
+        if previous_pairs is not None and "match_weight" in previous_pairs.columns
+        else pl.DataFrame(schema={"record_key_l": pl.String, "record_key_r": pl.String,
+                                  "previous_match_weight": pl.Float64, "match_weight": pl.Float64})
+    )
+    changes = pl.DataFrame({
+        "record_key": delta.new + delta.changed + delta.deleted,
+        "change": ["new"] * len(delta.new) + ["changed"] * len(delta.changed) + ["deleted"] * len(delta.deleted),
+    }, schema={"record_key": pl.String, "change": pl.String})
+    seconds = round(time.monotonic() - started, 1)
+    warehouse.write({
+        "linkage.pairs": pairs,
+        "linkage.record_hashes": hashes,
+        "linkage.record_changes": changes,
+        "linkage.dropped_pairs": dropped,
+        # What the next night builds on: these pairs were scored by this model.
+        "linkage.state": pl.DataFrame({
+            "run_id": [context.run.run_id], "model_id": [run["model_id"]],
+            "rules_version": [rules.version_hash], "mode": [run["mode"]],
+            "records_new": [len(delta.new)], "records_changed": [len(delta.changed)],
+            "records_deleted": [len(delta.deleted)], "pairs_scored": [scored_pairs], "seconds": [seconds],
+        }),
+    })
     p = pl.col("match_probability")
     band = (
         pl.when(p >= 0.999).then(pl.lit(">= 0.999")).when(p >= 0.99).then(pl.lit("0.99 - 0.999"))
@@ -80,7 +172,17 @@ def linkage_pairs(warehouse: Warehouse) -> dg.MaterializeResult:
     )
     bands = pairs.group_by(band.alias("probability")).len("pairs").sort("probability")
     return dg.MaterializeResult(
-        metadata={"dagster/row_count": pairs.height, "pairs_by_probability": markdown_table(bands)}
+        metadata={
+            "dagster/row_count": pairs.height,
+            "linkage_mode": run["mode"],
+            "model_id": run["model_id"],
+            "records_new": len(delta.new), "records_changed": len(delta.changed),
+            "records_deleted": len(delta.deleted), "records_unchanged": delta.unchanged,
+            "pairs_scored_tonight": scored_pairs,
+            "joining_pairs_dropped": dropped.height,
+            "seconds": seconds,
+            "pairs_by_probability": markdown_table(bands),
+        }
     )
 
 

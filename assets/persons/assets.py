@@ -6,7 +6,8 @@ import polars as pl
 
 from assets.metadata import markdown_table, value_counts
 from assets.persons.golden import golden_records, parent_links
-from assets.persons.ids import assign_stable_person_ids
+from assets.linkage.rules import load_rules
+from assets.persons.ids import assign_stable_person_ids, id_ages
 from assets.persons.status import combine_status
 from assets.publish.pseudonym import resolve_key, tokenise
 from assets.publish.store import read_published
@@ -33,7 +34,8 @@ PERSON_COLUMNS = [
     group_name=PERSONS_GROUP,
     description="`person_id` of every record, carried over from the last published tables where "
     "the person is the same (docs/status_and_ids.md), with tonight's id events "
-    "(`persons.person_id_events`: created, merged, split, retired).",
+    "(`persons.person_id_events`: created, merged, split, moved, retired, each with its records "
+    "and the pairs that caused it).",
     kinds={"duckdb", "polars"},
 )
 def person_ids(context: dg.AssetExecutionContext, padu: PaduSettings, warehouse: Warehouse):
@@ -43,7 +45,19 @@ def person_ids(context: dg.AssetExecutionContext, padu: PaduSettings, warehouse:
         previous = previous.select(
             (pl.col("source") + ":" + pl.col("source_record_id")).alias("record_key"), "person_id"
         )
-    mapping, events = assign_stable_person_ids(clusters, previous, context.run.run_id)
+    history = read_published(padu.published_path, "person_id_events")
+    threshold = load_rules().cluster_threshold
+    edges = pl.concat([
+        warehouse.read("linkage.pairs", ["record_key_l", "record_key_r", "match_weight", "match_probability"])
+        .filter(pl.col("match_probability") >= threshold).drop("match_probability"),
+        warehouse.read("staging.stated_links", ["record_key_l", "record_key_r"])
+        .with_columns(pl.lit(None, pl.Float64).alias("match_weight")),
+    ])
+    dropped = warehouse.read("linkage.dropped_pairs") if warehouse.exists("linkage.dropped_pairs") else None
+    mapping, events = assign_stable_person_ids(
+        clusters, previous, context.run.run_id, ages=id_ages(history), edges=edges, dropped_pairs=dropped,
+        issued_ids=set() if history is None else set(history["person_id"].unique().to_list()),
+    )
     warehouse.write({"persons.person_ids": mapping, "persons.person_id_events": events})
     kept = 0 if previous is None else mapping.join(previous, on=["record_key", "person_id"]).height
     return dg.MaterializeResult(

@@ -12,7 +12,7 @@ from assets.warehouse import PaduSettings, Warehouse
 PUBLISHED_TABLES = {
     "persons": "One row per person: tokens, sex, birth year, origin regency, sources and status.",
     "person_records": "One row per accepted source record: which person it belongs to, and how surely.",
-    "person_id_events": "Every created, merged, split and retired person id, run by run.",
+    "person_id_events": "Every created, merged, split, moved and retired person id, run by run, with its records and evidence.",
     "household_links": "Persons sharing a household (family-card token), by source.",
     "parent_links": "Sekolah Rakyat students linked to the parent or guardian their record names.",
     "quarantine": "Rows set aside at ingest: source, file, row number and reason (no values).",
@@ -36,8 +36,8 @@ def published_tables(context: dg.AssetExecutionContext, padu: PaduSettings, ware
     if previous_events is not None:
         # The events table is the whole history: a re-run of the same run does not repeat it.
         events = pl.concat(
-            [previous_events.filter(pl.col("run_id") != context.run.run_id), events], how="vertical_relaxed"
-        )
+            [previous_events.filter(pl.col("run_id") != context.run.run_id), events], how="diagonal_relaxed"
+        ).select(events.columns)
     ledger_union = " UNION ALL ".join(
         f"SELECT * FROM {ledger_table(source)}" for source in CONTRACTS
     )
@@ -50,9 +50,15 @@ def published_tables(context: dg.AssetExecutionContext, padu: PaduSettings, ware
         "quarantine": warehouse.read("raw.quarantine").drop("record"),
         "deliveries": warehouse.query(f"SELECT * FROM ({ledger_union}) ORDER BY source, file"),
     }
+    linkage = warehouse.read("linkage.state").row(0, named=True)
     tables["run_info"] = pl.DataFrame({
         "run_id": [context.run.run_id],
         "rules_version": [load_rules().version_hash],
+        "model_id": [linkage["model_id"]],
+        "linkage_mode": [linkage["mode"]],
+        "records_new": [linkage["records_new"]],
+        "records_changed": [linkage["records_changed"]],
+        "records_deleted": [linkage["records_deleted"]],
         "persons": [tables["persons"].height],
         "records": [tables["person_records"].height],
     })

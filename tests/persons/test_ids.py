@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 import polars as pl
 
 from assets.persons.ids import assign_stable_person_ids, new_person_id
@@ -43,7 +45,27 @@ def test_same_clusters_keep_their_ids_and_new_record_joins_existing_person():
     assert events.is_empty()
 
 
-def test_merge_keeps_the_id_with_most_records_and_records_the_merge():
+def ages(**created_night: int) -> pl.DataFrame:
+    return pl.DataFrame({
+        "person_id": list(created_night),
+        "created_at": [dt.datetime(2026, 11, night, tzinfo=dt.timezone.utc) for night in created_night.values()],
+    })
+
+
+def test_merge_keeps_the_older_id_even_when_it_has_fewer_records():
+    prev = previous({"P1": ["a:1", "b:1"], "P2": ["a:2"]})
+    edges = pl.DataFrame({"record_key_l": ["a:1", "a:2"], "record_key_r": ["b:1", "b:1"], "match_weight": [20.0, 9.5]})
+    mapping, events = assign_stable_person_ids(
+        clusters({"x": ["a:1", "b:1", "a:2"]}), prev, "run3", ages=ages(P2=1, P1=2), edges=edges
+    )
+    assert set(ids_of(mapping).values()) == {"P2"}
+    assert events.select("event", "person_id", "related_person_id", "records", "record_keys").rows() == [
+        ("merged", "P1", "P2", 2, "a:1 b:1")
+    ]
+    assert events["evidence"][0] == "pair a:2~b:1 weight 9.50"
+
+
+def test_merge_tie_on_age_keeps_the_smaller_id():
     prev = previous({"P1": ["a:1", "b:1"], "P2": ["a:2"]})
     mapping, events = assign_stable_person_ids(clusters({"x": ["a:1", "b:1", "a:2"]}), prev, "run2")
     assert set(ids_of(mapping).values()) == {"P1"}
@@ -52,15 +74,37 @@ def test_merge_keeps_the_id_with_most_records_and_records_the_merge():
     ]
 
 
-def test_split_keeps_the_id_on_the_larger_part():
+def test_split_keeps_the_id_on_the_larger_part_and_names_the_broken_pair():
     prev = previous({"P1": ["a:1", "b:1", "c:1"]})
-    mapping, events = assign_stable_person_ids(clusters({"x": ["a:1", "b:1"], "y": ["c:1"]}), prev, "run2")
+    dropped = pl.DataFrame({"record_key_l": ["b:1"], "record_key_r": ["c:1"],
+                            "previous_match_weight": [12.0], "match_weight": [None]}, schema_overrides={"match_weight": pl.Float64})
+    mapping, events = assign_stable_person_ids(
+        clusters({"x": ["a:1", "b:1"], "y": ["c:1"]}), prev, "run2", dropped_pairs=dropped
+    )
     ids = ids_of(mapping)
     assert ids["a:1"] == ids["b:1"] == "P1"
     assert ids["c:1"] == new_person_id("run2", "c:1")
-    assert events.select("event", "person_id", "related_person_id").rows() == [
-        ("split", ids["c:1"], "P1")
+    assert events.select("event", "person_id", "related_person_id", "record_keys").rows() == [
+        ("split", ids["c:1"], "P1", "c:1")
     ]
+    assert events["evidence"][0] == "pair b:1~c:1 was weight 12.00, below the cluster threshold"
+
+
+def test_record_moving_between_two_kept_persons_is_a_moved_event():
+    prev = previous({"P1": ["a:1", "a:2", "r:1"], "P2": ["b:1", "b:2"]})
+    mapping, events = assign_stable_person_ids(
+        clusters({"x": ["a:1", "a:2"], "y": ["b:1", "b:2", "r:1"]}), prev, "run2"
+    )
+    assert ids_of(mapping)["r:1"] == "P2"
+    assert events.select("event", "person_id", "related_person_id", "record_keys").rows() == [
+        ("moved", "P2", "P1", "r:1")
+    ]
+
+
+def test_an_issued_id_is_never_issued_again():
+    taken = new_person_id("run2", "a:9")
+    mapping, _ = assign_stable_person_ids(clusters({"z": ["a:9"]}), None, "run2", issued_ids={taken})
+    assert ids_of(mapping)["a:9"] not in {taken} and ids_of(mapping)["a:9"].startswith("P")
 
 
 def test_person_whose_records_are_gone_is_retired_and_ids_are_not_reused():

@@ -8,7 +8,8 @@ import datetime as dt
 import dagster as dg
 
 from pipelines.definitions import defs
-from pipelines.schedules import nightly_schedule
+from assets.linkage.assets import FULL_REBUILD_TAG
+from pipelines.schedules import nightly_schedule, weekly_full_rebuild_schedule
 from pipelines.sensors import new_delivery_sensor
 from assets.warehouse import PaduSettings
 
@@ -68,6 +69,17 @@ def test_schedule_is_on_at_two_in_jakarta():
     context = dg.build_schedule_context(scheduled_execution_time=dt.datetime(2026, 11, 28, 19, 0, tzinfo=dt.timezone.utc))
     result = nightly_schedule.evaluate_tick(context)
     assert len(result.run_requests) == 1
+
+
+def test_weekly_full_rebuild_runs_sunday_at_one_in_jakarta_with_the_tag():
+    assert weekly_full_rebuild_schedule.cron_schedule == "0 1 * * 0"
+    assert weekly_full_rebuild_schedule.execution_timezone == "Asia/Jakarta"
+    assert weekly_full_rebuild_schedule.default_status == dg.DefaultScheduleStatus.RUNNING
+    # Saturday 18:00 UTC is Sunday 01:00 WIB.
+    context = dg.build_schedule_context(scheduled_execution_time=dt.datetime(2026, 11, 28, 18, 0, tzinfo=dt.timezone.utc))
+    (request,) = weekly_full_rebuild_schedule.evaluate_tick(context).run_requests
+    assert request.tags[FULL_REBUILD_TAG] == "true"
+    assert {s.name for s in defs.schedules} == {"nightly_0200_wib", "weekly_full_rebuild_sunday_0100_wib"}
 
 
 def test_sensor_requests_a_run_only_when_a_complete_delivery_lands(tmp_path):

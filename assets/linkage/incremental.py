@@ -1,0 +1,222 @@
+"""Scoring that a night can repeat in part: the trained model is kept with its term-frequency
+tables, so a pair of records gets the same score whether it is scored in a full rebuild or in an
+incremental night; only records whose linkage columns changed are scored again.
+
+- `term_frequency_tables` / `tf_lookup`: the model's frozen term frequencies (a value first seen
+  after training counts as seen once in the training data).
+- `record_hashes` / `classify_records`: which records are new, changed, deleted or unchanged
+  since the last night.
+- `score_all` (full rebuild) and `score_touched` (new and changed records against the unchanged
+  ones, `predict_between`, and among themselves, `predict_within`): the same pairs, the same scores.
+- `ModelStore`: trained models, versioned by rules hash and training time, never overwritten."""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+
+import duckdb
+import polars as pl
+from splink import DuckDBAPI, Linker
+
+PAIR_KEYS = ["record_key_l", "record_key_r"]
+
+
+def term_frequency_columns(model_json: dict) -> list[str]:
+    """The input columns whose term frequencies adjust a comparison level."""
+    columns = {
+        level["tf_adjustment_column"]
+        for comparison in model_json["comparisons"]
+        for level in comparison["comparison_levels"]
+        if level.get("tf_adjustment_column")
+    }
+    return sorted(columns)
+
+
+def term_frequency_tables(records: pl.DataFrame, columns: list[str]) -> dict[str, pl.DataFrame]:
+    """Splink's own definition (count of a value / count of non-null values), computed once at
+    training and kept with the model."""
+    tables = {}
+    for column in columns:
+        values = records.select(column).filter(pl.col(column).is_not_null())
+        total = max(values.height, 1)
+        tables[column] = values.group_by(column).len("n").select(
+            column, (pl.col("n").cast(pl.Float64) / total).alias(f"tf_{column}"), pl.lit(total).alias("total")
+        )
+    return tables
+
+
+def tf_lookup(table: pl.DataFrame, column: str, values: pl.Series) -> pl.DataFrame:
+    """The frozen table plus tonight's values it has never seen, each counted as seen once: a
+    value's frequency depends on the model only, never on which records are scored with it."""
+    total = int(table["total"][0]) if table.height else 1
+    unseen = (
+        pl.DataFrame({column: values}).drop_nulls().unique()
+        .join(table.select(column), on=column, how="anti")
+        .with_columns(pl.lit(1.0 / total).alias(f"tf_{column}"))
+    )
+    return pl.concat([table.select(column, f"tf_{column}"), unseen], how="vertical_relaxed")
+
+
+def record_hashes(records: pl.DataFrame, columns: list[str]) -> pl.DataFrame:
+    """record_key and a hash of every column the model blocks on or compares."""
+    hashed = [c for c in columns if c != "record_key"]
+    return records.select(
+        "record_key",
+        pl.struct([pl.col(c).cast(pl.String) for c in hashed]).hash(seed=0x50AD).alias("record_hash"),
+    )
+
+
+@dataclass(frozen=True)
+class RecordDelta:
+    new: list[str]
+    changed: list[str]
+    deleted: list[str]
+    unchanged: int
+
+    @property
+    def touched(self) -> list[str]:
+        return self.new + self.changed
+
+
+def classify_records(tonight: pl.DataFrame, previous: pl.DataFrame) -> RecordDelta:
+    """tonight, previous: record_key, record_hash."""
+    joined = tonight.join(previous.rename({"record_hash": "previous_hash"}), on="record_key", how="left")
+    new = joined.filter(pl.col("previous_hash").is_null())["record_key"]
+    changed = joined.filter(pl.col("previous_hash").is_not_null() & (pl.col("previous_hash") != pl.col("record_hash")))
+    deleted = previous.join(tonight.select("record_key"), on="record_key", how="anti")["record_key"]
+    return RecordDelta(
+        new=sorted(new.to_list()), changed=sorted(changed["record_key"].to_list()),
+        deleted=sorted(deleted.to_list()), unchanged=joined.height - new.len() - changed.height,
+    )
+
+
+def _linker(frames: dict[str, pl.DataFrame], model_json: dict, tf_tables: dict[str, pl.DataFrame]):
+    db_api = DuckDBAPI(connection=duckdb.connect())  # in memory, away from the warehouse file
+    registered = {name: db_api.register(frame, dataset_display_name=name) for name, frame in frames.items()}
+    everything = pl.concat(list(frames.values()), how="vertical_relaxed")
+    # A dedupe model takes one input table; the role tables are passed to predict_between/within.
+    base = registered["person_records"] if "person_records" in registered else db_api.register(
+        everything, dataset_display_name="person_records")
+    linker = Linker(base, model_json)
+    for column, table in tf_tables.items():
+        lookup = tf_lookup(table, column, everything[column])
+        linker.table_management.register_term_frequency_lookup(
+            db_api.register(lookup, dataset_display_name=f"tf_{column}_lookup"), column
+        )
+    return linker, registered
+
+
+def _pairs_frame(predictions, keep_columns: list[str] | None) -> pl.DataFrame:
+    pairs = pl.from_arrow(predictions.as_pyarrow_table())
+    explain = [c for c in pairs.columns if c.startswith(("gamma_", "mw_")) and c != "mw_prior"]
+    pairs = pairs.select(*PAIR_KEYS, "match_weight", "match_probability", *explain)
+    # Every comparison is symmetric, so a pair is the same whichever side a record is on; the
+    # smaller key goes left, as in a full dedupe.
+    swap = pl.col("record_key_l") > pl.col("record_key_r")
+    pairs = pairs.with_columns(
+        pl.when(swap).then(pl.col("record_key_r")).otherwise(pl.col("record_key_l")).alias("record_key_l"),
+        pl.when(swap).then(pl.col("record_key_l")).otherwise(pl.col("record_key_r")).alias("record_key_r"),
+    )
+    return pairs.select(keep_columns) if keep_columns else pairs
+
+
+def score_all(records: pl.DataFrame, model_json: dict, tf_tables: dict[str, pl.DataFrame],
+              threshold: float) -> pl.DataFrame:
+    """Full rebuild: every blocked pair of tonight's records, kept from `threshold` up."""
+    linker, _ = _linker({"person_records": records}, model_json, tf_tables)
+    return _pairs_frame(linker.inference.predict(threshold_match_probability=threshold), None)
+
+
+def score_touched(records: pl.DataFrame, touched: list[str], model_json: dict,
+                  tf_tables: dict[str, pl.DataFrame], threshold: float) -> pl.DataFrame:
+    """Incremental night: the touched records (new or changed) against the others
+    (`predict_between`) and among themselves (`predict_within`)."""
+    is_touched = pl.col("record_key").is_in(pl.Series(touched, dtype=pl.String).implode())
+    fresh = records.filter(is_touched)
+    existing = records.filter(~is_touched)
+    if fresh.is_empty():
+        return pl.DataFrame()
+    # predict_within on a single frame needs an explicit source_dataset column (Splink 5).
+    fresh = fresh.with_columns(pl.lit("person_records").alias("source_dataset"))
+    existing = existing.with_columns(pl.lit("person_records").alias("source_dataset"))
+    frames = {"existing_records": existing, "touched_records": fresh}
+    linker, tables = _linker(frames, model_json, tf_tables)
+    parts = []
+    if existing.height:
+        between = linker.inference.predict_between(
+            tables["existing_records"], tables["touched_records"], threshold_match_probability=threshold
+        )
+        parts.append(_pairs_frame(between, None))
+    within = linker.inference.predict_within(tables["touched_records"], threshold_match_probability=threshold)
+    parts.append(_pairs_frame(within, None))
+    return pl.concat(parts, how="diagonal_relaxed")
+
+
+def combine_pairs(previous: pl.DataFrame, scored: pl.DataFrame, delta: RecordDelta) -> pl.DataFrame:
+    """Last night's pairs between records that are still there and unchanged, plus tonight's
+    scores of every pair with a touched record."""
+    gone = pl.Series(delta.touched + delta.deleted, dtype=pl.String).implode()
+    kept = previous.filter(~pl.col("record_key_l").is_in(gone) & ~pl.col("record_key_r").is_in(gone))
+    if scored.is_empty():
+        return kept
+    return pl.concat([kept, scored.select(kept.columns)], how="vertical_relaxed").sort(PAIR_KEYS)
+
+
+def dropped_strong_pairs(previous: pl.DataFrame, tonight: pl.DataFrame, threshold: float) -> pl.DataFrame:
+    """Pairs that joined two records last night and no longer do, with both weights: the evidence
+    behind a split."""
+    strong_before = previous.filter(pl.col("match_probability") >= threshold).select(
+        *PAIR_KEYS, pl.col("match_weight").alias("previous_match_weight")
+    )
+    now = tonight.select(*PAIR_KEYS, "match_weight", "match_probability")
+    return (
+        strong_before.join(now, on=PAIR_KEYS, how="left")
+        .filter(pl.col("match_probability").is_null() | (pl.col("match_probability") < threshold))
+        .select(*PAIR_KEYS, "previous_match_weight", "match_weight")
+    )
+
+
+# --- trained models ------------------------------------------------------------------------------
+_MODEL_NAME = re.compile(r"^model-(?P<rules>[0-9a-f]+)-(?P<trained>\d{8}T\d{6}\d*Z)\.json$")
+
+
+class ModelStore:
+    """`<dir>/model-<rules hash>-<UTC training time>.json` and its term-frequency tables
+    (`.tf_<column>.parquet`). Kept for good: a run names the model it used, and an old run can be
+    explained from its model."""
+
+    def __init__(self, directory: Path):
+        self.directory = Path(directory)
+
+    def latest(self, rules_version: str) -> str | None:
+        """The newest model trained with these rules, by id (file stem)."""
+        names = sorted(
+            m.group(0)[:-5] for p in self.directory.glob(f"model-{rules_version}-*.json")
+            if (m := _MODEL_NAME.match(p.name))
+        )
+        return names[-1] if names else None
+
+    def save(self, rules_version: str, model_json: dict, tf_tables: dict[str, pl.DataFrame],
+             trained_at: datetime | None = None) -> str:
+        self.directory.mkdir(parents=True, exist_ok=True)
+        trained_at = trained_at or datetime.now(timezone.utc)
+        model_id = f"model-{rules_version}-{trained_at.strftime('%Y%m%dT%H%M%S%f')}Z"
+        for column, table in tf_tables.items():
+            table.write_parquet(self.directory / f"{model_id}.tf_{column}.parquet")
+        (self.directory / f"{model_id}.json").write_text(json.dumps(model_json, indent=2, sort_keys=True))
+        return model_id
+
+    def path(self, model_id: str) -> Path:
+        return self.directory / f"{model_id}.json"
+
+    def load(self, model_id: str) -> tuple[dict, dict[str, pl.DataFrame]]:
+        model_json = json.loads(self.path(model_id).read_text())
+        tf_tables = {
+            column: pl.read_parquet(self.directory / f"{model_id}.tf_{column}.parquet")
+            for column in term_frequency_columns(model_json)
+        }
+        return model_json, tf_tables

@@ -1,0 +1,125 @@
+"""Incremental night vs full rebuild, on generated nights: `python -m benchmarks.incremental
+--persons 1000000`. Runs night 1 (full: trains the model), then night 2 (about `--change-share`
+of the records new, changed or deleted) twice from the same starting state: incrementally and
+as a full rebuild with the same model. Prints the time of each linkage step and of the whole
+night, the ratio, whether both give the same persons, and the share of untouched records that
+kept their person_id."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import shutil
+import tempfile
+import time
+from pathlib import Path
+
+import dagster as dg
+import polars as pl
+
+from assets.linkage.assets import FULL_REBUILD_TAG
+from assets.warehouse import PaduSettings, Warehouse
+from pipelines.definitions import ALL_ASSETS
+from synthetic.nights import generate_night
+
+LINKAGE_STEPS = ("linkage__model", "linkage__pairs", "linkage__clusters", "persons__person_ids")
+
+
+def _resources(landing: Path, data: Path) -> dict:
+    return {
+        "padu": PaduSettings(landing_dir=str(landing), data_dir=str(data), pseudonym_key="benchmark-key"),
+        "warehouse": Warehouse(path=str(data / "warehouse" / "padu_work.duckdb")),
+    }
+
+
+def _run(landing: Path, data: Path, instance, tags: dict | None = None) -> tuple[dg.ExecuteInProcessResult, dict]:
+    started = time.monotonic()
+    result = dg.materialize(ALL_ASSETS, resources=_resources(landing, data), instance=instance, tags=tags)
+    wall = time.monotonic() - started
+    if not result.success:
+        raise SystemExit(f"run failed: {result.run_id}")
+    steps = {}
+    for record in instance.get_records_for_run(result.run_id).records:
+        event = record.event_log_entry.dagster_event
+        if event is None or event.step_key is None:
+            continue
+        if event.event_type_value == "STEP_START":
+            steps.setdefault(event.step_key, [record.event_log_entry.timestamp, None])
+        elif event.event_type_value == "STEP_SUCCESS":
+            steps[event.step_key][1] = record.event_log_entry.timestamp
+    seconds = {k: round(v[1] - v[0], 1) for k, v in steps.items() if v[1] is not None}
+    seconds["_wall"] = round(wall, 1)
+    return result, seconds
+
+
+def _records(data: Path) -> pl.DataFrame:
+    return pl.read_parquet(data / "published" / "person_records.parquet").select(
+        (pl.col("source") + ":" + pl.col("source_record_id")).alias("record_key"), "person_id"
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--persons", type=int, default=100_000)
+    parser.add_argument("--change-share", type=float, default=0.01)
+    parser.add_argument("--workdir", type=Path, default=None, help="kept when given; a temporary folder otherwise")
+    args = parser.parse_args(argv)
+    logging.getLogger("splink").setLevel(logging.ERROR)
+    root = args.workdir or Path(tempfile.mkdtemp(prefix="padu-bench-"))
+    landing, night1 = root / "landing", root / "night1"
+    instance = dg.DagsterInstance.ephemeral()
+
+    t = time.monotonic()
+    generate_night(landing, 1, persons=args.persons, nights=2, change_share=args.change_share)
+    print(f"generated night 1 in {time.monotonic() - t:.0f} s")
+    _, first = _run(landing, night1, instance)
+    print(f"night 1 (full, trains the model): {first['_wall']} s")
+    t = time.monotonic()
+    generate_night(landing, 2, persons=args.persons, nights=2, change_share=args.change_share)
+    print(f"generated night 2 in {time.monotonic() - t:.0f} s")
+
+    incremental, full = root / "night2-incremental", root / "night2-full"
+    shutil.copytree(night1, incremental)
+    shutil.copytree(night1, full)
+    _, inc_s = _run(landing, incremental, instance)
+    _, full_s = _run(landing, full, instance, tags={FULL_REBUILD_TAG: "true"})
+
+    state = Warehouse(path=str(incremental / "warehouse" / "padu_work.duckdb")).read("linkage.state").row(0, named=True)
+    changes = Warehouse(path=str(incremental / "warehouse" / "padu_work.duckdb")).read("linkage.record_changes")
+    records = state["records_new"] + state["records_changed"]
+    before, after_inc, after_full = _records(night1), _records(incremental), _records(full)
+    same = after_inc.join(after_full, on="record_key", suffix="_full")
+    # The same persons (as sets of records) in both: a new id hashes the run id, so compare groups.
+    def groups(frame: pl.DataFrame) -> set[frozenset]:
+        return {frozenset(k) for k in frame.group_by("person_id").agg("record_key")["record_key"].to_list()}
+    equal = groups(after_inc) == groups(after_full)
+    touched = set(changes["record_key"].to_list())
+    both = before.join(after_inc, on="record_key", suffix="_now")
+    hit_ids = set(both.filter(pl.col("record_key").is_in(list(touched)))["person_id"].to_list()) | set(
+        after_inc.filter(pl.col("record_key").is_in(list(touched)))["person_id"].to_list())
+    untouched = both.filter(~pl.col("person_id").is_in(list(hit_ids)) & ~pl.col("person_id_now").is_in(list(hit_ids)))
+    stable = (untouched["person_id"] == untouched["person_id_now"]).mean()
+    kept_all = (both["person_id"] == both["person_id_now"]).mean()
+
+    linkage_inc = sum(inc_s.get(s, 0) for s in LINKAGE_STEPS)
+    linkage_full = sum(full_s.get(s, 0) for s in LINKAGE_STEPS)
+    print(f"\npersons {args.persons:,}; records tonight {after_inc.height:,}; new {state['records_new']:,}, "
+          f"changed {state['records_changed']:,}, deleted {state['records_deleted']:,} "
+          f"({(records + state['records_deleted']) / after_inc.height:.2%}); pairs scored tonight "
+          f"{state['pairs_scored']:,}")
+    print(f"{'step':<24}{'full rebuild s':>16}{'incremental s':>16}")
+    for step in (*LINKAGE_STEPS, "persons__persons", "_wall"):
+        print(f"{step:<24}{full_s.get(step, 0):>16}{inc_s.get(step, 0):>16}")
+    print(f"linkage (model, pairs, clusters, ids): incremental / full = {linkage_inc:.1f} / {linkage_full:.1f} s "
+          f"= {linkage_inc / linkage_full:.1%}")
+    print(f"whole night: incremental / full = {inc_s['_wall']} / {full_s['_wall']} s = {inc_s['_wall'] / full_s['_wall']:.1%}")
+    print(f"same persons as the full rebuild: {equal}; records compared {same.height:,}")
+    print(f"untouched records keeping their person_id: {stable:.4%} of {untouched.height:,}; "
+          f"all records present both nights: {kept_all:.4%} of {both.height:,}")
+    if args.workdir is None:
+        shutil.rmtree(root, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,216 @@
+"""Three generated nights (new persons, returning workers, graduating students, moves, deletions, a
+NIK filled in that merges two persons, a correction that splits one), linked incrementally; each
+night is compared with a full rebuild of the same data, and the ids and events are checked."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import dagster as dg
+import polars as pl
+import pytest
+
+from assets.linkage.assets import FULL_REBUILD_TAG
+from assets.warehouse import PaduSettings, Warehouse
+from pipelines.definitions import ALL_ASSETS
+from synthetic.nights import generate_night
+
+PERSONS = 2000
+NIGHTS = 3
+KEY = ["source", "source_record_id"]
+
+
+def resources(landing: Path, data: Path) -> dict:
+    return {
+        "padu": PaduSettings(landing_dir=str(landing), data_dir=str(data), pseudonym_key="test-key"),
+        "warehouse": Warehouse(path=str(data / "warehouse" / "padu_work.duckdb")),
+    }
+
+
+def published(data: Path, table: str) -> pl.DataFrame:
+    return pl.read_parquet(data / "published" / f"{table}.parquet")
+
+
+@pytest.fixture(scope="module")
+def nights(tmp_path_factory):
+    root = tmp_path_factory.mktemp("nights")
+    landing, data = root / "landing", root / "data"
+    instance = dg.DagsterInstance.ephemeral()
+    out = []
+    for night in range(1, NIGHTS + 1):
+        info = generate_night(landing, night, persons=PERSONS, nights=NIGHTS, change_share=0.02)
+        result = dg.materialize(ALL_ASSETS, resources=resources(landing, data), instance=instance)
+        warehouse = resources(landing, data)["warehouse"]
+        state = warehouse.read("linkage.state").row(0, named=True)
+        changes = warehouse.read("linkage.record_changes")
+        pairs = warehouse.read("linkage.pairs")
+        records = published(data, "person_records").select(*KEY, "person_id")
+        events = published(data, "person_id_events")
+        # The same night rebuilt in full from the state before it: a copy of yesterday's store.
+        full_data = root / f"full-{night}"
+        if night > 1:
+            shutil.copytree(root / f"before-{night}", full_data)
+            full = dg.materialize(ALL_ASSETS, resources=resources(landing, full_data), instance=instance,
+                                  tags={FULL_REBUILD_TAG: "true"})
+            assert full.success
+        shutil.copytree(data, root / f"before-{night + 1}")
+        out.append({
+            "night": night, "result": result, "state": state, "changes": changes, "pairs": pairs,
+            "records": records, "events": events, "scenarios": info["scenarios"],
+            "full": None if night == 1 else {
+                "state": resources(landing, full_data)["warehouse"].read("linkage.state").row(0, named=True),
+                "pairs": resources(landing, full_data)["warehouse"].read("linkage.pairs"),
+                "records": published(full_data, "person_records").select(*KEY, "person_id"),
+            },
+        })
+    return out
+
+
+def record_key(frame: pl.DataFrame) -> pl.DataFrame:
+    return frame.with_columns((pl.col("source") + ":" + pl.col("source_record_id")).alias("record_key"))
+
+
+def test_first_night_is_full_and_later_nights_are_incremental(nights):
+    assert all(n["result"].success for n in nights)
+    assert [n["state"]["mode"] for n in nights] == ["full"] + ["incremental"] * (NIGHTS - 1)
+    for n in nights[1:]:
+        assert n["state"]["records_new"] > 0 and n["state"]["records_changed"] > 0
+        assert n["state"]["records_deleted"] > 0
+        # Only pairs with a new or changed record were scored.
+        assert 0 < n["state"]["pairs_scored"] < n["pairs"].height / 5
+        assert n["full"]["state"]["mode"] == "full"
+        assert n["full"]["state"]["model_id"] == n["state"]["model_id"]  # no retraining
+
+
+def test_incremental_night_equals_full_rebuild(nights):
+    for n in nights[1:]:
+        keys = ["record_key_l", "record_key_r"]
+        inc = n["pairs"].sort(keys)
+        full = n["full"]["pairs"].sort(keys)
+        assert inc.select(keys).equals(full.select(keys)), f"night {n['night']}: pairs differ"
+        assert (inc["match_weight"] - full["match_weight"]).abs().max() < 1e-9
+        # Same persons; the same ids wherever an id is carried over (a new id hashes the run id).
+        assert partition(n["records"]) == partition(n["full"]["records"]), f"night {n['night']}: persons differ"
+        old_ids = set(nights[n["night"] - 2]["records"]["person_id"].to_list())
+        inc_kept = n["records"].filter(pl.col("person_id").is_in(list(old_ids))).sort(KEY)
+        full_kept = n["full"]["records"].filter(pl.col("person_id").is_in(list(old_ids))).sort(KEY)
+        assert inc_kept.equals(full_kept)
+
+
+def partition(records: pl.DataFrame) -> set[frozenset]:
+    groups = record_key(records).group_by("person_id").agg(pl.col("record_key"))
+    return {frozenset(keys) for keys in groups["record_key"].to_list()}
+
+
+def test_untouched_records_keep_their_id_and_every_change_is_an_event(nights):
+    for before, after in zip(nights, nights[1:]):
+        changes = after["changes"]
+        touched = set(changes["record_key"].to_list())
+        prev = record_key(before["records"]).select("record_key", pl.col("person_id").alias("old_id"))
+        now = record_key(after["records"]).select("record_key", "person_id")
+        both = prev.join(now, on="record_key")
+        # Untouched: the record and every record of its previous and its new person are unchanged.
+        persons_touched = set(
+            prev.filter(pl.col("record_key").is_in(list(touched)))["old_id"].to_list()
+        ) | set(now.filter(pl.col("record_key").is_in(list(touched)))["person_id"].to_list())
+        untouched = both.filter(~pl.col("old_id").is_in(list(persons_touched))
+                                & ~pl.col("person_id").is_in(list(persons_touched)))
+        assert untouched.height > 0.9 * both.height
+        assert (untouched["old_id"] == untouched["person_id"]).mean() == 1.0
+
+        events = after["events"].filter(pl.col("run_id") == after["result"].run_id)
+        explained = set()
+        for e in events.iter_rows(named=True):
+            if e["event"] == "merged":
+                explained.add((e["person_id"], e["related_person_id"]))
+            elif e["event"] in ("split", "moved"):
+                explained.add((e["related_person_id"], e["person_id"]))
+            assert e["event"] in {"created", "retired"} or e["evidence"].startswith(("pair", "stated link"))
+        for old_id, new_id in both.filter(pl.col("old_id") != pl.col("person_id")).select("old_id", "person_id").unique().iter_rows():
+            assert (old_id, new_id) in explained
+        gone = set(prev["old_id"].to_list()) - set(now["person_id"].to_list())
+        ended = set(events.filter(pl.col("event").is_in(["merged", "retired"]))["person_id"].to_list())
+        assert gone == ended
+        fresh = set(now["person_id"].to_list()) - set(prev["old_id"].to_list())
+        began = set(events.filter(pl.col("event").is_in(["created", "split"]))["person_id"].to_list())
+        assert fresh == began
+        # Ids are never issued twice over the whole history.
+        history = after["events"].filter(pl.col("event").is_in(["created", "split"]))
+        assert history["person_id"].is_unique().all()
+
+
+def scenario(nights, name: str) -> pl.DataFrame:
+    frame = nights[0]["scenarios"].filter(pl.col("scenario") == name)
+    assert frame.height > 0, name
+    return frame
+
+
+def id_of(night: dict, key: str) -> str | None:
+    hit = record_key(night["records"]).filter(pl.col("record_key") == key)["person_id"]
+    return hit[0] if hit.len() else None
+
+
+def test_graduating_students_are_not_relinked_and_keep_their_id(nights):
+    for row in scenario(nights, "graduate").iter_rows(named=True):
+        n = row["night"]
+        assert id_of(nights[n - 1], row["record_key"]) == id_of(nights[n - 2], row["record_key"])
+        assert row["record_key"] not in nights[n - 1]["changes"]["record_key"].to_list()
+
+
+def test_new_persons_and_returning_workers_appear_with_their_night(nights):
+    for name in ("new_person", "returning_worker"):
+        for row in scenario(nights, name).iter_rows(named=True):
+            n = row["night"]
+            assert id_of(nights[n - 2], row["record_key"]) is None
+            assert id_of(nights[n - 1], row["record_key"]) is not None
+            assert row["record_key"] in nights[n - 1]["changes"].filter(pl.col("change") == "new")["record_key"].to_list()
+
+
+def test_deleted_records_leave_their_persons(nights):
+    for row in scenario(nights, "deleted").iter_rows(named=True):
+        n = row["night"]
+        old_id = id_of(nights[n - 2], row["record_key"])
+        assert old_id is not None and id_of(nights[n - 1], row["record_key"]) is None
+        events = nights[n - 1]["events"].filter(pl.col("run_id") == nights[n - 1]["result"].run_id)
+        if old_id not in nights[n - 1]["records"]["person_id"].to_list():
+            assert events.filter((pl.col("event") == "retired") & (pl.col("person_id") == old_id)).height == 1
+
+
+def test_a_nik_filled_in_merges_two_persons_and_the_older_id_survives(nights):
+    merges = 0
+    for row in scenario(nights, "nik_filled_in").iter_rows(named=True):
+        n = row["night"]
+        before, after = id_of(nights[n - 2], row["record_key"]), id_of(nights[n - 1], row["record_key"])
+        mates = record_key(nights[n - 1]["records"]).filter(pl.col("person_id") == after)["record_key"]
+        previous = record_key(nights[n - 2]["records"]).filter(pl.col("record_key").is_in(mates.implode()))
+        joined = set(previous["person_id"].to_list())
+        if len(joined) < 2:
+            continue  # the NIK did not bring two published persons together
+        merges += 1
+        events = nights[n - 1]["events"]
+        tonight = events.filter(pl.col("run_id") == nights[n - 1]["result"].run_id)
+        merged = tonight.filter((pl.col("event") == "merged") & pl.col("person_id").is_in(list(joined)))
+        assert merged.height == len(joined) - 1
+        assert set(merged["related_person_id"].to_list()) == {after} and after in joined and before in joined
+        age = dict(events.filter(pl.col("event").is_in(["created", "split"])).select("person_id", "recorded_at").iter_rows())
+        assert min((age[i], i) for i in joined)[1] == after  # the oldest id survives
+        assert all(e.startswith("pair") for e in merged["evidence"].to_list())
+    assert merges >= 1
+
+
+def test_a_corrected_identity_splits_the_record_off_with_a_split_event(nights):
+    splits = 0
+    for row in scenario(nights, "identity_corrected").iter_rows(named=True):
+        n = row["night"]
+        before, after = id_of(nights[n - 2], row["record_key"]), id_of(nights[n - 1], row["record_key"])
+        owner_before = id_of(nights[n - 2], row["other_key"])
+        if before != owner_before:
+            continue  # the borrowed identity did not link it that night
+        splits += 1
+        assert after != before and id_of(nights[n - 1], row["other_key"]) == before
+        events = nights[n - 1]["events"].filter(pl.col("run_id") == nights[n - 1]["result"].run_id)
+        split = events.filter((pl.col("event") == "split") & (pl.col("person_id") == after))
+        assert split.select("related_person_id", "record_keys").rows() == [(before, row["record_key"])]
+        assert "was weight" in split["evidence"][0]
+    assert splits >= 1
