@@ -68,14 +68,16 @@ def _read_delivery(delivery: Delivery, landing_dir: Path, contract: SourceContra
     parts: list[pl.DataFrame] = []
     bad: list[pl.DataFrame] = []
     read_counts: dict[str, int] = {}
+    notes: list[str] = []
     for path in delivery.data_files:
         file = path.relative_to(landing_dir).as_posix()
         frame, read = read_delivery_file(path, file, contract)
         parts.append(frame)
         bad.append(read.bad_rows.with_columns(pl.lit(file).alias(FILE)))
         read_counts[file] = read.rows_read
+        notes.extend(read.notes)
     rows = pl.concat(parts, how="diagonal_relaxed")
-    return rows, pl.concat(bad), read_counts
+    return rows, pl.concat(bad), read_counts, notes
 
 
 def _record_json(frame: pl.DataFrame, columns: list[str]) -> pl.Expr:
@@ -92,10 +94,11 @@ def ingest_source(landing_dir: Path, contract: SourceContract) -> IngestResult:
         for skipped in delivery.skipped_files:
             notes.append(f"skipped {delivery.label}/{skipped.name}: not a data file")
         try:
-            rows, bad_rows, read_counts = _read_delivery(delivery, landing_dir, contract)
+            rows, bad_rows, read_counts, read_notes = _read_delivery(delivery, landing_dir, contract)
         except DeliveryFileError as exc:
             rejected.append((delivery.label, f"{exc.file}: {exc.reason}"))
             continue
+        notes.extend(read_notes)
         return _split(contract, delivery, rows, bad_rows, read_counts, rejected, notes)
     if not rejected:
         notes.append(f"no complete delivery of {contract.name}: the source is empty for this run")

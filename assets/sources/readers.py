@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import csv
 import io
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import fastexcel
@@ -15,9 +15,6 @@ from assets.sources.contracts import SourceContract
 
 ROW_NUMBER = "_row_number"
 FILE = "_file"
-
-# Windows-1252 leaves five bytes undefined; Latin-1 reads every byte, so it is the last resort.
-CSV_ENCODINGS = ("utf-8-sig", "cp1252", "latin-1")
 
 
 class DeliveryFileError(Exception):
@@ -39,6 +36,7 @@ class FileRead:
     bad_rows: pl.DataFrame
     encoding: str | None = None
     delimiter: str | None = None
+    notes: list[str] = field(default_factory=list)
 
     @property
     def rows_read(self) -> int:
@@ -56,15 +54,77 @@ def _bad_rows_frame(entries: list[tuple[int, str, str]]) -> pl.DataFrame:
     )
 
 
-def _decode(data: bytes, file: str) -> tuple[str, str]:
-    if b"\x00" in data[:4096]:
-        raise DeliveryFileError(file, "not a text CSV file (it holds NUL bytes)")
-    for encoding in CSV_ENCODINGS:
+# Files that are not text at all, by their first bytes: a renamed workbook is the common case.
+_MAGIC = {
+    b"PK\x03\x04": "a ZIP archive (an Excel workbook saved or renamed as .csv?)",
+    b"\xd0\xcf\x11\xe0": "an old Excel/Office document (.xls)",
+    b"PAR1": "a Parquet file",
+    b"\x1f\x8b": "a gzip archive",
+    b"%PDF": "a PDF document",
+}
+# Bytes that never occur in a text export (tab, CR, LF, FF, VT are text).
+_CONTROL_BYTES = bytes(b for b in range(32) if b not in (9, 10, 11, 12, 13))
+_BINARY_SAMPLE = 65_536
+
+
+def _binary_reason(data: bytes) -> str | None:
+    """Why `data` is not a text CSV file at all, or None when it looks like text."""
+    for magic, what in _MAGIC.items():
+        if data.startswith(magic):
+            return f"not a text CSV file: it is {what}"
+    if b"\x00" in data:
+        return "not a text CSV file: it holds NUL bytes (binary or corrupt)"
+    sample = data[:_BINARY_SAMPLE]
+    controls = len(sample) - len(sample.translate(None, _CONTROL_BYTES))
+    if sample and controls / len(sample) > 0.01:
+        return (f"not a text CSV file: {controls} of its first {len(sample)} bytes are control "
+                "characters (binary or corrupt)")
+    return None
+
+
+def _decode_line(line: bytes) -> tuple[str, str]:
+    try:
+        return line.decode("utf-8"), "utf-8"
+    except UnicodeDecodeError:
+        pass
+    try:
+        return line.decode("cp1252"), "cp1252"
+    except UnicodeDecodeError:
+        return line.decode("latin-1"), "latin-1"
+
+
+def _decode(data: bytes, file: str) -> tuple[str, str, list[str]]:
+    """The file's text, the encoding it was read in, and notes for the operator.
+
+    A file is UTF-8 (BOM or not) or Windows-1252 as a whole (contract 1). A file that holds both
+    (lines appended by another program) is decoded line by line, UTF-8 first, so that neither
+    part turns into mojibake; the lines read as Windows-1252 are named in a note.
+    """
+    reason = _binary_reason(data)
+    if reason:
+        raise DeliveryFileError(file, reason)
+    try:
+        return data.decode("utf-8-sig"), "utf-8", []
+    except UnicodeDecodeError:
+        pass
+    if data.startswith(b"\xef\xbb\xbf"):
+        data = data[3:]
+    lines = data.split(b"\n")
+    decoded = [_decode_line(line) for line in lines]
+    # A line that is valid UTF-8 and not plain ASCII is evidence of UTF-8; in a true
+    # Windows-1252 file such a line (e.g. "Ã©") is all but impossible.
+    utf8_lines = sum(1 for line, (_, enc) in zip(lines, decoded) if enc == "utf-8" and not line.isascii())
+    if not utf8_lines:
         try:
-            return data.decode(encoding), encoding
+            return data.decode("cp1252"), "cp1252", []
         except UnicodeDecodeError:
-            continue
-    raise DeliveryFileError(file, "cannot be decoded as UTF-8 or Windows-1252")  # pragma: no cover
+            note = f"{file}: bytes undefined in Windows-1252; read as Latin-1"
+            return data.decode("latin-1"), "latin-1", [note]
+    other = [i + 1 for i, (_, enc) in enumerate(decoded) if enc != "utf-8"]
+    shown = ", ".join(map(str, other[:20])) + (f" and {len(other) - 20} more" if len(other) > 20 else "")
+    note = (f"{file}: mixed encodings; {len(other)} line(s) are not UTF-8 and were read as "
+            f"Windows-1252 (lines {shown}), the other lines as UTF-8")
+    return "\n".join(text for text, _ in decoded), "utf-8+cp1252", [note]
 
 
 def _sniff_delimiter(first_line: str) -> str:
@@ -80,45 +140,123 @@ def _sniff_delimiter(first_line: str) -> str:
     return ";" if text.count(";") > text.count(",") else ","
 
 
+def _first_unterminated_quote(raw: str, delimiter: str) -> bool:
+    """True when `raw` (the text of one record that ran to the end of the file) ends inside a
+    quoted field: the lenient reader would otherwise return it as if the quote were closed."""
+    try:
+        for _ in csv.reader(io.StringIO(raw, newline=""), delimiter=delimiter, strict=True):
+            pass
+    except csv.Error as exc:
+        return "unexpected end of data" in str(exc)
+    return False
+
+
+def _split_records(lines: list[str], start: int, delimiter: str, width: int):
+    """Yields (line number, record or None, rule, reason) for the data lines from `start` on.
+
+    Rows that cannot be split into the header's fields are yielded with a rule and a reason. A
+    bad record that spans several lines (an unbalanced quote swallows the lines after it) costs
+    only its first line: parsing starts again on the next line, so no row is lost inside it.
+    """
+    position = start
+    while position < len(lines):
+        # map/range starts at `position` without copying the list (restarts may be many).
+        reader = csv.reader(
+            map(lines.__getitem__, range(position, len(lines))), delimiter=delimiter, strict=False
+        )
+        consumed_before = 0
+        restart = None
+        while True:
+            first = position + consumed_before  # 0-based index of the record's first line
+            try:
+                record = next(reader)
+            except StopIteration:
+                return
+            except csv.Error as exc:
+                reason = f"cannot be parsed as CSV: {exc}"
+                if "field larger than field limit" in str(exc):
+                    reason = (
+                        "a quoted field opened on this line runs on for more than "
+                        f"{csv.field_size_limit():,} characters (an unbalanced quote?)"
+                    )
+                yield first + 1, None, "unparseable_csv", reason
+                restart = first + 1
+                break
+            consumed = reader.line_num - consumed_before
+            consumed_before = reader.line_num
+            span = f"lines {first + 1}-{first + consumed}" if consumed > 1 else f"line {first + 1}"
+            if not record or (len(record) == 1 and not record[0].strip()):
+                continue  # a blank line is not a row
+            at_end = first + consumed >= len(lines)
+            if at_end and _first_unterminated_quote("".join(lines[first:]), delimiter):
+                reason = (
+                    "a quoted field opened on this line is never closed: the file ends inside it "
+                    "(truncated file or unbalanced quote)"
+                )
+                if consumed > 1:
+                    reason += f"; the lines after it are read again as rows ({span} were swallowed)"
+                yield first + 1, None, "unterminated_quote", reason
+                if consumed > 1:
+                    restart = first + 1
+                    break
+                continue
+            swallowed = consumed > 2 and width > 2 and any(
+                line.count(delimiter) >= width - 1 for line in lines[first + 1:first + consumed - 1]
+            )
+            if swallowed:
+                # A value spanning lines is legal, but not one that holds whole rows of the file.
+                yield first + 1, None, "unbalanced_quote", (
+                    f"a quoted field opened on this line runs over {span}, which hold rows of their own "
+                    "(an unbalanced quote); the lines after it are read again"
+                )
+                restart = first + 1
+                break
+            if len(record) != width:
+                reason = f"has {len(record)} fields where the header has {width}"
+                if consumed > 1:
+                    reason += f" ({span} read as one row: an unbalanced quote?); the lines after it are read again"
+                elif at_end and len(record) < width:
+                    reason += " (the last row of the file: truncated?)"
+                yield first + 1, None, "field_count", reason
+                if consumed > 1:
+                    restart = first + 1
+                    break
+                continue
+            yield first + 1, record, None, None
+        if restart is None:
+            return
+        position = restart
+
+
 def read_csv(path: Path, file: str) -> FileRead:
-    text, encoding = _decode(path.read_bytes(), file)
+    text, encoding, notes = _decode(path.read_bytes(), file)
     if not text.strip():
         raise DeliveryFileError(file, "the file is empty (no header row)")
-    delimiter = _sniff_delimiter(text.split("\n", 1)[0])
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=False)
+    # Physical lines as the csv module sees them (\n, \r\n or \r), endings kept.
+    lines = list(io.StringIO(text, newline=""))
+    delimiter = _sniff_delimiter(lines[0])
+    header_reader = csv.reader(iter(lines), delimiter=delimiter, strict=False)
     try:
-        header = next(reader)
+        header = next(header_reader)
     except csv.Error as exc:
         raise DeliveryFileError(file, f"the header row cannot be read: {exc}") from exc
+    if len({normalise_header(h) for h in header}) != len(header):
+        raise DeliveryFileError(file, "the header names a column twice")
     width = len(header)
     good: list[list[str]] = []
     numbers: list[int] = []
     bad: list[tuple[int, str, str]] = []
-    line_before = reader.line_num
-    while True:
-        start_line = line_before + 1
-        try:
-            record = next(reader)
-        except StopIteration:
-            break
-        except csv.Error as exc:
-            bad.append((start_line, "unparseable_csv", f"cannot be parsed as CSV: {exc}"))
-            break
-        line_before = reader.line_num
-        if not record or (len(record) == 1 and not record[0].strip()):
-            continue  # a blank line is not a row
-        if len(record) != width:
-            bad.append((start_line, "field_count", f"has {len(record)} fields where the header has {width}"))
-            continue
-        good.append(record)
-        numbers.append(start_line)
-    if len({normalise_header(h) for h in header}) != width:
-        raise DeliveryFileError(file, "the header names a column twice")
+    for line_number, record, rule, reason in _split_records(lines, header_reader.line_num, delimiter, width):
+        if record is None:
+            bad.append((line_number, rule, reason))
+        else:
+            good.append(record)
+            numbers.append(line_number)
     columns = list(zip(*good)) if good else [()] * width
     frame = pl.DataFrame(
         {name: pl.Series(values=list(col), dtype=pl.String) for name, col in zip(header, columns)}
     ).with_columns(pl.Series(ROW_NUMBER, numbers, dtype=pl.Int64))
-    return FileRead(file, frame, _bad_rows_frame(bad), encoding, delimiter)
+    return FileRead(file, frame, _bad_rows_frame(bad), encoding, delimiter, notes)
 
 
 def read_xlsx(path: Path, file: str) -> FileRead:
@@ -205,4 +343,12 @@ def match_columns(read: FileRead, contract: SourceContract) -> pl.DataFrame:
 def read_delivery_file(path: Path, file: str, contract: SourceContract) -> tuple[pl.DataFrame, FileRead]:
     reader = READERS[path.suffix.lower()]
     read = reader(path, file)
-    return match_columns(read, contract), read
+    frame = match_columns(read, contract)
+    if read.rows_read == 0:
+        # A delivery is a full snapshot: an empty part would read as the deletion of every record
+        # it should hold, so it rejects its delivery rather than publish that (contract 1.1).
+        raise DeliveryFileError(
+            file, "has a header but no data rows; an empty part of a full snapshot would delete "
+            "every record it should hold"
+        )
+    return frame, read
