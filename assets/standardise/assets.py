@@ -6,6 +6,7 @@ import polars as pl
 
 from assets.metadata import markdown_table, value_counts
 from assets.sources.contracts import CONTRACTS
+from assets.standardise.issues import flag_invalid_values, issue_counts
 from assets.standardise.sources import STAGERS, to_person_records
 from assets.warehouse import Warehouse
 
@@ -18,17 +19,20 @@ def build_staging_asset(source: str) -> dg.AssetsDefinition:
         deps=[dg.AssetKey(["raw", source])],
         group_name=STAGING_GROUP,
         description=f"{CONTRACTS[source].description} Standardised: typed values, NIK, names, "
-        "dates, sex and region codes, with a flag wherever a present value was invalid.",
+        "dates, sex and region codes; a present value that is invalid becomes null, its raw text "
+        "stays, and `value_issues` says which column and why.",
         kinds={"duckdb", "polars"},
     )
     def staging_source(warehouse: Warehouse) -> dg.MaterializeResult:
-        staged = STAGERS[source](warehouse.read(f"raw.{source}"))
+        raw = warehouse.read(f"raw.{source}")
+        staged = flag_invalid_values(source, raw, STAGERS[source](raw))
         warehouse.write({f"staging.{source}": staged})
         return dg.MaterializeResult(
             metadata={
                 "dagster/row_count": staged.height,
                 "nik_issues": markdown_table(value_counts(staged, "nik_issue")),
                 "birth_date_issues": markdown_table(value_counts(staged, "birth_date_issue")),
+                "invalid_values": markdown_table(issue_counts(staged)),
                 "with_valid_nik": int(staged["nik"].is_not_null().sum()),
                 "with_regency": int(staged["regency_code"].is_not_null().sum()),
             }

@@ -1,0 +1,94 @@
+"""Present but invalid values (contract 1.1): the row is accepted, the standardised value is null
+with a flag saying why, and the raw text is kept in the raw layer."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import dagster as dg
+import polars as pl
+
+from assets.sources.assets import build_raw_asset
+from assets.sources.contracts import DTSEN_INDIVIDU, P2MI_PENEMPATAN
+from assets.sources.ingest import ingest_source
+from assets.standardise.assets import build_staging_asset
+from assets.standardise.issues import flag_invalid_values
+from assets.standardise.sources import STAGERS
+from assets.warehouse import PaduSettings, Warehouse
+
+DTSEN = (
+    "id_individu,id_keluarga,nik,nama,jenis_kelamin,tanggal_lahir,desil,penerima_pkh\n"
+    "D1,K1,3212014107850001,SITI,P,01-07-1985,2,Y\n"
+    "D2,K1,3212011203800002,BUDI,L,31-02-1980,sepuluh,mungkin\n"   # impossible date, desil not a number
+    "D3,K1,3212011203800003,ANI,X,2030-01-01,11,T\n"               # birth date after delivery, desil > 10
+    "D4,K2,3212011203800004,JOKO,L,kemarin dulu,0,\n"              # unparseable date, desil 0
+)
+
+
+def write_delivery(landing: Path, source: str, text: str) -> None:
+    folder = landing / source / "2026-11-27"
+    folder.mkdir(parents=True)
+    (folder / "part.csv").write_text(text)
+    (folder / "_SUCCESS").write_text("")
+
+
+def staged(landing: Path, contract) -> pl.DataFrame:
+    raw = ingest_source(landing, contract).accepted
+    return flag_invalid_values(contract.name, raw, STAGERS[contract.name](raw))
+
+
+def test_invalid_dates_and_desil_are_flagged_and_the_rows_kept(tmp_path):
+    write_delivery(tmp_path, "dtsen_individu", DTSEN)
+    frame = staged(tmp_path, DTSEN_INDIVIDU).sort("id_individu")
+    assert frame["id_individu"].to_list() == ["D1", "D2", "D3", "D4"]  # every row accepted
+    assert frame["value_issues"].to_list() == [
+        [],
+        ["desil: not a number", "penerima_pkh: not a yes/no value", "tanggal_lahir: not a date"],
+        ["jenis_kelamin: not a sex code", "desil: outside 1-10", "tanggal_lahir: after the delivery date"],
+        ["desil: outside 1-10", "tanggal_lahir: not a date"],
+    ]
+    assert frame["desil"].to_list() == [2, None, None, None]
+    assert frame["birth_date_issue"].to_list() == [None, "unparseable", "after_reference_date", "unparseable"]
+    # The birth date falls back to the one the NIK encodes; the typed one is never guessed.
+    assert frame["birth_date"][0] == dt.date(1985, 7, 1)
+    assert frame["tanggal_lahir"].to_list() == ["01-07-1985", "31-02-1980", "2030-01-01", "kemarin dulu"]
+
+
+def test_event_dates_in_the_future_are_valid_and_unparseable_ones_flagged(tmp_path):
+    text = (
+        "id_penempatan,nik,nama_lengkap,jenis_kelamin,tanggal_lahir,negara_penempatan,status_penempatan,"
+        "tgl_berangkat,tgl_pulang\n"
+        "P1,3212014107850001,SITI,P,1985-07-01,TAIWAN,PROSES,2027-03-01,\n"      # planned departure
+        "P2,3212011203800002,BUDI,L,1980-03-12,MALAYSIA,BEKERJA,2025-13-45,besok\n"
+    )
+    write_delivery(tmp_path, "p2mi_penempatan", text)
+    frame = staged(tmp_path, P2MI_PENEMPATAN).sort("id_penempatan")
+    assert frame["departure_date"].to_list() == [dt.date(2027, 3, 1), None]
+    assert frame["value_issues"].to_list() == [[], ["tgl_berangkat: not a date", "tgl_pulang: not a date"]]
+    assert frame["tgl_berangkat"].to_list() == ["2027-03-01", "2025-13-45"]
+
+
+def test_staging_asset_writes_flags_and_raw_layer_keeps_the_text(tmp_path):
+    landing = tmp_path / "landing"
+    write_delivery(landing, "dtsen_individu", DTSEN)
+    warehouse = Warehouse(path=str(tmp_path / "w.duckdb"))
+    resources = {"padu": PaduSettings(landing_dir=str(landing), data_dir=str(tmp_path), pseudonym_key="k"),
+                 "warehouse": warehouse}
+    result = dg.materialize(
+        [build_raw_asset(DTSEN_INDIVIDU), build_staging_asset("dtsen_individu")], resources=resources
+    )
+    raw = warehouse.read("raw.dtsen_individu").sort("id_individu")
+    assert raw["desil"].to_list() == ["2", "sepuluh", "11", "0"]
+    assert raw["tanggal_lahir"].to_list() == ["01-07-1985", "31-02-1980", "2030-01-01", "kemarin dulu"]
+    flags = warehouse.query(
+        "SELECT id_individu, value_issues FROM staging.dtsen_individu ORDER BY id_individu"
+    )
+    assert flags["value_issues"][2].to_list() == [
+        "jenis_kelamin: not a sex code", "desil: outside 1-10", "tanggal_lahir: after the delivery date"
+    ]
+    [staging] = [e for e in result.get_asset_materialization_events()
+                 if e.asset_key == dg.AssetKey(["staging", "dtsen_individu"])]
+    table = staging.materialization.metadata["invalid_values"].value
+    assert "| tanggal_lahir: not a date" in table and "| desil: outside 1-10" in table
+    assert "SITI" not in table and "sepuluh" not in table  # counts only, never a value
