@@ -1,6 +1,11 @@
-"""The analysts' store: a DuckDB file and one Parquet file per table under `published/`, built in a
-folder beside it and swapped in with `os.replace`. A reader that has the old file open keeps
-reading the old version; a run that dies before the swap leaves the published store untouched."""
+"""The analysts' store: a DuckDB file and one Parquet file per table, reached as `published/`.
+
+`published` is a symbolic link to one complete version under `published_versions/`. A run builds
+its version in a hidden folder there, then repoints the link with one `rename`, so that every
+file changes together: a reader (or a run killed at any moment) sees the old version or the new
+one, never a mix. A reader that has an old file open keeps reading it; the previous version is
+kept until the next publish, older ones are deleted.
+"""
 
 from __future__ import annotations
 
@@ -35,7 +40,13 @@ def _check_columns(tables: dict[str, pl.DataFrame]) -> None:
             raise UnsafeColumnError(f"published table {name} would hold identifying columns {sorted(bad)}")
 
 
+VERSIONS_DIR = "published_versions"
+INCOMING_PREFIX = ".incoming-"
+KEEP_PREVIOUS_VERSIONS = 1
+
+
 def _fsync(path: Path) -> None:
+    """Flushes a file or a folder (a folder's entries are what a rename changes)."""
     fd = os.open(path, os.O_RDONLY)
     try:
         os.fsync(fd)
@@ -43,14 +54,58 @@ def _fsync(path: Path) -> None:
         os.close(fd)
 
 
+def versions_dir(published_dir: Path) -> Path:
+    return published_dir.parent / VERSIONS_DIR
+
+
+def _adopt_plain_folder(published_dir: Path, versions: Path) -> None:
+    """A `published` folder from before versioned publishing becomes the first version. (The one
+    moment without a `published` path; it happens once per installation.)"""
+    if published_dir.is_dir() and not published_dir.is_symlink():
+        legacy = versions / f"legacy-{datetime.now(timezone.utc):%Y%m%dT%H%M%S%fZ}"
+        os.rename(published_dir, legacy)
+        os.symlink(os.path.relpath(legacy, published_dir.parent), published_dir)
+
+
+def _remove_old_versions(published_dir: Path, versions: Path) -> None:
+    current = published_dir.resolve().name if published_dir.is_symlink() else None
+    kept = sorted(
+        (v for v in versions.iterdir() if v.is_dir() and not v.name.startswith(".") and v.name != current),
+        key=lambda v: v.stat().st_mtime,
+        reverse=True,
+    )
+    for old in kept[KEEP_PREVIOUS_VERSIONS:]:
+        shutil.rmtree(old, ignore_errors=True)
+
+
+def remove_unfinished(published_dir: Path) -> list[str]:
+    """Deletes what runs that died before their swap left behind; returns their names."""
+    versions = versions_dir(published_dir)
+    if not versions.is_dir():
+        return []
+    leftovers = sorted(versions.glob(f"{INCOMING_PREFIX}*")) + sorted(
+        published_dir.parent.glob(f".{published_dir.name}.link-*")
+    )
+    for leftover in leftovers:
+        if leftover.is_dir() and not leftover.is_symlink():
+            shutil.rmtree(leftover, ignore_errors=True)
+        else:
+            leftover.unlink(missing_ok=True)
+    return [p.name for p in leftovers]
+
+
 def publish_tables(tables: dict[str, pl.DataFrame], published_dir: Path, run_id: str) -> dict:
-    """Writes every table to a fresh DuckDB file and Parquet files, then swaps them in. Returns the
-    manifest (run id, time, row counts)."""
+    """Writes every table to a fresh DuckDB file and Parquet files in a new version folder, then
+    points `published_dir` at it. Returns the manifest (run id, version, time, row counts)."""
     _check_columns(tables)
-    published_dir.mkdir(parents=True, exist_ok=True)
-    for leftover in published_dir.glob(".incoming-*"):
-        shutil.rmtree(leftover, ignore_errors=True)  # from a run that died before its swap
-    incoming = published_dir / f".incoming-{run_id}"
+    versions = versions_dir(published_dir)
+    versions.mkdir(parents=True, exist_ok=True)
+    remove_unfinished(published_dir)
+    _adopt_plain_folder(published_dir, versions)
+
+    published_at = datetime.now(timezone.utc)
+    version = f"{published_at:%Y%m%dT%H%M%S%fZ}-{run_id[:8]}"
+    incoming = versions / f"{INCOMING_PREFIX}{run_id}"
     incoming.mkdir()
     database = incoming / DATABASE_FILE
     con = duckdb.connect(str(database))
@@ -66,18 +121,24 @@ def publish_tables(tables: dict[str, pl.DataFrame], published_dir: Path, run_id:
         frame.write_parquet(incoming / f"{name}.parquet")
     manifest = {
         "run_id": run_id,
-        "published_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "version": version,
+        "published_at": published_at.isoformat(timespec="seconds"),
         "tables": {name: frame.height for name, frame in tables.items()},
     }
     (incoming / MANIFEST_FILE).write_text(json.dumps(manifest, indent=2))
     for path in incoming.iterdir():
         _fsync(path)
-    # The database first: it is the unit analysts open; each Parquet file is swapped whole.
-    os.replace(database, published_dir / DATABASE_FILE)
-    for name in tables:
-        os.replace(incoming / f"{name}.parquet", published_dir / f"{name}.parquet")
-    os.replace(incoming / MANIFEST_FILE, published_dir / MANIFEST_FILE)
-    shutil.rmtree(incoming, ignore_errors=True)
+    # The version folder is complete before anything points at it.
+    final = versions / version
+    os.rename(incoming, final)
+    _fsync(versions)
+    # The swap: a new link beside the old one, renamed over it (rename replaces atomically).
+    link = published_dir.parent / f".{published_dir.name}.link-{run_id}"
+    link.unlink(missing_ok=True)
+    os.symlink(os.path.relpath(final, published_dir.parent), link)
+    os.replace(link, published_dir)
+    _fsync(published_dir.parent)
+    _remove_old_versions(published_dir, versions)
     return manifest
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import stat
 
@@ -10,27 +11,59 @@ import polars as pl
 import pytest
 
 from assets.publish.pseudonym import MissingPseudonymKey, resolve_key, token, tokenise
-from assets.publish.store import UnsafeColumnError, publish_tables, read_published
+from assets.publish.store import (
+    MANIFEST_FILE, VERSIONS_DIR, UnsafeColumnError, publish_tables, read_published,
+)
 
 
 def test_publish_swaps_whole_database_and_an_open_reader_keeps_the_old_version(tmp_path):
-    publish_tables({"persons": pl.DataFrame({"person_id": ["P1"]})}, tmp_path, "run1")
-    reader = duckdb.connect(str(tmp_path / "padu.duckdb"), read_only=True)
-    publish_tables({"persons": pl.DataFrame({"person_id": ["P1", "P2"]})}, tmp_path, "run2")
+    published = tmp_path / "published"
+    publish_tables({"persons": pl.DataFrame({"person_id": ["P1"]})}, published, "run1")
+    reader = duckdb.connect(str(published / "padu.duckdb"), read_only=True)
+    publish_tables({"persons": pl.DataFrame({"person_id": ["P1", "P2"]})}, published, "run2")
     assert reader.execute("SELECT count(*) FROM persons").fetchall() == [(1,)]
     reader.close()
-    fresh = duckdb.connect(str(tmp_path / "padu.duckdb"), read_only=True)
+    fresh = duckdb.connect(str(published / "padu.duckdb"), read_only=True)
     assert fresh.execute("SELECT count(*) FROM persons").fetchall() == [(2,)]
     fresh.close()
-    assert read_published(tmp_path, "persons").height == 2
-    assert not list(tmp_path.glob(".incoming-*"))
+    assert read_published(published, "persons").height == 2
+    assert not list((tmp_path / VERSIONS_DIR).glob(".incoming-*"))
+
+
+def test_published_is_a_link_to_one_complete_version_and_old_versions_go(tmp_path):
+    published = tmp_path / "published"
+    for n in range(1, 5):
+        manifest = publish_tables({"persons": pl.DataFrame({"person_id": [f"P{n}"]})}, published, f"run{n}")
+    assert published.is_symlink()
+    assert published.resolve() == (tmp_path / VERSIONS_DIR / manifest["version"]).resolve()
+    assert json.loads((published / MANIFEST_FILE).read_text())["run_id"] == "run4"
+    # The current version and the one before it (a reader may still be on it); no older ones.
+    versions = sorted(p.name for p in (tmp_path / VERSIONS_DIR).iterdir())
+    assert len(versions) == 2 and manifest["version"] in versions
+    assert {"padu.duckdb", "persons.parquet", MANIFEST_FILE} == {p.name for p in published.iterdir()}
+
+
+def test_leftovers_of_a_killed_publish_are_removed_and_a_plain_folder_is_adopted(tmp_path):
+    published = tmp_path / "published"
+    published.mkdir()  # a store published before versioned publishing
+    pl.DataFrame({"person_id": ["OLD"]}).write_parquet(published / "persons.parquet")
+    versions = tmp_path / VERSIONS_DIR
+    (versions / ".incoming-deadrun").mkdir(parents=True)
+    (versions / ".incoming-deadrun" / "padu.duckdb").write_bytes(b"half written")
+    (tmp_path / ".published.link-deadrun").symlink_to("nowhere")
+    publish_tables({"persons": pl.DataFrame({"person_id": ["NEW"]})}, published, "run1")
+    assert read_published(published, "persons")["person_id"].to_list() == ["NEW"]
+    assert not list(versions.glob(".incoming-*")) and not list(tmp_path.glob(".published.link-*"))
+    legacy = [p for p in versions.iterdir() if p.name.startswith("legacy-")]
+    assert len(legacy) == 1  # the old store is kept as the previous version
+    assert pl.read_parquet(legacy[0] / "persons.parquet")["person_id"].to_list() == ["OLD"]
 
 
 def test_identifying_columns_are_refused(tmp_path):
     with pytest.raises(UnsafeColumnError, match="nik"):
         publish_tables({"persons": pl.DataFrame({"person_id": ["P1"], "nik": ["3212014107850001"]})},
-                       tmp_path, "run1")
-    assert not (tmp_path / "padu.duckdb").exists()
+                       tmp_path / "published", "run1")
+    assert not (tmp_path / "published").exists()
 
 
 def test_tokens_are_keyed_hmac_and_stable(tmp_path):
