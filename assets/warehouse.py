@@ -5,6 +5,7 @@ between calls (another process holding it would block the next writer)."""
 from __future__ import annotations
 
 import os
+import socket
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -12,6 +13,12 @@ from pathlib import Path
 import dagster as dg
 import duckdb
 import polars as pl
+
+from assets.publish.pseudonym import MissingPseudonymKey
+
+# Tags every run gets, so that a run whose process was killed can be told from one still going.
+RUN_PID_TAG = "padu/pid"
+RUN_HOST_TAG = "padu/host"
 
 
 class PaduSettings(dg.ConfigurableResource):
@@ -23,6 +30,24 @@ class PaduSettings(dg.ConfigurableResource):
     max_quarantine_share: float = 0.25
     pseudonym_key: str = ""
     production: bool = False
+    # Deliveries older than this many days are deleted from the landing folder after a good run
+    # (never the one in use); None keeps every delivery.
+    retention_days: int | None = None
+
+    def setup_for_execution(self, context: dg.InitResourceContext) -> None:
+        run = context.run
+        if run is None:
+            return  # a sensor or schedule evaluation, not a run
+        # Before any step reads a delivery: production never runs on an improvised key.
+        if self.production and not self.pseudonym_key:
+            raise MissingPseudonymKey(
+                "PADU_ENV=production and PADU_PSEUDONYM_KEY is not set: refusing to run "
+                "(nothing was read or written)"
+            )
+        if context.instance is not None:
+            context.instance.add_run_tags(
+                run.run_id, {RUN_PID_TAG: str(os.getpid()), RUN_HOST_TAG: socket.gethostname()}
+            )
 
     @property
     def landing_path(self) -> Path:
@@ -106,6 +131,14 @@ class Warehouse(dg.ConfigurableResource):
             )
 
 
+def _retention_days(text: str) -> int | None:
+    if not text.strip():
+        return None
+    if not text.strip().isdigit() or int(text) < 1:
+        raise ValueError(f"PADU_RETENTION_DAYS must be a whole number of days, at least 1 (got {text!r})")
+    return int(text)
+
+
 def env_settings() -> tuple[PaduSettings, Warehouse]:
     """Settings and store as contract section 4 defines them from the environment."""
     data_dir = os.environ.get("PADU_DATA_DIR", "data")
@@ -115,6 +148,7 @@ def env_settings() -> tuple[PaduSettings, Warehouse]:
         max_quarantine_share=float(os.environ.get("PADU_MAX_QUARANTINE_SHARE", "0.25")),
         pseudonym_key=os.environ.get("PADU_PSEUDONYM_KEY", ""),
         production=os.environ.get("PADU_ENV", "").lower() == "production",
+        retention_days=_retention_days(os.environ.get("PADU_RETENTION_DAYS", "")),
     )
     warehouse = Warehouse(path=str(Path(data_dir) / "warehouse" / "padu_work.duckdb"))
     return settings, warehouse

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import socket
 from pathlib import Path
 
 DAGSTER_YAML = """\
@@ -26,6 +27,44 @@ def dagster_home(data_dir: Path | None = None) -> Path:
         config.write_text(DAGSTER_YAML)
     os.environ["DAGSTER_HOME"] = str(home)
     return home
+
+
+def _process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # another user's process
+    return True
+
+
+def fail_orphaned_runs(instance) -> list[str]:
+    """Marks as failed the runs recorded as in progress whose process on this host is gone (killed
+    with SIGKILL, or the machine went down): Dagster would show them running for ever, and with
+    one run at a time they would hold back every queued run. Returns their run ids."""
+    import dagster as dg  # here: importing this module must not load Dagster (see dagster_home)
+
+    from assets.warehouse import RUN_HOST_TAG, RUN_PID_TAG
+
+    host = socket.gethostname()
+    in_progress = instance.get_runs(
+        filters=dg.RunsFilter(statuses=[dg.DagsterRunStatus.STARTING, dg.DagsterRunStatus.STARTED])
+    )
+    failed = []
+    for run in in_progress:
+        pid = run.tags.get(RUN_PID_TAG, "")
+        if run.tags.get(RUN_HOST_TAG) != host or not pid.isdigit() or int(pid) == os.getpid():
+            continue
+        if _process_alive(int(pid)):
+            continue
+        instance.report_run_failed(
+            run,
+            message=f"The process of this run (pid {pid} on {host}) is gone: it was killed or "
+            "crashed. Nothing it was building was published; the next run starts afresh.",
+        )
+        failed.append(run.run_id)
+    return failed
 
 
 if __name__ == "__main__":

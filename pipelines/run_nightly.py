@@ -53,11 +53,14 @@ def main(argv: list[str] | None = None) -> int:
     import dagster as dg  # after DAGSTER_HOME is set
 
     from pipelines.definitions import defs
+    from pipelines.instance import fail_orphaned_runs
     from pipelines.resources import build_resources
 
     resources = build_resources()
     started = time.monotonic()
     with dg.DagsterInstance.get() as instance:
+        for run_id in fail_orphaned_runs(instance):
+            print(f"run {run_id} had been killed; marked as failed in the run history", file=sys.stderr)
         result = defs.get_job_def("nightly").execute_in_process(
             instance=instance,
             raise_on_error=False,
@@ -67,8 +70,11 @@ def main(argv: list[str] | None = None) -> int:
     seconds = time.monotonic() - started
     if not result.success:
         failed = [e.step_key for e in result.all_events if e.event_type_value == "STEP_FAILURE"]
-        print(f"\nThe nightly run {result.run_id} failed at {failed}; see the Dagster UI (make ui).",
-              file=sys.stderr)
+        where = f"at {failed}" if failed else "before its first step"
+        errors = [e.event_specific_data.error.message.strip() for e in result.all_events
+                  if e.event_type_value == "RESOURCE_INIT_FAILURE" and e.event_specific_data.error]
+        print(f"\nThe nightly run {result.run_id} failed {where}; see the Dagster UI (make ui)."
+              + "".join(f"\n  {message}" for message in errors), file=sys.stderr)
         return 1
     print(_summary(resources["padu"], resources["warehouse"]))
     print(f"  run {result.run_id} took {seconds:.0f} s; history in {home} (make ui)")

@@ -5,6 +5,7 @@ import dagster as dg
 
 from assets.sources.deliveries import complete_deliveries_fingerprint
 from assets.warehouse import PaduSettings
+from pipelines.instance import fail_orphaned_runs
 from pipelines.jobs import nightly_job
 
 
@@ -16,6 +17,14 @@ from pipelines.jobs import nightly_job
     description="Requests a run when the set of complete deliveries in the landing folder changes.",
 )
 def new_delivery_sensor(context: dg.SensorEvaluationContext, padu: PaduSettings):
+    # A killed run would count as in progress for ever and hold back the queue (one run at a time).
+    try:
+        instance = context.instance
+    except dg.DagsterInvariantViolationError:
+        instance = None  # a test context without an instance
+    if instance is not None:
+        for run_id in fail_orphaned_runs(instance):
+            context.log.warning(f"run {run_id} had been killed: marked as failed")
     fingerprint = complete_deliveries_fingerprint(padu.landing_path)
     if context.cursor is None:
         # First evaluation: remember what is there; the schedule covers deliveries already landed.
