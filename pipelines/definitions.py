@@ -8,7 +8,7 @@ from assets.linkage.assets import linkage_clusters, linkage_model, linkage_pairs
 from assets.persons.assets import person_ids, persons
 from assets.publish.assets import published_tables
 from assets.quality.assets import quality_report
-from assets.sources.assets import raw_quarantine, raw_source_assets
+from assets.sources.assets import landing_retention, raw_quarantine, raw_source_assets
 from assets.standardise.assets import person_records, staging_source_assets
 from pipelines.jobs import nightly_job
 from pipelines.resources import build_resources
@@ -27,6 +27,7 @@ ALL_ASSETS = [
     persons,
     published_tables,
     quality_report,
+    landing_retention,
 ]
 
 defs = dg.Definitions(

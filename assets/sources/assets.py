@@ -2,15 +2,19 @@
 with the quarantined rows and the per-file ledger beside it, and the checks that prove nothing
 was lost."""
 
+from datetime import datetime, timedelta, timezone
+
 import dagster as dg
 import polars as pl
 
 from assets.metadata import markdown_table, value_counts
 from assets.sources.contracts import CONTRACTS, SourceContract
 from assets.sources.ingest import ingest_source
+from assets.sources.retention import apply_retention, plan_retention
 from assets.warehouse import PaduSettings, Warehouse
 
 RAW_GROUP = "raw"
+WIB = timezone(timedelta(hours=7), "WIB")  # delivery dates are Jakarta dates; Jakarta has no DST
 
 
 def quarantine_table(source: str) -> str:
@@ -127,5 +131,43 @@ def raw_quarantine(warehouse: Warehouse) -> dg.MaterializeResult:
         metadata={
             "dagster/row_count": frame.height,
             "by_source_and_rule": markdown_table(summary),
+        }
+    )
+
+
+@dg.asset(
+    key=["housekeeping", "landing_retention"],
+    group_name="housekeeping",
+    # It reads the raw ledgers (which delivery is in use), and runs only after a good publish.
+    deps=[*(a.key for a in raw_source_assets), dg.AssetKey(["published", "deliveries"])],
+    description="After a good publish, deletes delivery folders older than PADU_RETENTION_DAYS "
+    "(by delivery date) from the landing folder, never the delivery in use or a newer one. Keeps "
+    "everything when PADU_RETENTION_DAYS is not set.",
+    kinds={"python"},
+)
+def landing_retention(context: dg.AssetExecutionContext, padu: PaduSettings, warehouse: Warehouse):
+    if padu.retention_days is None:
+        context.log.info("PADU_RETENTION_DAYS is not set: every delivery is kept")
+        return dg.MaterializeResult(metadata={"retention_days": "not set", "removed": 0})
+    # The deliveries in use are those whose rows were read tonight (the ledger of each source).
+    in_use = {}
+    for source in CONTRACTS:
+        dates = warehouse.read(ledger_table(source), ["delivery_date"])["delivery_date"]
+        in_use[source] = dates.max() if dates.len() else None
+    plan = plan_retention(padu.landing_path, padu.retention_days, datetime.now(WIB).date(), in_use)
+    for note in plan.notes:
+        context.log.warning(note)
+    removed, errors = apply_retention(plan)
+    for label in removed:
+        context.log.info(f"removed delivery {label}: older than {padu.retention_days} days")
+    if errors:
+        raise RuntimeError("could not remove expired deliveries: " + "; ".join(errors))
+    return dg.MaterializeResult(
+        metadata={
+            "retention_days": padu.retention_days,
+            "cutoff": plan.cutoff.isoformat(),
+            "removed": len(removed),
+            "removed_deliveries": "\n".join(removed) or "none",
+            "notes": "\n".join(plan.notes) or "none",
         }
     )

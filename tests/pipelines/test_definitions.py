@@ -37,6 +37,8 @@ EXPECTED_GRAPH = {
                   "quarantine", "deliveries", "run_info")
     },
     "quality/report": ("quality", ["published/person_records"]),
+    "housekeeping/landing_retention": ("housekeeping", ["published/deliveries", "raw/dtsen_individu",
+                                                        "raw/p2mi_kasus", "raw/p2mi_penempatan", "raw/sr_siswa"]),
 }
 
 

@@ -86,7 +86,8 @@ def test_ui_lists_assets_and_runs_the_nightly_job(ui):
     nodes = graphql(port, "{ assetNodes { assetKey { path } groupName } }")["assetNodes"]
     keys = {"/".join(n["assetKey"]["path"]) for n in nodes}
     assert {"raw/dtsen_individu", "linkage/clusters", "published/persons", "quality/report"} <= keys
-    assert {n["groupName"] for n in nodes} == {"raw", "staging", "linkage", "persons", "published", "quality"}
+    assert {n["groupName"] for n in nodes} == {
+        "raw", "staging", "linkage", "persons", "published", "quality", "housekeeping"}
 
     launched = graphql(
         port,
