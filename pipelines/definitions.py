@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dagster as dg
 
-from assets.linkage.assets import linkage_clusters, linkage_model, linkage_pairs
+from assets.linkage.assets import linkage_clusters, linkage_diagnostics, linkage_model, linkage_pairs
 from assets.persons.assets import person_ids, persons
 from assets.publish.assets import published_tables
 from assets.quality.assets import quality_report
@@ -23,6 +23,7 @@ ALL_ASSETS = [
     linkage_model,
     linkage_pairs,
     linkage_clusters,
+    linkage_diagnostics,
     person_ids,
     persons,
     published_tables,

@@ -10,6 +10,7 @@ import dagster as dg
 import polars as pl
 
 from assets.linkage.constraints import ClusterConstraints, enforce_constraints
+from assets.linkage.diagnostics import blocking_report, link_rates, model_charts
 from assets.linkage.incremental import (
     ModelStore, classify_records, combine_pairs, dropped_strong_pairs, record_hashes, score_all,
     score_touched, term_frequency_columns, term_frequency_tables,
@@ -244,4 +245,39 @@ def linkage_clusters(padu: PaduSettings, warehouse: Warehouse):
         check_name="cluster_size_within_limit",
         passed=largest <= rules.max_cluster_size,
         description=f"largest person has {largest} records; the limit is {rules.max_cluster_size}",
+    )
+
+
+@dg.asset(
+    key=["linkage", "diagnostics"],
+    deps=[linkage_clusters],
+    group_name=LINKAGE_GROUP,
+    code_version=rules_code_version(),
+    description="How the linkage behaved, with no personal value: Splink's match-weight and m/u "
+    "charts (HTML under `$PADU_DATA_DIR/reports/<run>/`), pairs per blocking rule, link rates "
+    "per source pair and per province, the cluster size distribution.",
+    kinds={"splink"},
+)
+def linkage_diagnostics(context: dg.AssetExecutionContext, padu: PaduSettings, warehouse: Warehouse):
+    rules = load_rules()
+    model_json = json.loads(warehouse.read("linkage.model")["model_json"][0])
+    records = warehouse.read("staging.person_records", LINKAGE_COLUMNS)
+    clusters = warehouse.read("linkage.clusters")
+    out_dir = padu.reports_path / context.run.run_id
+    charts = model_charts(model_json, out_dir)
+    blocking = blocking_report(records, rules)
+    by_pair, by_province = link_rates(records, clusters)
+    sizes = clusters.group_by("cluster_id").len("size").group_by("size").len("persons").sort("size")
+    warehouse.write({"linkage.blocking_report": blocking, "linkage.link_rates": by_pair,
+                     "linkage.link_rates_by_province": by_province})
+    return dg.MaterializeResult(
+        metadata={
+            "match_weights_chart": dg.MetadataValue.path(str(charts["match_weights"])),
+            "m_u_chart": dg.MetadataValue.path(str(charts["m_u_parameters"])),
+            "candidate_pairs": int(blocking["cumulative_pairs"][-1]) if blocking.height else 0,
+            "blocking_rules": markdown_table(blocking, max_rows=30),
+            "link_rates_by_source_pair": markdown_table(by_pair),
+            "link_rates_by_province": markdown_table(by_province, max_rows=40),
+            "cluster_sizes": markdown_table(sizes),
+        }
     )
