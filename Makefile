@@ -1,6 +1,8 @@
 # Padu: two commands on a fresh machine with Python 3.11 and make.
 #   make run    the nightly job on demo data (or on $PADU_LANDING_DIR / $PADU_DATA_DIR when set)
 #   make test   the test suite
+#   make bench  the nightly job at 1,000,000 persons against bare Splink (benchmarks/nightly.py);
+#               make bench ARGS="--sizes 100000,300000,1000000" for a scaling table
 PYTHON ?= python3.11
 VENV := .venv
 PY := $(VENV)/bin/python
@@ -33,6 +35,9 @@ run: demo-data
 
 test: install
 	$(PY) -m pytest
+
+bench: install
+	$(PY) -m benchmarks.nightly $(ARGS)
 
 ui: install
 	DAGSTER_HOME=$$($(PY) -m pipelines.instance) $(VENV)/bin/dagster dev -w workspace.yaml -h 127.0.0.1 -p 3000

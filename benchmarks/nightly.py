@@ -1,0 +1,257 @@
+"""The nightly benchmark (`make bench`): generates a night of synthetic deliveries, runs the nightly
+job in a fresh process (`python -m pipelines.run_nightly`) and prints each step's seconds and the
+process's memory while the step ran; then runs bare Splink (benchmarks/bare_splink.py) in another
+fresh process on the same standardised records, for the ratio.
+
+    python -m benchmarks.nightly                                  # 1,000,000 persons
+    python -m benchmarks.nightly --persons 100000
+    python -m benchmarks.nightly --sizes 100000,300000,1000000    # and a scaling table
+
+Memory is the resident set of the whole process: its peak (the kernel's ru_maxrss of that child)
+and, per step, the highest RSS sampled every 0.2 s from /proc while that step ran, which includes
+what earlier steps still hold. Generating the deliveries is timed apart, never in the job figure."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import duckdb
+
+REPO = Path(__file__).resolve().parents[1]
+SAMPLE_SECONDS = 0.2
+
+
+@dataclass
+class Measured:
+    """A child process: its wall time, peak RSS (bytes), exit code, output and RSS samples."""
+
+    seconds: float
+    peak_rss: int
+    returncode: int
+    stdout: str
+    started_at: float
+    samples: list[tuple[float, int]] = field(default_factory=list)
+
+
+def _rss(pid: int) -> int | None:
+    try:
+        with open(f"/proc/{pid}/status") as status:
+            for line in status:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        return None
+    return None
+
+
+def measure(cmd: list[str], env: dict[str, str]) -> Measured:
+    """Runs `cmd`, sampling its RSS; the peak is the kernel's own (wait4), not the samples'."""
+    out = tempfile.TemporaryFile(mode="w+")
+    started_at = time.time()
+    started = time.monotonic()
+    proc = subprocess.Popen(cmd, env=env, cwd=REPO, stdout=out, stderr=subprocess.STDOUT, text=True)
+    samples: list[tuple[float, int]] = []
+    done = threading.Event()
+
+    def sample() -> None:
+        while not done.is_set():
+            rss = _rss(proc.pid)
+            if rss is not None:
+                samples.append((time.time(), rss))
+            done.wait(SAMPLE_SECONDS)
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    _, status, usage = os.wait4(proc.pid, 0)
+    seconds = time.monotonic() - started
+    done.set()
+    sampler.join()
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    out.seek(0)
+    return Measured(seconds, usage.ru_maxrss * 1024, proc.returncode, out.read(), started_at, samples)
+
+
+def _require(step: str, measured: Measured) -> None:
+    if measured.returncode != 0:
+        sys.stderr.write(measured.stdout[-4000:])
+        raise SystemExit(f"{step} failed with exit code {measured.returncode}")
+
+
+def step_times(dagster_home: Path) -> tuple[str, list[tuple[str, float, float]]]:
+    """The newest run's steps from its event log: (step key, start, end) in epoch seconds."""
+    import dagster as dg
+
+    with dg.DagsterInstance.from_config(str(dagster_home)) as instance:
+        run = instance.get_runs(limit=1)[0]
+        starts: dict[str, float] = {}
+        steps = []
+        for record in instance.get_records_for_run(run.run_id, limit=100_000).records:
+            entry = record.event_log_entry
+            event = entry.dagster_event
+            if event is None or entry.step_key is None:
+                continue
+            if event.event_type_value == "STEP_START":
+                starts[entry.step_key] = entry.timestamp
+            elif event.event_type_value in ("STEP_SUCCESS", "STEP_FAILURE") and entry.step_key in starts:
+                steps.append((entry.step_key, starts[entry.step_key], entry.timestamp))
+    return run.run_id, sorted(steps, key=lambda s: s[1])
+
+
+def _peak_between(samples: list[tuple[float, int]], start: float, end: float) -> int:
+    inside = [rss for t, rss in samples if start <= t <= end + SAMPLE_SECONDS]
+    return max(inside, default=0)
+
+
+def warehouse_counts(path: Path) -> dict[str, int]:
+    con = duckdb.connect(str(path), read_only=True)
+    try:
+        def one(sql: str) -> int:
+            return int(con.execute(sql).fetchall()[0][0] or 0)
+
+        return {
+            "records": one("SELECT count(*) FROM staging.person_records"),
+            "pairs_at_threshold": one("SELECT count(*) FROM linkage.pairs"),
+            # Every blocked pair (exact, all rules together), from linkage/diagnostics.
+            "candidate_pairs": one("SELECT max(cumulative_pairs) FROM linkage.blocking_report"),
+            "persons": one("SELECT count(DISTINCT cluster_id) FROM linkage.clusters"),
+        }
+    finally:
+        con.close()
+
+
+def bench_size(persons: int, workdir: Path, keep: bool) -> dict:
+    root = workdir / f"persons-{persons}"
+    landing, data, home = root / "landing", root / "data", root / "dagster"
+    for folder in (landing, data, home):
+        folder.mkdir(parents=True, exist_ok=True)
+    python = sys.executable
+    env = {**os.environ, "PADU_LANDING_DIR": str(landing), "PADU_DATA_DIR": str(data),
+           "DAGSTER_HOME": str(home), "PADU_PSEUDONYM_KEY": "benchmark-key", "PYTHONUNBUFFERED": "1"}
+    env.pop("PADU_ENV", None)
+
+    print(f"\n== {persons:,} persons: generating deliveries in {landing}", flush=True)
+    generated = measure([python, "-m", "synthetic", "--landing", str(landing), "--persons", str(persons),
+                         "--no-progress"], env)
+    _require("generation", generated)
+
+    print(f"== {persons:,} persons: nightly job (python -m pipelines.run_nightly)", flush=True)
+    job = measure([python, "-m", "pipelines.run_nightly"], env)
+    _require("nightly job", job)
+    run_id, steps = step_times(home)
+    warehouse = data / "warehouse" / "padu_work.duckdb"
+    counts = warehouse_counts(warehouse)
+
+    print(f"== {persons:,} persons: bare Splink (python -m benchmarks.bare_splink)", flush=True)
+    bare = measure([python, "-m", "benchmarks.bare_splink", str(warehouse)], env)
+    _require("bare Splink", bare)
+    bare_result = json.loads(bare.stdout.strip().splitlines()[-1])
+
+    job_end = job.started_at + job.seconds
+    stages = []
+    if steps:
+        stages.append(("(process start: imports, instance, resources)", steps[0][1] - job.started_at,
+                       _peak_between(job.samples, job.started_at, steps[0][1])))
+    for key, start, end in steps:
+        stages.append((key, end - start, _peak_between(job.samples, start, end)))
+    if steps:
+        last_end = max(end for _, _, end in steps)
+        stages.append(("(between steps and after the last: summary, exit)",
+                       job.seconds - sum(s for _, s, _ in stages), _peak_between(job.samples, last_end, job_end)))
+    splink_seconds = sum(v for k, v in bare_result["seconds"].items() if k != "read_records")
+    result = {
+        "persons": persons, "run_id": run_id, "stages": stages, "counts": counts,
+        "generate_seconds": generated.seconds, "generate_peak": generated.peak_rss,
+        "job_seconds": job.seconds, "job_peak": job.peak_rss,
+        "bare": bare_result, "bare_splink_seconds": splink_seconds,
+        "bare_process_seconds": bare.seconds, "bare_peak": bare.peak_rss,
+        "load_average": os.getloadavg(),
+    }
+    if not keep:
+        shutil.rmtree(root, ignore_errors=True)
+    return result
+
+
+def _gb(n: int) -> str:
+    return f"{n / 1e9:.2f}"
+
+
+def print_size(r: dict) -> None:
+    print(f"\nNightly job at {r['persons']:,} persons ({r['counts']['records']:,} records), run {r['run_id']}")
+    print(f"{'stage':<52} {'seconds':>8} {'RSS GB':>7}")
+    for name, seconds, peak in sorted(r["stages"], key=lambda s: -s[1]):
+        print(f"{name:<52} {seconds:>8.1f} {_gb(peak):>7}")
+    bare = r["bare"]["seconds"]
+    ratio = r["job_seconds"] / r["bare_splink_seconds"]
+    print(f"\n{'job, ingest to publish (process wall)':<52} {r['job_seconds']:>8.1f} {_gb(r['job_peak']):>7}  peak")
+    print(f"{'bare Splink: train + predict + cluster':<52} {r['bare_splink_seconds']:>8.1f} {_gb(r['bare_peak']):>7}  peak")
+    print(f"{'   train / predict / cluster':<52} "
+          f"{bare['train']:.1f} / {bare['predict']:.1f} / {bare['cluster']:.1f}")
+    print(f"{'   bare process wall (imports, read records too)':<52} {r['bare_process_seconds']:>8.1f}")
+    print(f"{'ratio job / bare Splink':<52} {ratio:>8.2f}   target <= 2.0")
+    print(f"{'job seconds':<52} {r['job_seconds']:>8.1f}   target <= 180")
+    print(f"{'job peak GB':<52} {_gb(r['job_peak']):>8}   target <= 4.0")
+    print(f"candidate pairs (blocking, exact) {r['counts']['candidate_pairs']:,}; pairs at p >= threshold: "
+          f"pipeline {r['counts']['pairs_at_threshold']:,}, bare {r['bare']['pairs_at_threshold']:,}; "
+          f"clusters: pipeline {r['counts']['persons']:,}, bare {r['bare']['clusters']:,}")
+    print(f"generating the deliveries (not in the job figure): {r['generate_seconds']:.0f} s, "
+          f"{_gb(r['generate_peak'])} GB peak; load average after: "
+          + " ".join(f"{x:.1f}" for x in r["load_average"]))
+
+
+def print_scaling(results: list[dict]) -> None:
+    print("\nScaling (growth relative to the smallest size)")
+    print(f"{'persons':>10} {'records':>10} {'cand. pairs':>12} {'job s':>7} {'job GB':>7} "
+          f"{'bare s':>7} {'bare GB':>7} {'ratio':>6} {'x records':>9} {'x pairs':>8} {'x job s':>8} {'x job GB':>8}")
+    base = results[0]
+    for r in results:
+        c = r["counts"]
+        print(f"{r['persons']:>10,} {c['records']:>10,} {c['candidate_pairs']:>12,} {r['job_seconds']:>7.1f} "
+              f"{_gb(r['job_peak']):>7} {r['bare_splink_seconds']:>7.1f} {_gb(r['bare_peak']):>7} "
+              f"{r['job_seconds'] / r['bare_splink_seconds']:>6.2f} "
+              f"{c['records'] / base['counts']['records']:>9.1f} "
+              f"{c['candidate_pairs'] / base['counts']['candidate_pairs']:>8.1f} "
+              f"{r['job_seconds'] / base['job_seconds']:>8.1f} {r['job_peak'] / base['job_peak']:>8.1f}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--persons", type=int, default=1_000_000, help="DTSEN persons (default 1,000,000)")
+    parser.add_argument("--sizes", default="", help="comma-separated persons, e.g. 100000,300000,1000000: "
+                        "one run each and a scaling table (overrides --persons)")
+    parser.add_argument("--workdir", type=Path, default=None, help="default: a temporary folder under /tmp")
+    parser.add_argument("--keep", action="store_true", help="keep the workdir (deliveries, warehouse, Dagster home)")
+    parser.add_argument("--json", type=Path, default=None, help="also write the results here")
+    args = parser.parse_args(argv)
+    sizes = [int(s.replace("_", "")) for s in args.sizes.split(",") if s.strip()] or [args.persons]
+    workdir = args.workdir or Path(tempfile.mkdtemp(prefix="padu-bench-", dir="/tmp"))
+    workdir.mkdir(parents=True, exist_ok=True)
+    print(f"workdir {workdir}; {os.cpu_count()} cores; load average before: "
+          + " ".join(f"{x:.1f}" for x in os.getloadavg()), flush=True)
+    results = []
+    try:
+        for persons in sizes:
+            results.append(bench_size(persons, workdir, args.keep))
+            print_size(results[-1])
+            sys.stdout.flush()
+    finally:
+        if not args.keep and args.workdir is None:
+            shutil.rmtree(workdir, ignore_errors=True)
+    if len(results) > 1:
+        print_scaling(results)
+    if args.json:
+        args.json.write_text(json.dumps(results, indent=2, default=str))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

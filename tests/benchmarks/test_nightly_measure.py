@@ -1,0 +1,25 @@
+"""The benchmark's measurement: a child's peak memory is the kernel's, and a step's peak is the
+highest RSS sample inside the step."""
+
+import sys
+
+from benchmarks.nightly import _peak_between, measure
+
+
+def test_measure_reports_the_childs_peak_memory_and_output():
+    child = "b = bytearray(300 * 1024 * 1024); b[::4096] = b'x' * len(b[::4096]); print('done')"
+    measured = measure([sys.executable, "-c", child], env={})
+    assert measured.returncode == 0
+    assert measured.stdout.strip() == "done"
+    assert 300e6 < measured.peak_rss < 600e6
+    assert measured.seconds > 0
+
+
+def test_measure_reports_a_failing_child():
+    assert measure([sys.executable, "-c", "raise SystemExit(3)"], env={}).returncode == 3
+
+
+def test_step_peak_is_the_highest_sample_inside_the_step():
+    samples = [(0.0, 10), (1.0, 50), (2.0, 20), (3.0, 90)]
+    assert _peak_between(samples, 0.5, 2.5) == 50
+    assert _peak_between(samples, 5.0, 6.0) == 0
