@@ -59,3 +59,13 @@ def test_link_rates_per_source_pair_and_province():
     row = by_pair.filter((pl.col("source_a") == "dtsen_individu") & (pl.col("source_b") == "p2mi_penempatan"))
     assert row.select("persons_in_a", "persons_in_both").row(0) == (2, 1)
     assert by_province.rows() == [("32", 3, round(2 / 3, 4)), ("33", 1, 0.0)]
+
+
+def test_large_inputs_are_counted_on_a_sample(monkeypatch):
+    import assets.linkage.diagnostics as diagnostics
+
+    monkeypatch.setattr(diagnostics, "EXACT_COUNT_MAX_RECORDS", 2)
+    report = blocking_report(records(), load_rules())
+    assert report["is_estimate"].all()
+    exact = blocking_report(records().head(2), load_rules())
+    assert not exact["is_estimate"].any()
