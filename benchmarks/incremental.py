@@ -95,7 +95,8 @@ def main(argv: list[str] | None = None) -> int:
     equal = groups(after_inc) == groups(after_full)
     touched = set(changes["record_key"].to_list())
     both = before.join(after_inc, on="record_key", suffix="_now")
-    hit_ids = set(both.filter(pl.col("record_key").is_in(list(touched)))["person_id"].to_list()) | set(
+    # Touched persons: last night's persons of changed or deleted records, tonight's of new or changed.
+    hit_ids = set(before.filter(pl.col("record_key").is_in(list(touched)))["person_id"].to_list()) | set(
         after_inc.filter(pl.col("record_key").is_in(list(touched)))["person_id"].to_list())
     untouched = both.filter(~pl.col("person_id").is_in(list(hit_ids)) & ~pl.col("person_id_now").is_in(list(hit_ids)))
     stable = (untouched["person_id"] == untouched["person_id_now"]).mean()

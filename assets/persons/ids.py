@@ -60,18 +60,59 @@ def _pair_text(row: dict) -> str:
     return f"pair {pair} weight {row['match_weight']:.2f}"
 
 
-def _crossing(pairs: pl.DataFrame, inside: list[str], other: list[str] | None) -> list[dict]:
-    """Pairs with one record in `inside` and the other in `other` (or anywhere outside `inside`),
-    strongest (stated links) first."""
-    a = pl.Series(inside, dtype=pl.String).implode()
-    l_in, r_in = pl.col("record_key_l").is_in(a), pl.col("record_key_r").is_in(a)
-    if other is None:
-        hit = pairs.filter(l_in ^ r_in)
+def _pair_sides(edges: pl.DataFrame, dropped: pl.DataFrame, previous: pl.DataFrame,
+                mapping: pl.DataFrame) -> pl.DataFrame:
+    """Every joining pair of tonight and every pair that stopped joining, once from each side `x`
+    with the other side `y`, each side with its previous and its new id."""
+    frames = [
+        edges.select("record_key_l", "record_key_r", "match_weight",
+                     pl.lit(None, pl.Float64).alias("previous_match_weight"), pl.lit(False).alias("dropped")),
+        dropped.select("record_key_l", "record_key_r", pl.col("match_weight").cast(pl.Float64),
+                       pl.col("previous_match_weight").cast(pl.Float64), pl.lit(True).alias("dropped")),
+    ]
+    pairs = pl.concat(frames)
+    ids = previous.rename({"person_id": "old"}).join(mapping.rename({"person_id": "new"}), on="record_key", how="full",
+                                                     coalesce=True)
+    pairs = (
+        pairs.join(ids.rename({"record_key": "record_key_l", "old": "old_l", "new": "new_l"}), on="record_key_l", how="left")
+        .join(ids.rename({"record_key": "record_key_r", "old": "old_r", "new": "new_r"}), on="record_key_r", how="left")
+    )
+    common = ["record_key_l", "record_key_r", "match_weight", "previous_match_weight", "dropped"]
+    return pl.concat([
+        pairs.select(*common, pl.col("old_l").alias("x_old"), pl.col("new_l").alias("x_new"),
+                     pl.col("old_r").alias("y_old"), pl.col("new_r").alias("y_new")),
+        pairs.select(*common, pl.col("old_r").alias("x_old"), pl.col("new_r").alias("x_new"),
+                     pl.col("old_l").alias("y_old"), pl.col("new_l").alias("y_new")),
+    ])
+
+
+def _evidence(sides: pl.DataFrame, transitions: pl.DataFrame, kind: str) -> dict[tuple[str, str], str]:
+    """(x_old, x_new) -> the strongest pairs behind records going from id x_old to id x_new.
+    merged: tonight's pairs from those records to records that had another id (or none);
+    split/moved: last night's pairs to the rest of x_old that no longer join, then (moved) tonight's
+    pairs to the records of x_new."""
+    if transitions.is_empty():
+        return {}
+    hits = sides.join(transitions, on=["x_old", "x_new"], how="semi")
+    differs = pl.col("y_old").is_null() | (pl.col("y_old") != pl.col("x_old"))
+    if kind == "merged":
+        hits = hits.filter(~pl.col("dropped") & differs).with_columns(pl.lit(0).alias("rank"))
+        weight = pl.col("match_weight")
     else:
-        b = pl.Series(other, dtype=pl.String).implode()
-        hit = pairs.filter((l_in & pl.col("record_key_r").is_in(b)) | (r_in & pl.col("record_key_l").is_in(b)))
-    weight = "previous_match_weight" if "previous_match_weight" in hit.columns else "match_weight"
-    return hit.sort(pl.col(weight).fill_null(float("inf")), descending=True).head(EVIDENCE_PAIRS).to_dicts()
+        hits = hits.filter(pl.col("dropped") | ((pl.col("y_new") == pl.col("x_new")) & differs)).with_columns(
+            pl.when(pl.col("dropped") & (pl.col("y_old") == pl.col("x_old"))).then(0)
+            .when(pl.col("dropped")).then(1).otherwise(2).alias("rank"))
+        weight = pl.coalesce("previous_match_weight", "match_weight")
+    top = (
+        hits.unique(["x_old", "x_new", "record_key_l", "record_key_r", "dropped"])
+        .sort(["x_old", "x_new", "rank", weight.fill_null(float("inf")).alias("w"), "record_key_l", "record_key_r"],
+              descending=[False, False, False, True, False, False])
+        .group_by("x_old", "x_new", maintain_order=True).head(EVIDENCE_PAIRS)
+    )
+    out: dict[tuple[str, str], list[str]] = {}
+    for row in top.iter_rows(named=True):
+        out.setdefault((row["x_old"], row["x_new"]), []).append(_pair_text(row))
+    return {key: "; ".join(texts) for key, texts in out.items()}
 
 
 def assign_stable_person_ids(
@@ -159,39 +200,43 @@ def assign_stable_person_ids(
         pl.lit("records not linked to any published person").alias("evidence"),
     )
 
-    previous_keys = previous.group_by("person_id").agg(pl.col("record_key"))
-    previous_of = dict(previous_keys.iter_rows())
-    tonight_of = dict(clusters.join(cluster_ids, on="cluster_id").group_by("person_id").agg(pl.col("record_key")).iter_rows())
-    explained: set[tuple[str, str]] = set()  # (previous id, new id) of records a merge or split moved
-
-    for row in split_from.select(pl.col("new_id").alias("person_id"), pl.col("person_id").alias("origin")).iter_rows(named=True):
-        moved = sorted(set(tonight_of[row["person_id"]]) & set(previous_of[row["origin"]]))
-        pairs = _crossing(dropped_pairs, moved, previous_of[row["origin"]]) or _crossing(dropped_pairs, moved, None)
-        evidence = "; ".join(map(_pair_text, pairs)) or f"no pair joins these records to {row['origin']} any more"
-        events.append(event("split", row["person_id"], row["origin"], moved, evidence))
-        explained.add((row["origin"], row["person_id"]))
-    for row in merged.iter_rows(named=True):
-        keys = sorted(set(previous_of[row["person_id"]]) & set(tonight_of[row["into"]]))
-        pairs = _crossing(edges, keys, None)
-        evidence = "; ".join(map(_pair_text, pairs)) or f"records now linked with {row['into']}"
-        events.append(event("merged", row["person_id"], row["into"], keys, evidence))
-        explained.add((row["person_id"], row["into"]))
-    # 4. Ids with no record left.
-    for person_id in sorted(set(previous_of) - set(home["person_id"].to_list())):
-        events.append(event("retired", person_id, None, previous_of[person_id],
-                            "none of its records is in the newest deliveries"))
-    # 5. Records that changed id in no merge or split.
-    changed = (
+    # Records by (previous id, new id): every id change of a record is one of these transitions.
+    moves = (
         previous.join(mapping.rename({"person_id": "new_id"}), on="record_key")
         .filter(pl.col("person_id") != pl.col("new_id"))
-        .group_by("person_id", "new_id").agg(pl.col("record_key")).sort("person_id", "new_id")
+        .group_by("person_id", "new_id").agg(pl.col("record_key").sort())
     )
-    for old_id, new_id, keys in changed.iter_rows():
-        if (old_id, new_id) in explained:
-            continue
-        pairs = _crossing(dropped_pairs, keys, None) + _crossing(edges, keys, tonight_of[new_id])
-        evidence = "; ".join(map(_pair_text, pairs)) or f"records now linked with {new_id}"
-        events.append(event("moved", new_id, old_id, keys, evidence))
+    moved_keys = {(old, new): keys for old, new, keys in moves.iter_rows()}
+    sides = _pair_sides(edges, dropped_pairs, previous, mapping)
+    explained: set[tuple[str, str]] = set()  # (previous id, new id) of records a merge or split moved
+
+    splits = split_from.select(pl.col("person_id").alias("origin"), "new_id")
+    split_evidence = _evidence(sides, splits.rename({"origin": "x_old", "new_id": "x_new"}), "split")
+    for origin, new_id in splits.iter_rows():
+        evidence = split_evidence.get((origin, new_id)) or f"no pair joins these records to {origin} any more"
+        events.append(event("split", new_id, origin, moved_keys.get((origin, new_id), []), evidence))
+        explained.add((origin, new_id))
+    merges = merged.select("person_id", "into")
+    merge_evidence = _evidence(sides, merges.rename({"person_id": "x_old", "into": "x_new"}), "merged")
+    for lost, into in merges.iter_rows():
+        evidence = merge_evidence.get((lost, into)) or f"records now linked with {into}"
+        events.append(event("merged", lost, into, moved_keys.get((lost, into), []), evidence))
+        explained.add((lost, into))
+    # 4. Ids with no record left.
+    retired = previous.join(home.select("person_id"), on="person_id", how="anti")
+    for person_id, keys in retired.group_by("person_id").agg(pl.col("record_key")).sort("person_id").iter_rows():
+        events.append(event("retired", person_id, None, keys, "none of its records is in the newest deliveries"))
+    # 5. Records that changed id in no merge or split.
+    other = moves.select(pl.col("person_id").alias("x_old"), pl.col("new_id").alias("x_new")).filter(
+        ~pl.struct("x_old", "x_new").is_in(
+            pl.DataFrame(list(explained) or None, schema={"x_old": pl.String, "x_new": pl.String}, orient="row")
+            .to_struct().implode()
+        )
+    )
+    move_evidence = _evidence(sides, other, "moved")
+    for old_id, new_id in other.sort("x_old", "x_new").iter_rows():
+        evidence = move_evidence.get((old_id, new_id)) or f"records now linked with {new_id}"
+        events.append(event("moved", new_id, old_id, moved_keys[(old_id, new_id)], evidence))
 
     others = pl.DataFrame(events, schema=EVENT_SCHEMA)
     all_events = pl.concat([created_events.cast(EVENT_SCHEMA), others]).sort("event", "person_id")
