@@ -18,21 +18,12 @@ import xlsxwriter
 from assets.sources.assets import build_raw_asset
 from assets.sources.contracts import DTSEN_INDIVIDU, P2MI_KASUS, SR_SISWA
 from assets.sources.ingest import ingest_source
+from tests.sources.landing import delivery
 from assets.warehouse import PaduSettings, Warehouse
 
 KASUS_HEADER = "id_kasus,nama,negara,jenis_kasus,tgl_pengaduan\n"
 KASUS_ROW = "C{n},WATI {n},KAMBOJA,TPPO,2026-01-20\n"
 GOOD_KASUS = KASUS_HEADER + KASUS_ROW.format(n=1)
-
-
-def delivery(landing: Path, source: str, day: str, files: dict[str, bytes], complete: bool = True) -> Path:
-    folder = landing / source / day
-    folder.mkdir(parents=True)
-    for name, content in files.items():
-        (folder / name).write_bytes(content)
-    if complete:
-        (folder / "_SUCCESS").write_bytes(b"")
-    return folder
 
 
 def rejected_newest(tmp_path: Path, source, files: dict[str, bytes], fallback: dict[str, bytes]):

@@ -12,18 +12,9 @@ import xlsxwriter
 from assets.sources.contracts import CONTRACTS, DTSEN_INDIVIDU, P2MI_KASUS, P2MI_PENEMPATAN
 from assets.sources.deliveries import complete_deliveries_fingerprint, scan_landing
 from assets.sources.ingest import ingest_source
+from tests.sources.landing import delivery
 
 DTSEN_HEADER = "id_individu;id_keluarga;nik;no_kk;nama;jenis_kelamin;tanggal_lahir;desil;alamat"
-
-
-def delivery(landing: Path, source: str, day: str, files: dict[str, bytes], complete: bool = True) -> Path:
-    folder = landing / source / day
-    folder.mkdir(parents=True)
-    for name, content in files.items():
-        (folder / name).write_bytes(content)
-    if complete:
-        (folder / "_SUCCESS").write_bytes(b"")
-    return folder
 
 
 def test_cp1252_semicolon_csv_with_quoted_newline_is_read_whole(tmp_path):
