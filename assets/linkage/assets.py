@@ -15,7 +15,7 @@ from assets.linkage.incremental import (
     ModelStore, classify_records, combine_pairs, dropped_strong_pairs, record_hashes, score_all,
     score_touched, term_frequency_columns, term_frequency_tables,
 )
-from assets.linkage.model import LINKAGE_COLUMNS, cluster, train
+from assets.linkage.model import LINKAGE_COLUMNS, cluster, cluster_edges, train
 from assets.linkage.review import constraints_from_answers, read_answers, review_queue
 from assets.linkage.rules import load_rules, rules_code_version
 from assets.metadata import markdown_table
@@ -212,12 +212,8 @@ def linkage_clusters(padu: PaduSettings, warehouse: Warehouse):
     answers = read_answers(review_dir / "answers.csv")
     reviewed_matches, cannot_links = constraints_from_answers(answers)
     must_links = pl.concat([stated, reviewed_matches], how="vertical_relaxed")
-    clusters = cluster(records, pairs, must_links, rules.cluster_threshold)
-    edges = pl.concat(
-        [pairs.select("record_key_l", "record_key_r", "match_probability"),
-         must_links.select("record_key_l", "record_key_r", pl.lit(1.0).alias("match_probability"))],
-        how="vertical_relaxed",
-    )
+    edges = cluster_edges(pairs, must_links)
+    clusters = cluster(records, edges, rules.cluster_threshold)
     clusters, splits = enforce_constraints(
         clusters, edges, ClusterConstraints(rules.max_cluster_size, rules.stricter_thresholds, cannot_links)
     )
@@ -255,7 +251,7 @@ def linkage_clusters(padu: PaduSettings, warehouse: Warehouse):
     code_version=rules_code_version(),
     description="How the linkage behaved, with no personal value: Splink's match-weight and m/u "
     "charts (HTML under `$PADU_DATA_DIR/reports/<run>/`), pairs per blocking rule, link rates "
-    "per source pair and per province, the cluster size distribution.",
+    "per source pair and per province (the cluster size distribution is on `linkage/clusters`).",
     kinds={"splink"},
 )
 def linkage_diagnostics(context: dg.AssetExecutionContext, padu: PaduSettings, warehouse: Warehouse):
@@ -267,7 +263,6 @@ def linkage_diagnostics(context: dg.AssetExecutionContext, padu: PaduSettings, w
     charts = model_charts(model_json, out_dir)
     blocking = blocking_report(records, rules)
     by_pair, by_province = link_rates(records, clusters)
-    sizes = clusters.group_by("cluster_id").len("size").group_by("size").len("persons").sort("size")
     warehouse.write({"linkage.blocking_report": blocking, "linkage.link_rates": by_pair,
                      "linkage.link_rates_by_province": by_province})
     return dg.MaterializeResult(
@@ -278,6 +273,5 @@ def linkage_diagnostics(context: dg.AssetExecutionContext, padu: PaduSettings, w
             "blocking_rules": markdown_table(blocking, max_rows=30),
             "link_rates_by_source_pair": markdown_table(by_pair),
             "link_rates_by_province": markdown_table(by_province, max_rows=40),
-            "cluster_sizes": markdown_table(sizes),
         }
     )

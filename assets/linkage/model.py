@@ -3,8 +3,6 @@ on a DuckDB connection of its own so that the warehouse file is never locked by 
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
 
 import duckdb
 import polars as pl
@@ -48,29 +46,21 @@ def train(records: pl.DataFrame, rules: LinkageRules) -> tuple[dict, list[str]]:
     return linker.misc.save_model_to_json(), notes
 
 
-def predict_pairs(records: pl.DataFrame, model_json: dict, rules: LinkageRules) -> pl.DataFrame:
-    """Scores every blocked pair with the trained model; keeps pairs from the prediction
-    threshold up, with record keys, weights and comparison levels only."""
-    linker, _ = _new_linker(records, model_json)
-    predictions = linker.inference.predict(threshold_match_probability=rules.predict_threshold)
-    pairs = pl.from_arrow(predictions.as_pyarrow_table())
-    explain = [c for c in pairs.columns if c.startswith(("gamma_", "mw_")) and c != "mw_prior"]
-    return pairs.select("record_key_l", "record_key_r", "match_weight", "match_probability", *explain)
-
-
-def cluster(
-    records: pl.DataFrame, pairs: pl.DataFrame, stated_links: pl.DataFrame, threshold: float
-) -> pl.DataFrame:
-    """Connected components (Splink's clustering) of the pairs at `threshold`, plus the links the
-    sources state themselves (a case that names its placement), which join whatever the model
-    says. Returns record_key, cluster_id."""
-    edges = pl.concat(
+def cluster_edges(pairs: pl.DataFrame, must_links: pl.DataFrame) -> pl.DataFrame:
+    """The scored pairs plus the must-links (links the sources state themselves, reviewers'
+    matches) at probability 1.0, so that they join whatever the model says."""
+    return pl.concat(
         [
             pairs.select("record_key_l", "record_key_r", "match_probability"),
-            stated_links.select("record_key_l", "record_key_r", pl.lit(1.0).alias("match_probability")),
+            must_links.select("record_key_l", "record_key_r", pl.lit(1.0).alias("match_probability")),
         ],
         how="vertical_relaxed",
     )
+
+
+def cluster(records: pl.DataFrame, edges: pl.DataFrame, threshold: float) -> pl.DataFrame:
+    """Connected components (Splink's clustering) of `edges` (see cluster_edges) at `threshold`.
+    Returns record_key, cluster_id."""
     db_api = DuckDBAPI(connection=duckdb.connect())
     clustered = cluster_pairwise_predictions_at_threshold(
         records.select("record_key").to_arrow(), edges.to_arrow(), db_api,
@@ -78,8 +68,3 @@ def cluster(
         edge_id_column_name_right="record_key_r", threshold_match_probability=threshold,
     )
     return pl.from_arrow(clustered.as_pyarrow_table()).select("record_key", "cluster_id")
-
-
-def save_model(model_json: dict, path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(model_json, indent=2, sort_keys=True))
