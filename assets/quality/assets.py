@@ -4,8 +4,11 @@
 import dagster as dg
 import polars as pl
 
+from assets.linkage.model import LINKAGE_COLUMNS
+from assets.linkage.rules import load_rules
+from assets.metadata import markdown_table
 from assets.publish.store import read_published
-from assets.quality.metrics import clustering_quality
+from assets.quality.metrics import blocking_recall, clustering_quality, subset_pairwise_quality
 from assets.warehouse import PaduSettings, Warehouse
 
 MIN_PAIRWISE_PRECISION = 0.99
@@ -24,7 +27,9 @@ def read_truth(path) -> pl.DataFrame:
     deps=[dg.AssetKey(["published", "person_records"])],
     group_name="quality",
     description="Pairwise and B-cubed precision, recall and F1 of the published persons against "
-    "`<landing>/_truth/person_truth.csv`, when the deliveries carry one.",
+    "`<landing>/_truth/person_truth.csv`, when the deliveries carry one; the same pairwise figures "
+    "for the records without a valid NIK; and the blocking recall, the share of true pairs the "
+    "blocking rules let through (`quality.blocking_recall`, one row per rule).",
     kinds={"duckdb"},
     check_specs=[dg.AssetCheckSpec(
         "linkage_quality_targets", asset=["quality", "report"],
@@ -45,10 +50,24 @@ def quality_report(context: dg.AssetExecutionContext, padu: PaduSettings, wareho
     predicted = published.select(
         (pl.col("source") + ":" + pl.col("source_record_id")).alias("record_key"), "person_id"
     )
-    quality = clustering_quality(predicted, read_truth(padu.truth_file))
-    warehouse.write({"quality.report": pl.DataFrame([{"run_id": context.run.run_id, "truth": True, **quality}])})
+    truth = read_truth(padu.truth_file)
+    quality = clustering_quality(predicted, truth)
+    records = warehouse.read("staging.person_records", LINKAGE_COLUMNS)
+    without_nik = subset_pairwise_quality(predicted, truth, records.filter(pl.col("nik").is_null())["record_key"])
+    quality |= {f"no_valid_nik_{key}": value for key, value in without_nik.items()}
+    rules = load_rules()
+    recall = blocking_recall(records, truth, rules.blocking_rules)
+    quality["blocking_recall"] = recall["cumulative_recall"][-1]
+    quality["true_pairs_not_blocked"] = int(recall["true_pairs"][0] - recall["true_pairs_through"][-1])
+    warehouse.write({
+        "quality.report": pl.DataFrame([{"run_id": context.run.run_id, "truth": True, **quality}]),
+        "quality.blocking_recall": recall.with_columns(pl.lit(context.run.run_id).alias("run_id")),
+    })
     rounded = {k: (round(v, 5) if isinstance(v, float) else v) for k, v in quality.items()}
-    yield dg.MaterializeResult(metadata=rounded)
+    shown = recall.select(
+        "rule", "true_pairs_through", "new_true_pairs", pl.col("cumulative_recall").round(5)
+    )
+    yield dg.MaterializeResult(metadata={**rounded, "blocking_recall_by_rule": markdown_table(shown)})
     passed = (
         quality["pairwise_precision"] >= MIN_PAIRWISE_PRECISION
         and quality["pairwise_recall"] >= MIN_PAIRWISE_RECALL

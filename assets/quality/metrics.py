@@ -3,6 +3,7 @@ Only records present in both the clustering and the truth are counted."""
 
 from __future__ import annotations
 
+import duckdb
 import polars as pl
 
 
@@ -49,3 +50,74 @@ def clustering_quality(predicted: pl.DataFrame, truth: pl.DataFrame) -> dict[str
         "bcubed_recall": b3["r"],
         "bcubed_f1": _f1(b3["p"], b3["r"]),
     }
+
+
+def _pairs_involving(counts: pl.Expr, focus: pl.Expr) -> pl.Expr:
+    """Pairs in groups of `counts` records of which `focus` are in the subset: all pairs minus
+    the pairs with no subset record."""
+    rest = counts - focus
+    return (counts * (counts - 1) / 2 - rest * (rest - 1) / 2).sum()
+
+
+def subset_pairwise_quality(predicted: pl.DataFrame, truth: pl.DataFrame, subset: pl.Series) -> dict[str, float]:
+    """Pairwise precision and recall over the pairs that involve at least one record of `subset`
+    (record keys), e.g. the records without a valid NIK: a false merge or a missed link of such a
+    record counts, one among the other records does not."""
+    both = predicted.join(truth, on="record_key", how="inner").with_columns(
+        pl.col("record_key").is_in(subset.implode()).cast(pl.Int64).alias("in_subset")
+    )
+    def count(*keys: str) -> int:
+        groups = both.group_by(*keys).agg(pl.len().alias("n"), pl.col("in_subset").sum().alias("f"))
+        return int(groups.select(_pairs_involving(pl.col("n"), pl.col("f"))).item() or 0)
+
+    predicted_pairs, true_pairs = count("person_id"), count("true_person_id")
+    correct_pairs = count("person_id", "true_person_id")
+    return {
+        "records": int(both["in_subset"].sum()),
+        "pairs_predicted": predicted_pairs,
+        "pairs_true": true_pairs,
+        "pairs_correct": correct_pairs,
+        "pairwise_precision": correct_pairs / predicted_pairs if predicted_pairs else 1.0,
+        "pairwise_recall": correct_pairs / true_pairs if true_pairs else 1.0,
+    }
+
+
+def true_pairs(truth: pl.DataFrame) -> pl.DataFrame:
+    """Every pair of records of one true person, the smaller key left: record_key_l, record_key_r."""
+    return (
+        truth.join(truth, on="true_person_id", suffix="_r")
+        .filter(pl.col("record_key") < pl.col("record_key_r"))
+        .select(pl.col("record_key").alias("record_key_l"), "record_key_r")
+    )
+
+
+def blocking_recall(records: pl.DataFrame, truth: pl.DataFrame, rules: list[str]) -> pl.DataFrame:
+    """The share of true pairs that the blocking rules let through, rule by rule and together.
+    records: record_key and the columns the rules use. Returns rule, true_pairs_through (by the
+    rule itself), new_true_pairs (not let through by an earlier rule), cumulative_recall; the
+    last row, rule 'all rules', holds the blocking recall."""
+    pairs = true_pairs(truth.join(records.select("record_key"), on="record_key", how="semi"))
+    total = max(pairs.height, 1)
+    con = duckdb.connect()
+    con.register("records", records.to_arrow())
+    con.register("true_pairs", pairs.to_arrow())
+    flags = ",\n".join(f"coalesce(({rule}), false) AS rule_{i}" for i, rule in enumerate(rules))
+    hits = con.sql(
+        f"SELECT {flags} FROM true_pairs p JOIN records l ON l.record_key = p.record_key_l "
+        "JOIN records r ON r.record_key = p.record_key_r"
+    ).pl()
+    con.close()
+    rows, seen = [], pl.lit(False)
+    for i, rule in enumerate(rules):
+        flag = pl.col(f"rule_{i}")
+        through, new = hits.select(flag.sum().alias("a"), (flag & ~seen).sum().alias("b")).row(0)
+        seen = seen | flag
+        rows.append({"rule": rule, "true_pairs_through": through, "new_true_pairs": new})
+    all_through = hits.select(seen.sum()).item() if rules else 0
+    rows.append({"rule": "all rules", "true_pairs_through": all_through, "new_true_pairs": 0})
+    frame = pl.DataFrame(rows, schema={"rule": pl.String, "true_pairs_through": pl.Int64, "new_true_pairs": pl.Int64})
+    return frame.with_columns(
+        pl.when(pl.col("rule") == "all rules").then(pl.col("true_pairs_through"))
+        .otherwise(pl.col("new_true_pairs").cum_sum()).truediv(total).alias("cumulative_recall"),
+        pl.lit(pairs.height).alias("true_pairs"),
+    )

@@ -188,10 +188,12 @@ def _null_if_empty(expr: pl.Expr) -> pl.Expr:
 
 def phonetic_key(text: pl.Expr) -> pl.Expr:
     """Rule 6 on upper-case, space-separated tokens: old spellings and variants merged, double
-    letters collapsed, a token's final H dropped (FATIMAH = FATIMA). Token order is kept."""
+    letters collapsed, a token's final H dropped (FATIMAH = FATIMA), and a final Y after a
+    consonant read as I (RIZKY = RIZKI, DEDY = DEDI, both spellings are common). Token order is
+    kept."""
     key = _collapse_doubles(text.str.replace_many(_PHONETIC, leftmost=True))
     # \B: an H that ends a longer token; a lone initial H stays.
-    return key.str.replace_all(r"\BH\b", "")
+    return key.str.replace_all(r"\BH\b", "").str.replace_all(r"([B-DF-HJ-NP-TV-Z])Y\b", "${1}I")
 
 
 OCR_DIGITS = {"0": "O", "1": "I", "2": "Z", "3": "E", "4": "A", "5": "S", "6": "G", "7": "T", "8": "B", "9": "G"}

@@ -5,7 +5,7 @@ from __future__ import annotations
 import polars as pl
 import pytest
 
-from assets.quality.metrics import clustering_quality
+from assets.quality.metrics import blocking_recall, clustering_quality, subset_pairwise_quality
 
 
 def frame(pairs: list[tuple[str, str]], column: str) -> pl.DataFrame:
@@ -37,3 +37,32 @@ def test_records_missing_from_either_side_are_not_counted():
     truth = frame([("a", "T1"), ("b", "T1"), ("x", "T3")], "true_person_id")
     predicted = frame([("a", "P1"), ("b", "P1"), ("y", "P2")], "person_id")
     assert clustering_quality(predicted, truth)["records"] == 2
+
+
+def test_subset_figures_count_only_pairs_that_involve_a_subset_record():
+    # truth: {a,b,c} {d,e}; predicted: {a,b} {c,d,e}; subset: c (say, the record without a NIK)
+    truth = frame([("a", "T1"), ("b", "T1"), ("c", "T1"), ("d", "T2"), ("e", "T2")], "true_person_id")
+    predicted = frame([("a", "P1"), ("b", "P1"), ("c", "P2"), ("d", "P2"), ("e", "P2")], "person_id")
+    q = subset_pairwise_quality(predicted, truth, pl.Series(["c"]))
+    # predicted pairs with c: cd, ce (both wrong); true pairs with c: ac, bc (both missed)
+    assert (q["records"], q["pairs_predicted"], q["pairs_true"], q["pairs_correct"]) == (1, 2, 2, 0)
+    assert q["pairwise_precision"] == q["pairwise_recall"] == 0.0
+    # the subset {d}: predicted cd, de; true de -> precision 1/2, recall 1
+    q = subset_pairwise_quality(predicted, truth, pl.Series(["d"]))
+    assert (q["pairwise_precision"], q["pairwise_recall"]) == (0.5, 1.0)
+
+
+def test_blocking_recall_counts_true_pairs_each_rule_lets_through():
+    records = pl.DataFrame({
+        "record_key": ["a", "b", "c", "d", "e"],
+        "nik": ["1", "1", None, "7", "8"],
+        "name": ["SITI", "SITI", "SITI", "BUDI", "BUDI"],
+    })
+    truth = frame([("a", "T1"), ("b", "T1"), ("c", "T1"), ("d", "T2"), ("e", "T2")], "true_person_id")
+    # true pairs: ab ac bc de. The NIK lets ab through; the name with a NIK missing ac and bc.
+    rules = ["l.nik = r.nik", "l.name = r.name AND (l.nik IS NULL OR r.nik IS NULL)"]
+    recall = blocking_recall(records, truth, rules)
+    assert recall["true_pairs_through"].to_list() == [1, 2, 3]
+    assert recall["new_true_pairs"].to_list() == [1, 2, 0]
+    # a NULL rule result (c's NIK against a's) lets nothing through; de is never let through
+    assert recall["cumulative_recall"].to_list() == pytest.approx([0.25, 0.75, 0.75])

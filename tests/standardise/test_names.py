@@ -55,6 +55,8 @@ def test_struct_fields_are_in_documented_order():
         ("FATIMAH", "FATIMA"),
         ("HANNA", "HANA"),
         ("QOMARIAH", "KOMARIAH"),
+        ("RIZKY", "RIZKI"),          # a final Y after a consonant
+        ("HENDRY", "HENDRI"),
     ],
 )
 def test_spelling_variants_share_the_phonetic_key(old, new):
