@@ -10,7 +10,7 @@ import dagster as dg
 import polars as pl
 
 from assets.linkage.constraints import ClusterConstraints, enforce_constraints
-from assets.linkage.diagnostics import blocking_report, link_rates, model_charts
+from assets.linkage.diagnostics import blocking_report, comparison_viewer, link_rates, model_charts
 from assets.linkage.incremental import (
     ModelStore, classify_records, combine_pairs, dropped_strong_pairs, record_hashes, score_all,
     score_touched, term_frequency_columns, term_frequency_tables,
@@ -19,6 +19,7 @@ from assets.linkage.model import LINKAGE_COLUMNS, cluster, cluster_edges, train
 from assets.linkage.review import constraints_from_answers, read_answers, review_queue
 from assets.linkage.rules import load_rules, rules_code_version
 from assets.metadata import markdown_table
+from assets.publish.pseudonym import resolve_key
 from assets.warehouse import PaduSettings, Warehouse
 
 LINKAGE_GROUP = "linkage"
@@ -250,8 +251,9 @@ def linkage_clusters(padu: PaduSettings, warehouse: Warehouse):
     group_name=LINKAGE_GROUP,
     code_version=rules_code_version(),
     description="How the linkage behaved, with no personal value: Splink's match-weight and m/u "
-    "charts (HTML under `$PADU_DATA_DIR/reports/<run>/`), pairs per blocking rule, link rates "
-    "per source pair and per province (the cluster size distribution is on `linkage/clusters`).",
+    "charts and its comparison viewer over a sample of tonight's pairs, identifying values shown "
+    "as keyed tokens (HTML under `$PADU_DATA_DIR/reports/<run>/`), pairs per blocking rule, link "
+    "rates per source pair and per province (the cluster size distribution is on `linkage/clusters`).",
     kinds={"splink"},
 )
 def linkage_diagnostics(context: dg.AssetExecutionContext, padu: PaduSettings, warehouse: Warehouse):
@@ -262,6 +264,12 @@ def linkage_diagnostics(context: dg.AssetExecutionContext, padu: PaduSettings, w
     out_dir = padu.reports_path / context.run.run_id
     charts = model_charts(model_json, out_dir)
     blocking = blocking_report(records, rules)
+    _, tf_tables = ModelStore(padu.models_path).load(warehouse.read("linkage.model")["model_id"][0])
+    viewer = out_dir / "comparison_viewer.html"
+    viewer_pairs = comparison_viewer(
+        records, warehouse.read("linkage.pairs"), model_json, tf_tables,
+        resolve_key(padu.pseudonym_key, padu.data_path, padu.production), viewer,
+    )
     by_pair, by_province = link_rates(records, clusters)
     warehouse.write({"linkage.blocking_report": blocking, "linkage.link_rates": by_pair,
                      "linkage.link_rates_by_province": by_province})
@@ -270,6 +278,8 @@ def linkage_diagnostics(context: dg.AssetExecutionContext, padu: PaduSettings, w
             "match_weights_chart": dg.MetadataValue.path(str(charts["match_weights"])),
             "m_u_chart": dg.MetadataValue.path(str(charts["m_u_parameters"])),
             "candidate_pairs": int(blocking["cumulative_pairs"][-1]) if blocking.height else 0,
+            "comparison_viewer": dg.MetadataValue.path(str(viewer)),
+            "comparison_viewer_pairs": viewer_pairs,
             "blocking_rules": markdown_table(blocking, max_rows=30),
             "link_rates_by_source_pair": markdown_table(by_pair),
             "link_rates_by_province": markdown_table(by_province, max_rows=40),

@@ -10,7 +10,9 @@ import polars as pl
 from splink import DuckDBAPI, Linker
 from splink.blocking_analysis import count_comparisons_from_blocking_rules
 
+from assets.linkage.incremental import tf_lookup
 from assets.linkage.model import LINKAGE_COLUMNS
+from assets.publish.pseudonym import token
 from assets.linkage.rules import LinkageRules
 
 
@@ -82,3 +84,65 @@ def link_rates(records: pl.DataFrame, clusters: pl.DataFrame) -> tuple[pl.DataFr
         .sort("province")
     )
     return by_pair, by_province
+
+
+# Columns of a record that identify a person: the comparison viewer shows them as keyed tokens,
+# a name word by word, so that equal values (and shared words) still show as equal.
+MASKED_WORDS = ["name_key", "name_key_nospace", "name_key_sorted", "name_first_key", "name_last_key", "lone_name_key"]
+MASKED_VALUES = ["nik", "birth_date", "birth_year", "kk", "passport"]
+VIEWER_TOKEN_CHARS = 6
+
+
+def _masked(column: pl.Expr, key: bytes, kind: str, words: bool) -> pl.Expr:
+    def mask(value: str | None) -> str | None:
+        if value is None:
+            return None
+        parts = value.split(" ") if words else [value]
+        return " ".join("#" + token(key, f"viewer:{kind}", part)[:VIEWER_TOKEN_CHARS] for part in parts)
+
+    return column.cast(pl.String).map_elements(mask, return_dtype=pl.String)
+
+
+def mask_comparisons(frame: pl.DataFrame, key: bytes) -> pl.DataFrame:
+    """Every `<column>_l` / `<column>_r` of an identifying column replaced by its token."""
+    masks = []
+    for column in MASKED_WORDS + MASKED_VALUES:
+        for side in ("_l", "_r"):
+            if column + side in frame.columns:
+                masks.append(_masked(pl.col(column + side), key, column, column in MASKED_WORDS).alias(column + side))
+    return frame.with_columns(masks)
+
+
+def comparison_viewer(records: pl.DataFrame, pairs: pl.DataFrame, model_json: dict,
+                      tf_tables: dict[str, pl.DataFrame], key: bytes, out_path: Path,
+                      max_pairs: int = 2_000, seed: int = 0) -> int:
+    """Splink's comparison viewer dashboard over a sample of tonight's scored pairs (up to
+    `max_pairs`, spread over the probability bands), every identifying value shown as a keyed
+    token. Returns the number of pairs in the viewer."""
+    band = (pl.col("match_probability") * 10).floor().clip(5, 9)
+    per_band = max(1, max_pairs // 5)
+    sample = pairs.select("record_key_l", "record_key_r", "match_probability").with_columns(band.alias("band"))
+    sample = sample.filter(pl.int_range(pl.len()).shuffle(seed=seed).over("band") < per_band)
+    keys = pl.concat([sample["record_key_l"], sample["record_key_r"]]).unique()
+    subset = records.filter(pl.col("record_key").is_in(keys.implode())).select(LINKAGE_COLUMNS)
+    settings = {**model_json, "retain_matching_columns": True, "retain_intermediate_calculation_columns": True}
+    con = duckdb.connect()
+    db_api = DuckDBAPI(connection=con)
+    linker = Linker(db_api.register(subset, dataset_display_name="person_records"), settings)
+    for column, table in tf_tables.items():
+        lookup = db_api.register(tf_lookup(table, column, subset[column]), dataset_display_name=f"tf_{column}_lookup")
+        linker.table_management.register_term_frequency_lookup(lookup, column)
+    predicted = pl.from_arrow(linker.inference.predict(threshold_match_probability=0.5).as_pyarrow_table())
+    # Only the sampled pairs, in either order.
+    predicted = predicted.join(
+        pl.concat([sample.select("record_key_l", "record_key_r"),
+                   sample.select(pl.col("record_key_r").alias("record_key_l"), pl.col("record_key_l").alias("record_key_r"))]),
+        on=["record_key_l", "record_key_r"], how="semi",
+    )
+    # A table, not a registered frame: the viewer's SQL picks its examples by rowid.
+    masked_frame = mask_comparisons(predicted, key).to_arrow()
+    con.execute("CREATE TABLE masked_predictions AS SELECT * FROM masked_frame")
+    masked = db_api.table_to_splink_dataframe("__splink__df_predict", "masked_predictions")
+    out_path.parent.mkdir(parents=True, exist_ok=True)
+    linker.visualisations.comparison_viewer_dashboard(masked, str(out_path), overwrite=True, num_example_rows=2)
+    return predicted.height

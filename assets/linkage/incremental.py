@@ -36,27 +36,27 @@ def term_frequency_columns(model_json: dict) -> list[str]:
     return sorted(columns)
 
 
+# The population register: the one source that holds everyone once, not the migrants and
+# students whose names follow their own fashions.
+TF_BASE_SOURCE = "dtsen_individu"
+
+
 def term_frequency_tables(records: pl.DataFrame, columns: list[str]) -> dict[str, pl.DataFrame]:
     """Splink's definition of a term frequency (count of a value / count of non-null values),
     counted on the deduplicated DTSEN: each person once, a person being a valid NIK (a record
     without one counts alone), so that a family registered twice or a worker's three placements
     do not make a name look common. Without DTSEN records, on all records. Computed once at
     training and kept with the model."""
-    tables = {}
-    for column in columns:
-        values = base.select(person, column).filter(pl.col(column).is_not_null()).unique()
-# The population register: the one source that holds everyone once, not the migrants and
-# students whose names follow their own fashions.
-TF_BASE_SOURCE = "dtsen_individu"
-
-
-        total = max(values.height, 1)
-        tables[column] = values.group_by(column).len("n").select(
-            column, (pl.col("n").cast(pl.Float64) / total).alias(f"tf_{column}"), pl.lit(total).alias("total")
     base = records.filter(pl.col("source") == TF_BASE_SOURCE)
     if base.is_empty():
         base = records
     person = pl.coalesce("nik", "record_key").alias("__person")
+    tables = {}
+    for column in columns:
+        values = base.select(person, column).filter(pl.col(column).is_not_null()).unique()
+        total = max(values.height, 1)
+        tables[column] = values.group_by(column).len("n").select(
+            column, (pl.col("n").cast(pl.Float64) / total).alias(f"tf_{column}"), pl.lit(total).alias("total")
         )
     return tables
 

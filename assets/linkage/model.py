@@ -40,7 +40,9 @@ def train(records: pl.DataFrame, rules: LinkageRules) -> tuple[dict, list[str]]:
     )
     for rule in training["em_blocking_rules"]:
         try:
-            linker.training.estimate_parameters_using_expectation_maximisation(rule)
+            linker.training.estimate_parameters_using_expectation_maximisation(
+                rule, max_pairs=float(training["em_max_pairs"])
+            )
         except Exception as exc:  # too few pairs in a tiny delivery: keep the u-only estimate
             notes.append(f"EM session on '{rule}' skipped: {exc}")
     return linker.misc.save_model_to_json(), notes

@@ -12,9 +12,11 @@ import polars as pl
 import pytest
 from splink import DuckDBAPI, Linker
 
-from assets.linkage.incremental import term_frequency_columns, term_frequency_tables, tf_lookup
+from assets.linkage.diagnostics import comparison_viewer
+from assets.linkage.incremental import score_all, term_frequency_columns, term_frequency_tables, tf_lookup
 from assets.linkage.model import LINKAGE_COLUMNS, train
 from assets.linkage.rules import load_rules
+from assets.publish.pseudonym import token
 from assets.sources.contracts import CONTRACTS
 from assets.sources.ingest import ingest_source
 from assets.standardise.sources import STAGERS, to_person_records
@@ -24,7 +26,7 @@ DTSEN = CONTRACTS["dtsen_individu"]
 
 
 @pytest.fixture(scope="module")
-def model(tmp_path_factory):
+def generated(tmp_path_factory):
     landing = tmp_path_factory.mktemp("comparisons") / "landing"
     generate_deliveries(landing, persons=3000, noise="heavy", progress=False)
     records = pl.concat(
@@ -33,7 +35,13 @@ def model(tmp_path_factory):
         how="vertical_relaxed",
     ).select(LINKAGE_COLUMNS)
     model_json, _ = train(records, load_rules())
-    return model_json, term_frequency_tables(records, term_frequency_columns(model_json))
+    return records, model_json, term_frequency_tables(records, term_frequency_columns(model_json))
+
+
+@pytest.fixture(scope="module")
+def model(generated):
+    _, model_json, tf_tables = generated
+    return model_json, tf_tables
 
 
 def dtsen_row(record_id: str, nama: str, nik: str | None, tanggal_lahir: str, jenis_kelamin: str,
@@ -93,6 +101,14 @@ def test_typo_in_the_region_digits_of_the_nik(model):
     assert pair["match_probability"] > 0.99
 
 
+def test_neighbouring_districts_each_with_its_own_nik_are_two_people(model):
+    # born on one day in districts 320101 and 320102, each NIK naming its own record's district
+    pair = score(model, dtsen_row("1", "HAERUDIN", "3201012706890001", "27-06-1989", "L", kode_desa="3201012001"),
+                 dtsen_row("2", "HAERUDIN", "3201022706890001", "27-06-1989", "L", kode_desa="3201022001"))
+    assert pair["nik"] == "NIK different, each its record's own"
+    assert pair["mw_nik"] < -5
+
+
 def test_twins_with_neighbouring_serials_stay_apart(model):
     # same district, same birthday, serials 0001 and 0002, rhyming names: two girls
     pair = score(model, dtsen_row("1", "NAILA PUTRI", "3201014508900001", "05-08-1990", "P"),
@@ -105,6 +121,15 @@ def test_twins_on_one_family_card_stay_apart(model):
     pair = score(model, dtsen_row("1", "FAYAR RAMADAN", "3201011411050001", "14-11-2005", "L", "3201010101100001"),
                  dtsen_row("2", "FAYRI RAMADAN", "3201011411050002", "14-11-2005", "L", "3201010101100001"))
     assert pair["family_card"] in {"one card, neighbouring NIK serials (twins)", "one card, different names"}
+    assert pair["match_probability"] < 0.01
+
+
+def test_brother_and_sister_on_one_card_stay_apart(model):
+    # born on one day, one without a NIK: only the card, the sex and the name tell them apart
+    kk = "3201010101100001"
+    pair = score(model, dtsen_row("1", "PUTRA RAMADHAN", None, "03-10-2020", "L", kk),
+                 dtsen_row("2", "PUTRI RAMADHANI", "3201014310200001", "03-10-2020", "P", kk))
+    assert pair["family_card"] == "one card, sex and name differ"
     assert pair["match_probability"] < 0.01
 
 
@@ -183,3 +208,24 @@ def test_common_names_weigh_less_than_rare_ones(model):
                  dtsen_row("2", "ZULFIKRAN ATMAJAYA", None, "05-08-1990", "L"))
     assert common["name"] == rare["name"] == "name key equal"
     assert rare["match_weight"] > common["match_weight"] + 3
+
+
+def test_comparison_viewer_shows_tokens_never_values(generated, tmp_path):
+    records, model_json, tf_tables = generated
+    pairs = score_all(records, model_json, tf_tables, 0.5)
+    out = tmp_path / "viewer.html"
+    shown = comparison_viewer(records, pairs, model_json, tf_tables, b"test-key", out, max_pairs=500)
+    html = out.read_text()
+    assert 0 < shown <= 500 and "comparison" in html.lower()
+    # every NIK, every multi-word name and every birth date of the records is absent in clear
+    niks = records["nik"].drop_nulls().unique().to_list()
+    names = records.filter(pl.col("name_key").str.contains(" "))["name_key"].unique().to_list()
+    dates = records["birth_date"].drop_nulls().cast(pl.String).unique().to_list()
+    assert len(niks) > 1000 and len(names) > 1000
+    assert not [v for v in niks + names if v in html]
+    assert not [d for d in dates if f'"{d}"' in html]  # as a JSON value: vega's code holds dates
+    # ... and the NIKs of the pairs it shows are there as keyed tokens
+    sample_nik = records.filter(pl.col("record_key") == pairs.sort("match_probability")["record_key_l"][-1])["nik"][0]
+    tokens = [token(b"test-key", "viewer:nik", nik)[:6] for nik in niks]
+    assert sum(t in html for t in tokens) > 10
+    assert sample_nik is None or sample_nik not in html
