@@ -9,6 +9,7 @@ import time
 import dagster as dg
 import polars as pl
 
+from assets.linkage.conflicts import within_cluster_conflicts
 from assets.linkage.constraints import ClusterConstraints, enforce_constraints
 from assets.linkage.diagnostics import blocking_report, comparison_viewer, link_rates, model_charts
 from assets.linkage.incremental import (
@@ -195,7 +196,8 @@ def linkage_pairs(context: dg.AssetExecutionContext, padu: PaduSettings, warehou
     code_version=rules_code_version(),
     description="Records grouped into persons: connected components of the pairs at the cluster "
     "threshold plus the links the sources state and the reviewers' matches; clusters above the "
-    "size limit or holding a reviewer's non-match are split (assets/linkage/constraints.py). "
+    "size limit, holding a reviewer's non-match or a pair the model scores as two people are split "
+    "(assets/linkage/constraints.py, assets/linkage/conflicts.py). "
     "Also writes `linkage.cluster_splits` and the clerical review queue (`linkage.review_queue`, "
     "`$PADU_DATA_DIR/review/queue.csv`).",
     kinds={"splink", "duckdb"},
@@ -215,8 +217,18 @@ def linkage_clusters(padu: PaduSettings, warehouse: Warehouse):
     must_links = pl.concat([stated, reviewed_matches], how="vertical_relaxed")
     edges = cluster_edges(pairs, must_links)
     clusters = cluster(records, edges, rules.cluster_threshold)
+    # Pairs inside a cluster that the model scores as two people, unless a source or a reviewer
+    # says they are one.
+    model = warehouse.read("linkage.model").row(0, named=True)
+    _, tf_tables = ModelStore(padu.models_path).load(model["model_id"])
+    conflicts = within_cluster_conflicts(
+        warehouse.read("staging.person_records", LINKAGE_COLUMNS), clusters, json.loads(model["model_json"]),
+        tf_tables, rules.cannot_link_below,
+    ).join(must_links.select("record_key_l", "record_key_r"), on=["record_key_l", "record_key_r"], how="anti")
+    model_cannot_links = frozenset(conflicts.select("record_key_l", "record_key_r").iter_rows())
     clusters, splits = enforce_constraints(
-        clusters, edges, ClusterConstraints(rules.max_cluster_size, rules.stricter_thresholds, cannot_links)
+        clusters, edges,
+        ClusterConstraints(rules.max_cluster_size, rules.stricter_thresholds, cannot_links | model_cannot_links),
     )
     lower, upper = rules.review_band
     queue = review_queue(pairs, answers, lower, upper)
@@ -233,6 +245,7 @@ def linkage_clusters(padu: PaduSettings, warehouse: Warehouse):
             "largest_cluster": largest,
             "cluster_sizes": markdown_table(sizes),
             "clusters_split": splits.height,
+            "conflicts_inside_clusters": conflicts.height,
             "review_answers_applied": answers.height,
             "review_queue": queue.height,
             "review_queue_file": dg.MetadataValue.path(str(review_dir / "queue.csv")),

@@ -45,6 +45,10 @@ class LinkageRules:
         return int(self.raw["clustering"]["max_cluster_size"])
 
     @property
+    def cannot_link_below(self) -> float:
+        return float(self.raw["clustering"]["cannot_link_below_match_probability"])
+
+    @property
     def stricter_thresholds(self) -> tuple[float, ...]:
         return tuple(float(t) for t in self.raw["clustering"]["stricter_thresholds"])
 

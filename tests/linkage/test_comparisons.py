@@ -12,6 +12,7 @@ import polars as pl
 import pytest
 from splink import DuckDBAPI, Linker
 
+from assets.linkage.conflicts import within_cluster_conflicts
 from assets.linkage.diagnostics import comparison_viewer
 from assets.linkage.incremental import score_all, term_frequency_columns, term_frequency_tables, tf_lookup
 from assets.linkage.model import LINKAGE_COLUMNS, train
@@ -53,14 +54,19 @@ def dtsen_row(record_id: str, nama: str, nik: str | None, tanggal_lahir: str, je
     return row
 
 
+def staged(rows: list[dict]) -> pl.DataFrame:
+    """DTSEN rows through the staging code, as linkage records."""
+    raw = pl.DataFrame(rows, schema={c: pl.String for c in rows[0]}).with_columns(
+        pl.lit(date(2026, 11, 27)).alias("_delivery_date")
+    )
+    return to_person_records("dtsen_individu", STAGERS["dtsen_individu"](raw)).select(LINKAGE_COLUMNS)
+
+
 def score(model, left: dict, right: dict) -> dict:
     """The pair as Splink scores it: match_probability, and per comparison its level label and
     match weight."""
     model_json, tf_tables = model
-    raw = pl.DataFrame([left, right], schema={c: pl.String for c in left}).with_columns(
-        pl.lit(date(2026, 11, 27)).alias("_delivery_date")
-    )
-    records = to_person_records("dtsen_individu", STAGERS["dtsen_individu"](raw)).select(LINKAGE_COLUMNS)
+    records = staged([left, right])
     db_api = DuckDBAPI(connection=duckdb.connect())
     linker = Linker(db_api.register(records, dataset_display_name="person_records"), model_json)
     for column, table in tf_tables.items():
@@ -229,3 +235,26 @@ def test_comparison_viewer_shows_tokens_never_values(generated, tmp_path):
     tokens = [token(b"test-key", "viewer:nik", nik)[:6] for nik in niks]
     assert sum(t in html for t in tokens) > 10
     assert sample_nik is None or sample_nik not in html
+
+
+def test_a_father_and_son_joined_through_a_third_record_are_a_conflict(model):
+    # connected components put the three in one cluster; asked directly, the model says the
+    # father and the son (one NIK, one card, 27 years apart) are two people
+    model_json, tf_tables = model
+    kk = "3201010101100001"
+    records = staged([
+        dtsen_row("father", "BUDI SANTOSO", "3201011203650001", "12-03-1965", "L", kk),
+        dtsen_row("son", "BUDI SANTOSO", "3201011203650001", "02-09-1992", "L", kk),
+        dtsen_row("other", "BUDI SANTOSO", None, "12-03-1965", "L"),
+        dtsen_row("x1", "SITI AMINAH", None, "05-08-1990", "P"),
+        dtsen_row("x2", "SITI AMINAH", None, "05-08-1990", "P"),
+    ])
+    clusters = pl.DataFrame({
+        "record_key": records["record_key"],
+        "cluster_id": ["c1", "c1", "c1", "c2", "c2"],  # c2 has two records: never scored again
+    })
+    conflicts = within_cluster_conflicts(records, clusters, model_json, tf_tables, 0.001)
+    pairs = set(conflicts.select("record_key_l", "record_key_r").iter_rows())
+    assert ("dtsen_individu:father", "dtsen_individu:son") in pairs
+    assert ("dtsen_individu:father", "dtsen_individu:other") not in pairs
+    assert conflicts["match_probability"].max() < 0.001

@@ -63,3 +63,28 @@ def test_clusters_without_violation_are_untouched():
     clusters, edges = frames({"a": ["a", "b"]}, [("a", "b", 0.96)])
     out, log = enforce_constraints(clusters, edges, ClusterConstraints(10, (0.99,)))
     assert out.equals(clusters) and log.is_empty()
+
+
+def test_a_cannot_link_keeps_each_record_with_its_strongest_side():
+    # a=b=c and d=e strongly; c~d weakly; the model says a and e are two people. Cutting at a
+    # stricter threshold would also cut b~c (0.98); constrained single linkage gives up only c~d.
+    clusters, edges = frames(
+        {"a": list("abcde")},
+        [("a", "b", 0.9999), ("b", "c", 0.98), ("c", "d", 0.96), ("d", "e", 0.9999)],
+    )
+    rules = ClusterConstraints(50, (0.99, 0.999), frozenset({("a", "e")}))
+    out, log = enforce_constraints(clusters, edges, rules)
+    assert assignment(out) == [["a", "b", "c"], ["d", "e"]]
+    assert log.rows() == [("a", 5, 2, "holds a cannot-link pair")]
+
+
+def test_an_oversized_cluster_that_also_holds_a_cannot_link():
+    # too large for the limit of 3: cut at 0.99 gives {a,b,c} and {d,e}; {a,b,c} still holds
+    # the cannot-link a-c, so constrained linkage keeps a=b (0.9999) and leaves c alone
+    clusters, edges = frames(
+        {"a": list("abcde")},
+        [("a", "b", 0.9999), ("b", "c", 0.995), ("c", "d", 0.96), ("d", "e", 0.9999)],
+    )
+    rules = ClusterConstraints(3, (0.99,), frozenset({("a", "c")}))
+    out, _ = enforce_constraints(clusters, edges, rules)
+    assert assignment(out) == [["a", "b"], ["c"], ["d", "e"]]

@@ -1,0 +1,57 @@
+"""Conflicts inside clusters. Connected components join two records through others even when the
+model, asked about the two directly, says they are two people: two NIKs each encoding its own
+record's birth date, a generation apart, one family card with two different names. Every pair
+inside a cluster of three or more records is scored with the night's model; a pair below
+`clustering.cannot_link_below_match_probability` becomes a cannot-link, and the cluster is split
+by rule 2 of assets/linkage/constraints.py.
+
+Scored on DuckDB whatever the linkage backend: the pairs inside clusters are few (about 52,000 at
+200,000 persons)."""
+
+from __future__ import annotations
+
+import duckdb
+import polars as pl
+from splink import DuckDBAPI, Linker
+
+from assets.linkage.incremental import tf_lookup
+from assets.linkage.model import LINKAGE_COLUMNS
+
+CLUSTER_KEY = "__cluster_key"
+
+
+def within_cluster_conflicts(records: pl.DataFrame, clusters: pl.DataFrame, model_json: dict,
+                             tf_tables: dict[str, pl.DataFrame], below: float) -> pl.DataFrame:
+    """records: LINKAGE_COLUMNS; clusters: record_key, cluster_id. Returns record_key_l,
+    record_key_r, match_probability of the pairs inside one cluster that the model scores below
+    `below`."""
+    empty = pl.DataFrame(schema={"record_key_l": pl.String, "record_key_r": pl.String,
+                                 "match_probability": pl.Float64})
+    sizes = clusters.group_by("cluster_id").len("size")
+    multi = clusters.join(sizes.filter(pl.col("size") >= 3), on="cluster_id", how="semi")
+    if multi.is_empty():
+        return empty
+    subset = records.select(LINKAGE_COLUMNS).join(
+        multi.select("record_key", pl.col("cluster_id").cast(pl.String).alias(CLUSTER_KEY)), on="record_key"
+    )
+    settings = {
+        **model_json,
+        "blocking_rules_to_generate_predictions": [
+            {"blocking_rule": f"l.{CLUSTER_KEY} = r.{CLUSTER_KEY}", "sql_dialect": "duckdb"}
+        ],
+    }
+    db_api = DuckDBAPI(connection=duckdb.connect())
+    linker = Linker(db_api.register(subset, dataset_display_name="clustered_records"), settings)
+    for column, table in tf_tables.items():
+        lookup = db_api.register(tf_lookup(table, column, subset[column]), dataset_display_name=f"tf_{column}_lookup")
+        linker.table_management.register_term_frequency_lookup(lookup, column)
+    scored = pl.from_arrow(linker.inference.predict().as_pyarrow_table())
+    low = scored.filter(pl.col("match_probability") < below)
+    if low.is_empty():
+        return empty
+    swap = pl.col("record_key_l") > pl.col("record_key_r")
+    return low.select(
+        pl.when(swap).then("record_key_r").otherwise("record_key_l").alias("record_key_l"),
+        pl.when(swap).then("record_key_l").otherwise("record_key_r").alias("record_key_r"),
+        "match_probability",
+    )
