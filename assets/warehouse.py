@@ -14,6 +14,7 @@ import dagster as dg
 import duckdb
 import polars as pl
 
+from assets.linkage.backend import LinkageBackend
 from assets.publish.pseudonym import MissingPseudonymKey
 
 # Tags every run gets, so that a run whose process was killed can be told from one still going.
@@ -33,6 +34,12 @@ class PaduSettings(dg.ConfigurableResource):
     # Deliveries older than this many days are deleted from the landing folder after a good run
     # (never the one in use); None keeps every delivery.
     retention_days: int | None = None
+    # Where Splink trains, scores and clusters: `duckdb` (in this process) or `spark`
+    # (docs/scaling.md). The Spark master URL and the scratch folder of Splink's intermediate
+    # tables (default `<data_dir>/spark/checkpoints`; on a cluster, storage every executor reaches).
+    linkage_backend: str = "duckdb"
+    spark_master: str = "local[2]"
+    spark_checkpoint_dir: str = ""
 
     def setup_for_execution(self, context: dg.InitResourceContext) -> None:
         run = context.run
@@ -68,6 +75,12 @@ class PaduSettings(dg.ConfigurableResource):
     @property
     def reports_path(self) -> Path:
         return self.data_path / "reports"
+
+    @property
+    def backend(self) -> LinkageBackend:
+        checkpoint_dir = self.spark_checkpoint_dir or str((self.data_path / "spark" / "checkpoints").resolve())
+        return LinkageBackend(name=self.linkage_backend, spark_master=self.spark_master,
+                              checkpoint_dir=checkpoint_dir)
 
     @property
     def truth_file(self) -> Path:
@@ -149,6 +162,10 @@ def env_settings() -> tuple[PaduSettings, Warehouse]:
         pseudonym_key=os.environ.get("PADU_PSEUDONYM_KEY", ""),
         production=os.environ.get("PADU_ENV", "").lower() == "production",
         retention_days=_retention_days(os.environ.get("PADU_RETENTION_DAYS", "")),
+        linkage_backend=os.environ.get("PADU_LINKAGE_BACKEND", "duckdb").strip().lower() or "duckdb",
+        spark_master=os.environ.get("PADU_SPARK_MASTER", "local[2]"),
+        spark_checkpoint_dir=os.environ.get("PADU_SPARK_CHECKPOINT_DIR", ""),
     )
+    settings.backend  # an unknown backend stops here, before any run starts
     warehouse = Warehouse(path=str(Path(data_dir) / "warehouse" / "padu_work.duckdb"))
     return settings, warehouse

@@ -67,7 +67,7 @@ def linkage_model(context: dg.AssetExecutionContext, config: LinkageConfig, padu
         retrain_reason = ""
     if retrain_reason:
         records = warehouse.read("staging.person_records", LINKAGE_COLUMNS)
-        model_json, notes = train(records, rules)
+        model_json, notes = train(records, rules, padu.backend)
         for note in notes:
             context.log.warning(note)
         tf_tables = term_frequency_tables(records, term_frequency_columns(model_json))
@@ -138,11 +138,12 @@ def linkage_pairs(context: dg.AssetExecutionContext, padu: PaduSettings, warehou
     )
     delta = classify_records(hashes, previous_hashes)
     if run["mode"] == "incremental" and previous_pairs is not None:
-        scored = score_touched(records, delta.touched, model_json, tf_tables, rules.predict_threshold)
+        scored = score_touched(records, delta.touched, model_json, tf_tables, rules.predict_threshold,
+                               padu.backend)
         pairs = combine_pairs(previous_pairs, scored, delta)
         scored_pairs = scored.height
     else:
-        pairs = score_all(records, model_json, tf_tables, rules.predict_threshold)
+        pairs = score_all(records, model_json, tf_tables, rules.predict_threshold, padu.backend)
         scored_pairs = pairs.height
     dropped = (
         dropped_strong_pairs(previous_pairs, pairs, rules.cluster_threshold)
@@ -216,7 +217,7 @@ def linkage_clusters(padu: PaduSettings, warehouse: Warehouse):
     reviewed_matches, cannot_links = constraints_from_answers(answers)
     must_links = pl.concat([stated, reviewed_matches], how="vertical_relaxed")
     edges = cluster_edges(pairs, must_links)
-    clusters = cluster(records, edges, rules.cluster_threshold)
+    clusters = cluster(records, edges, rules.cluster_threshold, padu.backend)
     # Pairs inside a cluster that the model scores as two people, unless a source or a reviewer
     # says they are one.
     model = warehouse.read("linkage.model").row(0, named=True)

@@ -8,7 +8,10 @@ incremental night; only records whose linkage columns changed are scored again.
   since the last night.
 - `score_all` (full rebuild) and `score_touched` (new and changed records against the unchanged
   ones, `predict_between`, and among themselves, `predict_within`): the same pairs, the same scores.
-- `ModelStore`: trained models, versioned by rules hash and training time, never overwritten."""
+- `ModelStore`: trained models, versioned by rules hash and training time, never overwritten.
+
+Scoring runs on the configured backend (assets/linkage/backend.py); the model JSON is always kept
+in the rules' SQL dialect."""
 
 from __future__ import annotations
 
@@ -21,6 +24,9 @@ from pathlib import Path
 import duckdb
 import polars as pl
 from splink import DuckDBAPI, Linker
+from splink.internals.database_api import DatabaseAPI
+
+from assets.linkage.backend import DUCKDB, LinkageBackend, make_db_api, register_frame, settings_for_backend
 
 PAIR_KEYS = ["record_key_l", "record_key_r"]
 
@@ -106,18 +112,21 @@ def classify_records(tonight: pl.DataFrame, previous: pl.DataFrame) -> RecordDel
     )
 
 
-def _linker(frames: dict[str, pl.DataFrame], model_json: dict, tf_tables: dict[str, pl.DataFrame]):
-    db_api = DuckDBAPI(connection=duckdb.connect())  # in memory, away from the warehouse file
-    registered = {name: db_api.register(frame, dataset_display_name=name) for name, frame in frames.items()}
+def _linker(frames: dict[str, pl.DataFrame], model_json: dict, tf_tables: dict[str, pl.DataFrame],
+            db_api: DatabaseAPI | None = None, backend: LinkageBackend = DUCKDB):
+    if db_api is None:  # a DuckDB connection that lives as long as the linker
+        db_api = DuckDBAPI(connection=duckdb.connect())
+    registered = {name: register_frame(db_api, frame, name) for name, frame in frames.items()}
     everything = pl.concat(list(frames.values()), how="vertical_relaxed")
     # A dedupe model takes one input table; the role tables are passed to predict_between/within.
-    base = registered["person_records"] if "person_records" in registered else db_api.register(
-        everything, dataset_display_name="person_records")
-    linker = Linker(base, model_json)
+    base = registered["person_records"] if "person_records" in registered else register_frame(
+        db_api, everything, "person_records")
+    settings = settings_for_backend(model_json, backend, model_json.get("sql_dialect", "duckdb"))
+    linker = Linker(base, settings)
     for column, table in tf_tables.items():
         lookup = tf_lookup(table, column, everything[column])
         linker.table_management.register_term_frequency_lookup(
-            db_api.register(lookup, dataset_display_name=f"tf_{column}_lookup"), column
+            register_frame(db_api, lookup, f"tf_{column}_lookup"), column
         )
     return linker, registered
 
@@ -137,14 +146,16 @@ def _pairs_frame(predictions, keep_columns: list[str] | None) -> pl.DataFrame:
 
 
 def score_all(records: pl.DataFrame, model_json: dict, tf_tables: dict[str, pl.DataFrame],
-              threshold: float) -> pl.DataFrame:
+              threshold: float, backend: LinkageBackend = DUCKDB) -> pl.DataFrame:
     """Full rebuild: every blocked pair of tonight's records, kept from `threshold` up."""
-    linker, _ = _linker({"person_records": records}, model_json, tf_tables)
-    return _pairs_frame(linker.inference.predict(threshold_match_probability=threshold), None)
+    with make_db_api(backend) as db_api:
+        linker, _ = _linker({"person_records": records}, model_json, tf_tables, db_api, backend)
+        return _pairs_frame(linker.inference.predict(threshold_match_probability=threshold), None)
 
 
 def score_touched(records: pl.DataFrame, touched: list[str], model_json: dict,
-                  tf_tables: dict[str, pl.DataFrame], threshold: float) -> pl.DataFrame:
+                  tf_tables: dict[str, pl.DataFrame], threshold: float,
+                  backend: LinkageBackend = DUCKDB) -> pl.DataFrame:
     """Incremental night: the touched records (new or changed) against the others
     (`predict_between`) and among themselves (`predict_within`)."""
     is_touched = pl.col("record_key").is_in(pl.Series(touched, dtype=pl.String).implode())
@@ -156,15 +167,16 @@ def score_touched(records: pl.DataFrame, touched: list[str], model_json: dict,
     fresh = fresh.with_columns(pl.lit("person_records").alias("source_dataset"))
     existing = existing.with_columns(pl.lit("person_records").alias("source_dataset"))
     frames = {"existing_records": existing, "touched_records": fresh}
-    linker, tables = _linker(frames, model_json, tf_tables)
-    parts = []
-    if existing.height:
-        between = linker.inference.predict_between(
-            tables["existing_records"], tables["touched_records"], threshold_match_probability=threshold
-        )
-        parts.append(_pairs_frame(between, None))
-    within = linker.inference.predict_within(tables["touched_records"], threshold_match_probability=threshold)
-    parts.append(_pairs_frame(within, None))
+    with make_db_api(backend) as db_api:
+        linker, tables = _linker(frames, model_json, tf_tables, db_api, backend)
+        parts = []
+        if existing.height:
+            between = linker.inference.predict_between(
+                tables["existing_records"], tables["touched_records"], threshold_match_probability=threshold
+            )
+            parts.append(_pairs_frame(between, None))
+        within = linker.inference.predict_within(tables["touched_records"], threshold_match_probability=threshold)
+        parts.append(_pairs_frame(within, None))
     return pl.concat(parts, how="diagonal_relaxed")
 
 

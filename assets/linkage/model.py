@@ -1,14 +1,17 @@
-"""Trains the Splink model on the common person records, scores candidate pairs and clusters them,
-on a DuckDB connection of its own so that the warehouse file is never locked by Splink."""
+"""Trains the Splink model on the common person records and clusters the scored pairs, on the
+configured backend (assets/linkage/backend.py): a DuckDB connection of its own, so that the
+warehouse file is never locked by Splink, or Spark."""
 
 from __future__ import annotations
 
-
-import duckdb
 import polars as pl
-from splink import DuckDBAPI, Linker
+from splink import Linker
 from splink.clustering import cluster_pairwise_predictions_at_threshold
 
+from assets.linkage.backend import (
+    DUCKDB, LinkageBackend, make_db_api, model_in_rules_dialect, register_frame, rule_for_backend,
+    settings_for_backend,
+)
 from assets.linkage.rules import LinkageRules
 
 # Only these columns go into Splink: what the rules compare and block on.
@@ -19,33 +22,35 @@ LINKAGE_COLUMNS = [
 ]
 
 
-def _new_linker(records: pl.DataFrame, settings: dict) -> tuple[Linker, DuckDBAPI]:
-    con = duckdb.connect()  # in memory: Splink's __splink__ tables stay out of the warehouse
-    db_api = DuckDBAPI(connection=con)
-    table = db_api.register(records.select(LINKAGE_COLUMNS), dataset_display_name="person_records")
-    return Linker(table, settings), db_api
-
-
-def train(records: pl.DataFrame, rules: LinkageRules) -> tuple[dict, list[str]]:
-    """Trains m and u probabilities with a fixed seed; returns the model as Splink JSON."""
-    linker, _ = _new_linker(records, rules.splink_settings())
+def train(records: pl.DataFrame, rules: LinkageRules, backend: LinkageBackend = DUCKDB) -> tuple[dict, list[str]]:
+    """Trains m and u probabilities with a fixed seed; returns the model as Splink JSON, its SQL in
+    the rules' dialect whichever backend trained it."""
+    settings = rules.splink_settings()
+    dialect = rules.sql_dialect
     training = rules.training
     notes: list[str] = []
-    prior = training["probability_two_random_records_match"]
-    linker.training.estimate_probability_two_random_records_match(
-        prior["deterministic_rules"], recall=float(prior["recall"])
-    )
-    linker.training.estimate_u_using_random_sampling(
-        max_pairs=float(training["u_max_pairs"]), seed=int(training["seed"])
-    )
-    for rule in training["em_blocking_rules"]:
-        try:
-            linker.training.estimate_parameters_using_expectation_maximisation(
-                rule, max_pairs=float(training["em_max_pairs"])
-            )
-        except Exception as exc:  # too few pairs in a tiny delivery: keep the u-only estimate
-            notes.append(f"EM session on '{rule}' skipped: {exc}")
-    return linker.misc.save_model_to_json(), notes
+    with make_db_api(backend) as db_api:
+        table = register_frame(db_api, records.select(LINKAGE_COLUMNS), "person_records")
+        linker = Linker(table, settings_for_backend(settings, backend, dialect))
+        prior = training["probability_two_random_records_match"]
+        linker.training.estimate_probability_two_random_records_match(
+            [rule_for_backend(r, backend, dialect) for r in prior["deterministic_rules"]],
+            recall=float(prior["recall"]),
+        )
+        linker.training.estimate_u_using_random_sampling(
+            max_pairs=float(training["u_max_pairs"]), seed=int(training["seed"])
+        )
+        for rule in training["em_blocking_rules"]:
+            try:
+                linker.training.estimate_parameters_using_expectation_maximisation(
+                    rule_for_backend(rule, backend, dialect), max_pairs=float(training["em_max_pairs"])
+                )
+            except Exception as exc:  # too few pairs in a tiny delivery: keep the u-only estimate
+                notes.append(f"EM session on '{rule}' skipped: {exc}")
+        model_json = linker.misc.save_model_to_json()
+    if backend.name != dialect:
+        model_json = model_in_rules_dialect(model_json, settings, dialect)
+    return model_json, notes
 
 
 def cluster_edges(pairs: pl.DataFrame, must_links: pl.DataFrame) -> pl.DataFrame:
@@ -60,13 +65,16 @@ def cluster_edges(pairs: pl.DataFrame, must_links: pl.DataFrame) -> pl.DataFrame
     )
 
 
-def cluster(records: pl.DataFrame, edges: pl.DataFrame, threshold: float) -> pl.DataFrame:
+def cluster(records: pl.DataFrame, edges: pl.DataFrame, threshold: float,
+            backend: LinkageBackend = DUCKDB) -> pl.DataFrame:
     """Connected components (Splink's clustering) of `edges` (see cluster_edges) at `threshold`.
     Returns record_key, cluster_id."""
-    db_api = DuckDBAPI(connection=duckdb.connect())
-    clustered = cluster_pairwise_predictions_at_threshold(
-        records.select("record_key").to_arrow(), edges.to_arrow(), db_api,
-        node_id_column_name="record_key", edge_id_column_name_left="record_key_l",
-        edge_id_column_name_right="record_key_r", threshold_match_probability=threshold,
-    )
-    return pl.from_arrow(clustered.as_pyarrow_table()).select("record_key", "cluster_id")
+    with make_db_api(backend) as db_api:
+        nodes = register_frame(db_api, records.select("record_key"), "cluster_nodes")
+        links = register_frame(db_api, edges, "cluster_edges")
+        clustered = cluster_pairwise_predictions_at_threshold(
+            nodes, links, db_api,
+            node_id_column_name="record_key", edge_id_column_name_left="record_key_l",
+            edge_id_column_name_right="record_key_r", threshold_match_probability=threshold,
+        )
+        return pl.from_arrow(clustered.as_pyarrow_table()).select("record_key", "cluster_id")

@@ -25,6 +25,13 @@ class LinkageRules:
         return self.raw["unique_id_column"]
 
     @property
+    def sql_dialect(self) -> str:
+        """The SQL dialect the conditions and blocking rules are written in: DuckDB's, unless the
+        file says otherwise (`sql_dialect:`). Other backends get them transpiled
+        (assets/linkage/backend.py)."""
+        return str(self.raw.get("sql_dialect", "duckdb"))
+
+    @property
     def blocking_rules(self) -> list[str]:
         return list(self.raw["blocking_rules_to_generate_predictions"])
 

@@ -1,0 +1,199 @@
+"""Where Splink runs: on an in-memory DuckDB connection in this process (the default), or on Spark
+(local mode, or a cluster named by a master URL) once one machine is outgrown. The rules are
+written once, in DuckDB's SQL (`LinkageRules.sql_dialect`); for Spark each condition and blocking
+rule is transpiled with sqlglot, and a model trained on Spark is saved with the rules' own SQL,
+so the model store holds one kind of model whichever engine trained it."""
+
+from __future__ import annotations
+
+import copy
+import os
+import sys
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from functools import cache
+from typing import Any
+
+import duckdb
+import polars as pl
+import sqlglot
+from sqlglot import exp
+from splink import DuckDBAPI
+from splink.internals.database_api import DatabaseAPI
+
+BACKENDS = ("duckdb", "spark")
+
+
+@dataclass(frozen=True)
+class LinkageBackend:
+    """name: `duckdb` or `spark`. For Spark: the master URL (`local[2]`, `spark://host:7077`,
+    `k8s://https://...`) and a scratch folder that the driver and every executor can reach (Splink
+    writes its intermediate tables there as Parquet; each call's files are deleted when it ends)."""
+
+    name: str = "duckdb"
+    spark_master: str = "local[2]"
+    checkpoint_dir: str = "data/spark/checkpoints"
+
+    def __post_init__(self) -> None:
+        if self.name not in BACKENDS:
+            raise ValueError(f"linkage backend must be one of {', '.join(BACKENDS)} (got {self.name!r})")
+
+
+DUCKDB = LinkageBackend()
+
+
+# --- the rules' SQL on Spark ----------------------------------------------------------------------
+# Splink's similarity jar has a `jaro_winkler` UDF, but its values differ from DuckDB's
+# `jaro_winkler_similarity` (measured on 160,000 name pairs of the demo data: up to 0.14 apart,
+# 26 pairs on the other side of 0.85 and 54 of 0.8), so the rules would score differently on
+# Spark. The rules' Jaro-Winkler runs DuckDB's own function instead, on Arrow batches
+# (assets/linkage/spark_udfs.py).
+JARO_WINKLER_UDF = "duckdb_jaro_winkler_similarity"
+
+
+def _spark_function(node: exp.Expression) -> exp.Expression:
+    """The functions sqlglot has no Spark form for: Jaro-Winkler (above); DuckDB's
+    `list_has_all(a, b)` (every element of b is in a) is `size(array_except(b, a)) = 0`, NULL for
+    a NULL list on both engines under Spark's ANSI mode. `damerau_levenshtein` keeps its name: the
+    jar registers it as a UDF, and its values equal DuckDB's (measured on 90,000 NIK pairs)."""
+    if isinstance(node, exp.JarowinklerSimilarity):
+        return exp.Anonymous(this=JARO_WINKLER_UDF, expressions=[node.this, node.expression])
+    if isinstance(node, exp.Anonymous) and node.name.lower() == "list_has_all":
+        container, wanted = node.expressions
+        missing = exp.Anonymous(this="array_except", expressions=[wanted, container])
+        return exp.paren(exp.EQ(this=exp.Anonymous(this="size", expressions=[missing]),
+                                expression=exp.Literal.number(0)))
+    return node
+
+
+@cache
+def to_backend_sql(sql: str, read: str, write: str) -> str:
+    """One condition or blocking rule, from the rules' dialect to the backend's."""
+    if read == write or sql.strip().upper() == "ELSE":
+        return sql
+    tree = sqlglot.parse_one(sql, read=read)
+    if write == "spark":
+        tree = tree.transform(_spark_function)
+    return tree.sql(dialect=write)
+
+
+def _blocking_rule_sql(rule: Any) -> str:
+    return rule["blocking_rule"] if isinstance(rule, dict) else rule
+
+
+def settings_for_backend(settings: dict, backend: LinkageBackend, rules_dialect: str = "duckdb") -> dict:
+    """Splink settings (or a saved model) whose SQL is in the rules' dialect, made runnable on the
+    backend: unchanged for DuckDB, transpiled for Spark."""
+    if backend.name == rules_dialect:
+        return settings
+    out = copy.deepcopy(settings)
+    for comparison in out["comparisons"]:
+        for level in comparison["comparison_levels"]:
+            level["sql_condition"] = to_backend_sql(level["sql_condition"], rules_dialect, backend.name)
+    out["blocking_rules_to_generate_predictions"] = [
+        {"blocking_rule": to_backend_sql(_blocking_rule_sql(rule), rules_dialect, backend.name),
+         "sql_dialect": backend.name}
+        for rule in out.get("blocking_rules_to_generate_predictions", [])
+    ]
+    out["sql_dialect"] = backend.name
+    return out
+
+
+def rule_for_backend(rule: str, backend: LinkageBackend, rules_dialect: str = "duckdb") -> str:
+    """A training rule (deterministic or EM blocking rule) for the backend."""
+    return to_backend_sql(rule, rules_dialect, backend.name)
+
+
+def model_in_rules_dialect(model_json: dict, settings: dict, rules_dialect: str = "duckdb") -> dict:
+    """A model trained on another engine, with the rules' own SQL put back: Splink keeps the order
+    of comparisons, levels and blocking rules, so each condition is restored in place."""
+    out = copy.deepcopy(model_json)
+    for trained, written in zip(out["comparisons"], settings["comparisons"], strict=True):
+        assert trained["output_column_name"] == written["output_column_name"]
+        for level, source in zip(trained["comparison_levels"], written["comparison_levels"], strict=True):
+            level["sql_condition"] = source["sql_condition"]
+    out["blocking_rules_to_generate_predictions"] = [
+        {"blocking_rule": _blocking_rule_sql(rule), "sql_dialect": rules_dialect}
+        for rule in settings["blocking_rules_to_generate_predictions"]
+    ]
+    out["sql_dialect"] = rules_dialect
+    return out
+
+
+# --- database APIs --------------------------------------------------------------------------------
+def register_frame(db_api: DatabaseAPI, frame: pl.DataFrame, name: str):
+    """A Polars frame as a Splink input table (Spark takes it as Arrow, with plain string types)."""
+    if isinstance(db_api, DuckDBAPI):
+        return db_api.register(frame, dataset_display_name=name)
+    return db_api.register(frame.to_arrow(compat_level=pl.CompatLevel.oldest()), dataset_display_name=name)
+
+
+def spark_session(master: str):
+    """The process's Spark session, with Splink's similarity jar on its class path. A session
+    that already runs in this process is reused (its jars cannot change)."""
+    from pyspark.sql import SparkSession
+    from splink.backends.spark import similarity_jar_location
+
+    builder = (
+        SparkSession.builder.master(master).appName("padu-linkage")
+        .config("spark.jars", similarity_jar_location())
+        .config("spark.sql.session.timeZone", "UTC")
+        .config("spark.ui.showConsoleProgress", "false")
+    )
+    if master.startswith("local"):
+        # A few partitions suit one machine, and the Python workers are this interpreter (with
+        # duckdb); on a cluster spark-defaults.conf and the executors' image decide.
+        builder = builder.config("spark.sql.shuffle.partitions", "4").config("spark.ui.enabled", "false")
+        os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+    spark = builder.getOrCreate()
+    spark.sparkContext.setLogLevel("WARN")
+    register_spark_functions(spark)
+    return spark
+
+
+def register_spark_functions(spark) -> None:
+    """The functions the transpiled rules call beyond Spark's own and the jar's."""
+    from pyspark.sql.functions import arrow_udf
+
+    from assets.linkage.spark_udfs import duckdb_jaro_winkler_similarity
+
+    spark.udf.register(JARO_WINKLER_UDF, arrow_udf(duckdb_jaro_winkler_similarity, "double"))
+
+
+def _delete_path(spark, path: str) -> None:
+    """Deletes a folder on whatever file system the path names (local, HDFS, S3A...)."""
+    jvm = spark.sparkContext._jvm
+    hadoop_path = jvm.org.apache.hadoop.fs.Path(path)
+    hadoop_path.getFileSystem(spark.sparkContext._jsc.hadoopConfiguration()).delete(hadoop_path, True)
+
+
+@contextmanager
+def make_db_api(backend: LinkageBackend = DUCKDB) -> Iterator[DatabaseAPI]:
+    """A Splink database API for one training, scoring or clustering call. DuckDB: a fresh
+    in-memory connection (Splink's `__splink__` tables stay out of the warehouse file). Spark: the
+    process's session, with a scratch folder of its own that is deleted (with the temporary views
+    and cached tables) when the call ends, since Splink's intermediate tables hold personal data."""
+    if backend.name == "duckdb":
+        con = duckdb.connect()
+        try:
+            yield DuckDBAPI(connection=con)
+        finally:
+            con.close()
+        return
+
+    from splink.backends.spark import SparkAPI
+
+    spark = spark_session(backend.spark_master)
+    scratch = f"{backend.checkpoint_dir.rstrip('/')}/{uuid.uuid4().hex}"
+    spark.sparkContext.setCheckpointDir(scratch)
+    views_before = {t.name for t in spark.catalog.listTables() if t.isTemporary}
+    try:
+        yield SparkAPI(spark_session=spark, break_lineage_method="parquet")
+    finally:
+        for table in spark.catalog.listTables():
+            if table.isTemporary and table.name not in views_before:
+                spark.catalog.dropTempView(table.name)
+        spark.catalog.clearCache()
+        _delete_path(spark, scratch)
