@@ -80,7 +80,7 @@ class PaduSettings(dg.ConfigurableResource):
     def backend(self) -> LinkageBackend:
         checkpoint_dir = self.spark_checkpoint_dir or str((self.data_path / "spark" / "checkpoints").resolve())
         return LinkageBackend(name=self.linkage_backend, spark_master=self.spark_master,
-                              checkpoint_dir=checkpoint_dir)
+                              checkpoint_dir=checkpoint_dir, spill_dir=str(self.data_path / "tmp" / "duckdb"))
 
     @property
     def truth_file(self) -> Path:

@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import copy
 import os
+import shutil
 import sys
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import cache
+from pathlib import Path
 from typing import Any
 
 import duckdb
@@ -35,6 +37,9 @@ class LinkageBackend:
     name: str = "duckdb"
     spark_master: str = "local[2]"
     checkpoint_dir: str = "data/spark/checkpoints"
+    # Where DuckDB spills what does not fit in memory (Splink's tables hold NIKs and names): a
+    # folder of the working store, not DuckDB's default `.tmp` in the working directory.
+    spill_dir: str | None = None
 
     def __post_init__(self) -> None:
         if self.name not in BACKENDS:
@@ -176,11 +181,16 @@ def make_db_api(backend: LinkageBackend = DUCKDB) -> Iterator[DatabaseAPI]:
     process's session, with a scratch folder of its own that is deleted (with the temporary views
     and cached tables) when the call ends, since Splink's intermediate tables hold personal data."""
     if backend.name == "duckdb":
-        con = duckdb.connect()
+        spill = Path(backend.spill_dir) / uuid.uuid4().hex if backend.spill_dir else None
+        if spill:
+            spill.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        con = duckdb.connect(config={"temp_directory": str(spill)} if spill else {})
         try:
             yield DuckDBAPI(connection=con)
         finally:
             con.close()
+            if spill:
+                shutil.rmtree(spill, ignore_errors=True)
         return
 
     from splink.backends.spark import SparkAPI

@@ -7,12 +7,14 @@ local Spark session (Java 17), about a minute and a half on two busy cores."""
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import polars as pl
 import pytest
 
 from assets.linkage.backend import (
-    JARO_WINKLER_UDF, LinkageBackend, model_in_rules_dialect, settings_for_backend, to_backend_sql,
+    JARO_WINKLER_UDF, LinkageBackend, make_db_api, model_in_rules_dialect, settings_for_backend,
+    to_backend_sql,
 )
 from assets.linkage.incremental import score_all, score_touched, term_frequency_columns, term_frequency_tables
 from assets.linkage.model import LINKAGE_COLUMNS, cluster, cluster_edges, train
@@ -67,6 +69,20 @@ def test_backend_comes_from_the_environment(monkeypatch, tmp_path):
     monkeypatch.setenv("PADU_LINKAGE_BACKEND", "postgres")
     with pytest.raises(ValueError, match="linkage backend must be one of duckdb, spark"):
         env_settings()
+
+
+def test_duckdb_spills_into_the_working_store_and_the_spill_is_deleted(monkeypatch, tmp_path):
+    monkeypatch.setenv("PADU_DATA_DIR", str(tmp_path))
+    backend = env_settings()[0].backend
+    assert backend.spill_dir == str(tmp_path / "tmp" / "duckdb")
+    with make_db_api(backend) as db_api:
+        con = db_api.duckdb_con
+        con.execute("SET memory_limit = '100MB'; SET threads = 1; SET preserve_insertion_order = false")
+        # a 300 MB table does not fit in 100 MB: DuckDB writes blocks of it to its temp directory
+        con.execute("CREATE TABLE t AS SELECT range AS i, md5(range::VARCHAR) AS h FROM range(4000000)")
+        spill = Path(con.sql("SELECT current_setting('temp_directory')").fetchall()[0][0])
+        assert spill.parent == Path(backend.spill_dir) and any(spill.iterdir())
+    assert not (tmp_path / "tmp" / "duckdb").exists() or not any((tmp_path / "tmp" / "duckdb").iterdir())
 
 
 # --- the same linkage on both engines ------------------------------------------------------------
