@@ -182,6 +182,15 @@ def test_a_default_date_counts_on_the_year(model):
     assert pair["birth_date"] == "same year, one date a default or missing"
 
 
+def test_one_household_is_the_closest_origin(model):
+    # a student's record carries the family's card but no address
+    kk = "3212082706200001"
+    pair = score(model, dtsen_row("1", "AISYAH", None, "05-08-2014", "P", kk, kode_desa="3212082001"),
+                 dtsen_row("2", "AISYAH", None, "05-08-2014", "P", kk, kode_desa=None))
+    assert pair["place"] == "same household (family card)"
+    assert pair["mw_place"] > 5 and pair["match_probability"] > 0.99
+
+
 def test_one_card_different_names_is_a_cannot_link(model):
     kk = "3201010101100001"
     pair = score(model, dtsen_row("1", "SITI AMINAH", None, "05-08-1990", "P", kk),
