@@ -11,7 +11,7 @@ import polars as pl
 
 from assets.linkage.conflicts import within_cluster_conflicts
 from assets.linkage.constraints import ClusterConstraints, enforce_constraints
-from assets.linkage.diagnostics import blocking_report, comparison_viewer, link_rates, model_charts
+from assets.linkage.diagnostics import blocking_report, cluster_metrics, comparison_viewer, link_rates, model_charts
 from assets.linkage.incremental import (
     ModelStore, classify_records, combine_pairs, dropped_strong_pairs, record_hashes, score_all,
     score_touched, term_frequency_columns, term_frequency_tables,
@@ -267,7 +267,8 @@ def linkage_clusters(padu: PaduSettings, warehouse: Warehouse):
     description="How the linkage behaved, with no personal value: Splink's match-weight and m/u "
     "charts and its comparison viewer over a sample of tonight's pairs, identifying values shown "
     "as keyed tokens (HTML under `$PADU_DATA_DIR/reports/<run>/`), pairs per blocking rule, link "
-    "rates per source pair and per province (the cluster size distribution is on `linkage/clusters`).",
+    "rates per source pair and per province, and how densely each person's records are linked "
+    "(`linkage.cluster_metrics`; the cluster size distribution is on `linkage/clusters`).",
     kinds={"splink"},
 )
 def linkage_diagnostics(context: dg.AssetExecutionContext, padu: PaduSettings, warehouse: Warehouse):
@@ -285,8 +286,12 @@ def linkage_diagnostics(context: dg.AssetExecutionContext, padu: PaduSettings, w
         resolve_key(padu.pseudonym_key, padu.data_path, padu.production), viewer,
     )
     by_pair, by_province = link_rates(records, clusters)
+    density = cluster_metrics(
+        clusters, warehouse.read("linkage.pairs", ["record_key_l", "record_key_r", "match_probability"]),
+        rules.cluster_threshold,
+    )
     warehouse.write({"linkage.blocking_report": blocking, "linkage.link_rates": by_pair,
-                     "linkage.link_rates_by_province": by_province})
+                     "linkage.link_rates_by_province": by_province, "linkage.cluster_metrics": density})
     return dg.MaterializeResult(
         metadata={
             "match_weights_chart": dg.MetadataValue.path(str(charts["match_weights"])),
@@ -297,5 +302,11 @@ def linkage_diagnostics(context: dg.AssetExecutionContext, padu: PaduSettings, w
             "blocking_rules": markdown_table(blocking, max_rows=30),
             "link_rates_by_source_pair": markdown_table(by_pair),
             "link_rates_by_province": markdown_table(by_province, max_rows=40),
+            # A chain of records each linked only to the next: density near 2/n.
+            "persons_of_3_or_more_records": density.height,
+            "weakly_connected_persons": density.filter(pl.col("density") < 0.5).height,
+            "least_connected_persons": markdown_table(
+                density.head(20).with_columns(pl.col("density", "weakest_edge").round(4))
+            ),
         }
     )

@@ -146,3 +146,28 @@ def comparison_viewer(records: pl.DataFrame, pairs: pl.DataFrame, model_json: di
     out_path.parent.mkdir(parents=True, exist_ok=True)
     linker.visualisations.comparison_viewer_dashboard(masked, str(out_path), overwrite=True, num_example_rows=2)
     return predicted.height
+
+
+def cluster_metrics(clusters: pl.DataFrame, edges: pl.DataFrame, threshold: float) -> pl.DataFrame:
+    """Per person of three or more records, how well its records hold together: the edges at or
+    above `threshold` inside it, its density (edges over possible pairs: 1.0 when every record is
+    linked to every other, near 2/n for a chain) and its weakest edge. clusters: record_key,
+    cluster_id; edges: record_key_l, record_key_r, match_probability."""
+    sizes = clusters.group_by("cluster_id").len("size").filter(pl.col("size") >= 3)
+    keyed = clusters.join(sizes, on="cluster_id", how="semi").select("record_key", pl.col("cluster_id").cast(pl.String))
+    inside = (
+        edges.filter(pl.col("match_probability") >= threshold)
+        .join(keyed.rename({"record_key": "record_key_l"}), on="record_key_l")
+        .join(keyed.rename({"record_key": "record_key_r", "cluster_id": "cluster_r"}), on="record_key_r")
+        .filter(pl.col("cluster_id") == pl.col("cluster_r"))
+        .unique(["record_key_l", "record_key_r"])
+        .group_by("cluster_id")
+        .agg(pl.len().alias("edges"), pl.col("match_probability").min().alias("weakest_edge"))
+    )
+    return (
+        sizes.with_columns(pl.col("cluster_id").cast(pl.String))
+        .join(inside, on="cluster_id", how="left")
+        .with_columns(pl.col("edges").fill_null(0))
+        .with_columns((pl.col("edges") / (pl.col("size") * (pl.col("size") - 1) / 2)).alias("density"))
+        .sort("density", "cluster_id")
+    )

@@ -6,7 +6,7 @@ import json
 
 import polars as pl
 
-from assets.linkage.diagnostics import blocking_report, link_rates, model_charts
+from assets.linkage.diagnostics import blocking_report, cluster_metrics, link_rates, model_charts
 from assets.linkage.model import LINKAGE_COLUMNS, train
 from assets.linkage.rules import load_rules
 
@@ -69,3 +69,21 @@ def test_large_inputs_are_counted_on_a_sample(monkeypatch):
     assert report["is_estimate"].all()
     exact = blocking_report(records().head(2), load_rules())
     assert not exact["is_estimate"].any()
+
+
+def test_cluster_metrics_tell_a_chain_from_a_clique():
+    clusters = pl.DataFrame({
+        "record_key": ["a", "b", "c", "d", "p", "q", "r", "x", "y"],
+        "cluster_id": ["chain"] * 4 + ["clique"] * 3 + ["pair"] * 2,
+    })
+    edges = pl.DataFrame({
+        "record_key_l": ["a", "b", "c", "p", "p", "q", "x", "a"],
+        "record_key_r": ["b", "c", "d", "q", "r", "r", "y", "c"],
+        "match_probability": [0.99, 0.96, 0.999, 0.999, 0.98, 0.97, 0.99, 0.5],
+    })
+    metrics = cluster_metrics(clusters, edges, 0.95)
+    # the pair is too small to measure; a-c at 0.5 is below the threshold
+    assert metrics.select("cluster_id", "size", "edges", "weakest_edge").rows() == [
+        ("chain", 4, 3, 0.96), ("clique", 3, 3, 0.97),
+    ]
+    assert metrics["density"].to_list() == [0.5, 1.0]
