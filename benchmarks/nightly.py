@@ -129,9 +129,12 @@ def warehouse_counts(path: Path) -> dict[str, int]:
         con.close()
 
 
-def bench_size(persons: int, workdir: Path, keep: bool) -> dict:
+def bench_size(persons: int, workdir: Path, keep: bool, reuse_landing: Path | None = None) -> dict:
     root = workdir / f"persons-{persons}"
-    landing, data, home = root / "landing", root / "data", root / "dagster"
+    landing, data, home = reuse_landing or root / "landing", root / "data", root / "dagster"
+    # The job always starts from an empty store (a first night: full linkage, training included).
+    for folder in (data, home):
+        shutil.rmtree(folder, ignore_errors=True)
     for folder in (landing, data, home):
         folder.mkdir(parents=True, exist_ok=True)
     python = sys.executable
@@ -139,10 +142,14 @@ def bench_size(persons: int, workdir: Path, keep: bool) -> dict:
            "DAGSTER_HOME": str(home), "PADU_PSEUDONYM_KEY": "benchmark-key", "PYTHONUNBUFFERED": "1"}
     env.pop("PADU_ENV", None)
 
-    print(f"\n== {persons:,} persons: generating deliveries in {landing}", flush=True)
-    generated = measure([python, "-m", "synthetic", "--landing", str(landing), "--persons", str(persons),
-                         "--no-progress"], env)
-    _require("generation", generated)
+    if reuse_landing is None:
+        print(f"\n== {persons:,} persons: generating deliveries in {landing}", flush=True)
+        generated = measure([python, "-m", "synthetic", "--landing", str(landing), "--persons", str(persons),
+                             "--no-progress"], env)
+        _require("generation", generated)
+    else:
+        print(f"\n== deliveries reused from {landing} (not generated)", flush=True)
+        generated = Measured(0.0, 0, 0, "", time.time())
 
     print(f"== {persons:,} persons: nightly job (python -m pipelines.run_nightly)", flush=True)
     job = measure([python, "-m", "pipelines.run_nightly"], env)
@@ -177,7 +184,7 @@ def bench_size(persons: int, workdir: Path, keep: bool) -> dict:
         "load_average": os.getloadavg(),
     }
     if not keep:
-        shutil.rmtree(root, ignore_errors=True)
+        shutil.rmtree(root, ignore_errors=True)  # never a reused landing folder: it is outside root
     return result
 
 
@@ -203,8 +210,9 @@ def print_size(r: dict) -> None:
     print(f"candidate pairs (blocking, exact) {r['counts']['candidate_pairs']:,}; pairs at p >= threshold: "
           f"pipeline {r['counts']['pairs_at_threshold']:,}, bare {r['bare']['pairs_at_threshold']:,}; "
           f"clusters: pipeline {r['counts']['persons']:,}, bare {r['bare']['clusters']:,}")
-    print(f"generating the deliveries (not in the job figure): {r['generate_seconds']:.0f} s, "
-          f"{_gb(r['generate_peak'])} GB peak; load average after: "
+    generation = (f"{r['generate_seconds']:.0f} s, {_gb(r['generate_peak'])} GB peak" if r["generate_peak"]
+                  else "reused, not generated")
+    print(f"generating the deliveries (not in the job figure): {generation}; load average after: "
           + " ".join(f"{x:.1f}" for x in r["load_average"]))
 
 
@@ -231,8 +239,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workdir", type=Path, default=None, help="default: a temporary folder under /tmp")
     parser.add_argument("--keep", action="store_true", help="keep the workdir (deliveries, warehouse, Dagster home)")
     parser.add_argument("--json", type=Path, default=None, help="also write the results here")
+    parser.add_argument("--landing", type=Path, default=None,
+                        help="reuse the deliveries in this folder (from `python -m synthetic --landing DIR "
+                        "--persons N`, N as --persons) instead of generating them; one size only")
     args = parser.parse_args(argv)
     sizes = [int(s.replace("_", "")) for s in args.sizes.split(",") if s.strip()] or [args.persons]
+    if args.landing is not None and len(sizes) > 1:
+        parser.error("--landing reuses one size's deliveries: give --persons, not --sizes")
     workdir = args.workdir or Path(tempfile.mkdtemp(prefix="padu-bench-", dir="/tmp"))
     workdir.mkdir(parents=True, exist_ok=True)
     print(f"workdir {workdir}; {os.cpu_count()} cores; load average before: "
@@ -240,7 +253,7 @@ def main(argv: list[str] | None = None) -> int:
     results = []
     try:
         for persons in sizes:
-            results.append(bench_size(persons, workdir, args.keep))
+            results.append(bench_size(persons, workdir, args.keep, args.landing))
             print_size(results[-1])
             sys.stdout.flush()
     finally:

@@ -3,6 +3,7 @@ hash of `linkage_rules/`, so a rule change shows as a changed code version in th
 incrementally (only new and changed records are scored) unless the rules or the model changed or
 the run asks for a full rebuild (`padu/full_rebuild` tag, run config, the weekly schedule)."""
 
+import gc
 import json
 import time
 
@@ -38,6 +39,14 @@ class LinkageConfig(dg.Config):
     retrain: bool = False
 
 
+def _release_splink() -> None:
+    """Splink's linker and its database API refer to each other, so the in-memory DuckDB database
+    behind them, with every table Splink made (at a million persons, gigabytes of blocked and
+    scored pairs), outlives the call until Python's cycle collector happens to run, often steps
+    later. Collected here, before the next large allocation."""
+    gc.collect()
+
+
 def _tag(context: dg.AssetExecutionContext, name: str) -> bool:
     return str(context.run.tags.get(name, "")).lower() in {"1", "true", "yes"}
 
@@ -68,6 +77,7 @@ def linkage_model(context: dg.AssetExecutionContext, config: LinkageConfig, padu
     if retrain_reason:
         records = warehouse.read("staging.person_records", LINKAGE_COLUMNS)
         model_json, notes = train(records, rules, padu.backend)
+        _release_splink()
         for note in notes:
             context.log.warning(note)
         tf_tables = term_frequency_tables(records, term_frequency_columns(model_json))
@@ -145,6 +155,8 @@ def linkage_pairs(context: dg.AssetExecutionContext, padu: PaduSettings, warehou
     else:
         pairs = score_all(records, model_json, tf_tables, rules.predict_threshold, padu.backend)
         scored_pairs = pairs.height
+    del records  # hashed and scored: not needed for the write
+    _release_splink()
     dropped = (
         dropped_strong_pairs(previous_pairs, pairs, rules.cluster_threshold)
         if previous_pairs is not None and "match_weight" in previous_pairs.columns
@@ -210,7 +222,8 @@ def linkage_pairs(context: dg.AssetExecutionContext, padu: PaduSettings, warehou
 def linkage_clusters(padu: PaduSettings, warehouse: Warehouse):
     rules = load_rules()
     records = warehouse.read("staging.person_records", ["record_key"])
-    pairs = warehouse.read("linkage.pairs")
+    # Clustering reads three columns of every pair; only the review queue's band needs them all.
+    pairs = warehouse.read("linkage.pairs", ["record_key_l", "record_key_r", "match_probability"])
     stated = warehouse.read("staging.stated_links")
     review_dir = padu.data_path / "review"
     answers = read_answers(review_dir / "answers.csv")
@@ -218,6 +231,7 @@ def linkage_clusters(padu: PaduSettings, warehouse: Warehouse):
     must_links = pl.concat([stated, reviewed_matches], how="vertical_relaxed")
     edges = cluster_edges(pairs, must_links)
     clusters = cluster(records, edges, rules.cluster_threshold, padu.backend)
+    _release_splink()
     # Pairs inside a cluster that the model scores as two people, unless a source or a reviewer
     # says they are one.
     model = warehouse.read("linkage.model").row(0, named=True)
@@ -232,7 +246,10 @@ def linkage_clusters(padu: PaduSettings, warehouse: Warehouse):
         ClusterConstraints(rules.max_cluster_size, rules.stricter_thresholds, cannot_links | model_cannot_links),
     )
     lower, upper = rules.review_band
-    queue = review_queue(pairs, answers, lower, upper)
+    in_band = warehouse.query(
+        "SELECT * FROM linkage.pairs WHERE match_probability >= ? AND match_probability < ?", [lower, upper]
+    )
+    queue = review_queue(in_band, answers, lower, upper)
     warehouse.write({"linkage.clusters": clusters, "linkage.cluster_splits": splits,
                      "linkage.review_queue": queue})
     review_dir.mkdir(parents=True, exist_ok=True)
@@ -279,6 +296,7 @@ def linkage_diagnostics(context: dg.AssetExecutionContext, padu: PaduSettings, w
     out_dir = padu.reports_path / context.run.run_id
     charts = model_charts(model_json, out_dir)
     blocking = blocking_report(records, rules)
+    _release_splink()
     _, tf_tables = ModelStore(padu.models_path).load(warehouse.read("linkage.model")["model_id"][0])
     viewer = out_dir / "comparison_viewer.html"
     viewer_pairs = comparison_viewer(

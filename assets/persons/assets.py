@@ -27,6 +27,18 @@ PERSON_COLUMNS = [
     "sr_enrolled", "sr_level", "sr_grade", "sr_status", "sr_migrant_class", "sr_migrant_class_destination",
 ]
 
+# Only what the rules below read: the staged tables also hold names, addresses and every
+# delivered column, which need not leave DuckDB here.
+RECORD_COLUMNS = ["record_key", "source", "source_record_id", "nik", "sex", "regency_code", "household_key",
+                  "birth_year", "birth_date_is_default"]
+STATUS_COLUMNS = {  # per source, what its status function in status.py reads
+    "p2mi_penempatan": ["placement_status", "departure_date", "updated_date", "destination_country", "job_title"],
+    "p2mi_kasus": ["case_type", "trafficking_indicated", "arrival_date", "referred_to_kemensos"],
+    "dtsen_individu": ["period", "delivery_date", "desil", "receives_pkh", "receives_sembako", "receives_pbi_jk"],
+    "sr_siswa": ["student_status", "enrolment_date", "school_level", "grade", "migrant_class",
+                 "migrant_class_destination", "father_nik", "mother_nik", "guardian_nik"],
+}
+
 
 @dg.asset(
     key=["persons", "person_ids"],
@@ -40,16 +52,17 @@ PERSON_COLUMNS = [
 )
 def person_ids(context: dg.AssetExecutionContext, padu: PaduSettings, warehouse: Warehouse):
     clusters = warehouse.read("linkage.clusters")
-    previous = read_published(padu.published_path, "person_records")
+    previous = read_published(padu.published_path, "person_records", ["source", "source_record_id", "person_id"])
     if previous is not None:
         previous = previous.select(
             (pl.col("source") + ":" + pl.col("source_record_id")).alias("record_key"), "person_id"
         )
-    history = read_published(padu.published_path, "person_id_events")
+    history = read_published(padu.published_path, "person_id_events", ["event", "person_id", "recorded_at"])
     threshold = load_rules().cluster_threshold
     edges = pl.concat([
-        warehouse.read("linkage.pairs", ["record_key_l", "record_key_r", "match_weight", "match_probability"])
-        .filter(pl.col("match_probability") >= threshold).drop("match_probability"),
+        # Only the joining pairs leave DuckDB: most scored pairs are below the cluster threshold.
+        warehouse.query("SELECT record_key_l, record_key_r, match_weight FROM linkage.pairs "
+                        "WHERE match_probability >= ?", [threshold]),
         warehouse.read("staging.stated_links", ["record_key_l", "record_key_r"])
         .with_columns(pl.lit(None, pl.Float64).alias("match_weight")),
     ])
@@ -85,10 +98,10 @@ def person_ids(context: dg.AssetExecutionContext, padu: PaduSettings, warehouse:
 def persons(padu: PaduSettings, warehouse: Warehouse) -> dg.MaterializeResult:
     key = resolve_key(padu.pseudonym_key, padu.data_path, padu.production)
     ids = warehouse.read("persons.person_ids")
-    records = warehouse.read("staging.person_records").join(ids, on="record_key")
+    records = warehouse.read("staging.person_records", RECORD_COLUMNS).join(ids, on="record_key")
 
     def with_ids(source: str) -> pl.DataFrame:
-        staged = warehouse.read(f"staging.{source}")
+        staged = warehouse.read(f"staging.{source}", ["source_record_id", *STATUS_COLUMNS[source]])
         return staged.join(
             ids.filter(pl.col("record_key").str.starts_with(source + ":")).with_columns(
                 pl.col("record_key").str.strip_prefix(source + ":").alias("source_record_id")
@@ -108,7 +121,7 @@ def persons(padu: PaduSettings, warehouse: Warehouse) -> dg.MaterializeResult:
         pl.col("regency_code").str.slice(0, 2).alias("origin_province_code"),
     ).rename({"records": "record_count"}).select(PERSON_COLUMNS).sort("person_id")
 
-    link_confidence = _link_confidence(warehouse, ids)
+    link_confidence = _link_confidence(warehouse)
     record_table = (
         records.select("source", "source_record_id", "record_key", "person_id")
         .join(link_confidence, on="record_key", how="left")
@@ -144,20 +157,22 @@ def persons(padu: PaduSettings, warehouse: Warehouse) -> dg.MaterializeResult:
     )
 
 
-def _link_confidence(warehouse: Warehouse, ids: pl.DataFrame) -> pl.DataFrame:
+def _link_confidence(warehouse: Warehouse) -> pl.DataFrame:
     """Per record, the strongest scored link to another record of the same person (null for a
-    person of one record, or one joined only by a stated link)."""
-    pairs = warehouse.read("linkage.pairs", ["record_key_l", "record_key_r", "match_probability", "match_weight"])
-    same = (
-        pairs.join(ids.rename({"record_key": "record_key_l", "person_id": "p_l"}), on="record_key_l")
-        .join(ids.rename({"record_key": "record_key_r", "person_id": "p_r"}), on="record_key_r")
-        .filter(pl.col("p_l") == pl.col("p_r"))
-    )
-    both_sides = pl.concat([
-        same.select(pl.col("record_key_l").alias("record_key"), "match_probability", "match_weight"),
-        same.select(pl.col("record_key_r").alias("record_key"), "match_probability", "match_weight"),
-    ])
-    return both_sides.group_by("record_key").agg(
-        pl.col("match_probability").max().alias("best_link_probability"),
-        pl.col("match_weight").max().round(3).alias("best_link_weight"),
-    )
+    person of one record, or one joined only by a stated link). Joined in DuckDB, where the
+    pairs are: only the result comes out."""
+    best = warehouse.query("""
+        WITH same AS (
+            SELECT p.record_key_l, p.record_key_r, p.match_probability, p.match_weight
+            FROM linkage.pairs p
+            JOIN persons.person_ids l ON l.record_key = p.record_key_l
+            JOIN persons.person_ids r ON r.record_key = p.record_key_r
+            WHERE l.person_id = r.person_id
+        )
+        SELECT record_key, max(match_probability) AS best_link_probability,
+               max(match_weight) AS best_link_weight
+        FROM (SELECT record_key_l AS record_key, match_probability, match_weight FROM same
+              UNION ALL
+              SELECT record_key_r, match_probability, match_weight FROM same)
+        GROUP BY record_key""")
+    return best.with_columns(pl.col("best_link_weight").round(3))  # rounded as Polars always did

@@ -142,8 +142,8 @@ def publish_tables(tables: dict[str, pl.DataFrame], published_dir: Path, run_id:
     return manifest
 
 
-def read_published(published_dir: Path, table: str) -> pl.DataFrame | None:
-    """The last published version of a table, from its Parquet file (never opens the DuckDB
-    file, so a reader of ours can never block a writer)."""
+def read_published(published_dir: Path, table: str, columns: list[str] | None = None) -> pl.DataFrame | None:
+    """The last published version of a table (only `columns`, when given), from its Parquet file
+    (never opens the DuckDB file, so a reader of ours can never block a writer)."""
     path = published_dir / f"{table}.parquet"
-    return pl.read_parquet(path) if path.exists() else None
+    return pl.read_parquet(path, columns=columns) if path.exists() else None
