@@ -240,6 +240,7 @@ def linkage_clusters(padu: PaduSettings, warehouse: Warehouse):
         warehouse.read("staging.person_records", LINKAGE_COLUMNS), clusters, json.loads(model["model_json"]),
         tf_tables, rules.cannot_link_below,
     ).join(must_links.select("record_key_l", "record_key_r"), on=["record_key_l", "record_key_r"], how="anti")
+    _release_splink()
     model_cannot_links = frozenset(conflicts.select("record_key_l", "record_key_r").iter_rows())
     clusters, splits = enforce_constraints(
         clusters, edges,
@@ -295,14 +296,14 @@ def linkage_diagnostics(context: dg.AssetExecutionContext, padu: PaduSettings, w
     clusters = warehouse.read("linkage.clusters")
     out_dir = padu.reports_path / context.run.run_id
     charts = model_charts(model_json, out_dir)
-    blocking = blocking_report(records, rules)
-    _release_splink()
     _, tf_tables = ModelStore(padu.models_path).load(warehouse.read("linkage.model")["model_id"][0])
     viewer = out_dir / "comparison_viewer.html"
     viewer_pairs = comparison_viewer(
         records, warehouse.read("linkage.pairs"), model_json, tf_tables,
         resolve_key(padu.pseudonym_key, padu.data_path, padu.production), viewer,
     )
+    blocking = blocking_report(records, rules)
+    _release_splink()
     by_pair, by_province = link_rates(records, clusters)
     density = cluster_metrics(
         clusters, warehouse.read("linkage.pairs", ["record_key_l", "record_key_r", "match_probability"]),
@@ -314,9 +315,9 @@ def linkage_diagnostics(context: dg.AssetExecutionContext, padu: PaduSettings, w
         metadata={
             "match_weights_chart": dg.MetadataValue.path(str(charts["match_weights"])),
             "m_u_chart": dg.MetadataValue.path(str(charts["m_u_parameters"])),
-            "candidate_pairs": int(blocking["cumulative_pairs"][-1]) if blocking.height else 0,
             "comparison_viewer": dg.MetadataValue.path(str(viewer)),
             "comparison_viewer_pairs": viewer_pairs,
+            "candidate_pairs": int(blocking["cumulative_pairs"][-1]) if blocking.height else 0,
             "blocking_rules": markdown_table(blocking, max_rows=30),
             "link_rates_by_source_pair": markdown_table(by_pair),
             "link_rates_by_province": markdown_table(by_province, max_rows=40),
