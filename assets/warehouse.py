@@ -40,6 +40,10 @@ class PaduSettings(dg.ConfigurableResource):
     linkage_backend: str = "duckdb"
     spark_master: str = "local[2]"
     spark_checkpoint_dir: str = ""
+    # DuckDB's memory limit for Splink's work; past it DuckDB spills to the working store instead
+    # of growing. 2 GB keeps a 1M-person night under 4 GB on this 2-core machine at the same
+    # speed (README, benchmark); empty: DuckDB's default, 80% of RAM.
+    linkage_memory_limit: str = "2GB"
 
     def setup_for_execution(self, context: dg.InitResourceContext) -> None:
         run = context.run
@@ -80,7 +84,8 @@ class PaduSettings(dg.ConfigurableResource):
     def backend(self) -> LinkageBackend:
         checkpoint_dir = self.spark_checkpoint_dir or str((self.data_path / "spark" / "checkpoints").resolve())
         return LinkageBackend(name=self.linkage_backend, spark_master=self.spark_master,
-                              checkpoint_dir=checkpoint_dir, spill_dir=str(self.data_path / "tmp" / "duckdb"))
+                              checkpoint_dir=checkpoint_dir, spill_dir=str(self.data_path / "tmp" / "duckdb"),
+                              memory_limit=self.linkage_memory_limit or None)
 
     @property
     def truth_file(self) -> Path:
@@ -165,6 +170,7 @@ def env_settings() -> tuple[PaduSettings, Warehouse]:
         linkage_backend=os.environ.get("PADU_LINKAGE_BACKEND", "duckdb").strip().lower() or "duckdb",
         spark_master=os.environ.get("PADU_SPARK_MASTER", "local[2]"),
         spark_checkpoint_dir=os.environ.get("PADU_SPARK_CHECKPOINT_DIR", ""),
+        linkage_memory_limit=os.environ.get("PADU_LINKAGE_MEMORY_LIMIT", "2GB").strip(),
     )
     settings.backend  # an unknown backend stops here, before any run starts
     warehouse = Warehouse(path=str(Path(data_dir) / "warehouse" / "padu_work.duckdb"))

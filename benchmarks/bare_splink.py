@@ -17,6 +17,7 @@ import duckdb
 import polars as pl
 from splink import DuckDBAPI, Linker
 
+from assets.linkage.incremental import term_frequency_columns, term_frequency_tables, tf_lookup
 from assets.linkage.model import LINKAGE_COLUMNS, train
 from assets.linkage.rules import load_rules
 
@@ -43,6 +44,10 @@ def run(records: pl.DataFrame) -> dict:
     db_api = DuckDBAPI(connection=con)
     table = db_api.register(records, dataset_display_name="person_records")
     linker = Linker(table, model_json)
+    # The term frequencies the pipeline scores with (deduplicated DTSEN), so both score the same pairs.
+    for column, tf_table in term_frequency_tables(records, term_frequency_columns(model_json)).items():
+        lookup = db_api.register(tf_lookup(tf_table, column, records[column]), dataset_display_name=f"tf_{column}")
+        linker.table_management.register_term_frequency_lookup(lookup, column)
     predictions = linker.inference.predict(threshold_match_probability=rules.predict_threshold)
     pairs = con.execute(f"SELECT count(*) FROM {predictions.physical_name}").fetchall()[0][0]
     timings["predict"] = time.monotonic() - started

@@ -40,6 +40,9 @@ class LinkageBackend:
     # Where DuckDB spills what does not fit in memory (Splink's tables hold NIKs and names): a
     # folder of the working store, not DuckDB's default `.tmp` in the working directory.
     spill_dir: str | None = None
+    # DuckDB's memory limit for Splink's connection (`PADU_LINKAGE_MEMORY_LIMIT`, e.g. `2.5GB`):
+    # past it DuckDB spills to `spill_dir` instead of growing. None: DuckDB's default, 80% of RAM.
+    memory_limit: str | None = None
 
     def __post_init__(self) -> None:
         if self.name not in BACKENDS:
@@ -184,7 +187,10 @@ def make_db_api(backend: LinkageBackend = DUCKDB) -> Iterator[DatabaseAPI]:
         spill = Path(backend.spill_dir) / uuid.uuid4().hex if backend.spill_dir else None
         if spill:
             spill.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-        con = duckdb.connect(config={"temp_directory": str(spill)} if spill else {})
+        config = {"temp_directory": str(spill)} if spill else {}
+        if backend.memory_limit:
+            config["memory_limit"] = backend.memory_limit
+        con = duckdb.connect(config=config)
         try:
             yield DuckDBAPI(connection=con)
         finally:

@@ -7,7 +7,7 @@ import polars as pl
 from assets.metadata import markdown_table, value_counts
 from assets.sources.contracts import CONTRACTS
 from assets.standardise.issues import flag_invalid_values, issue_counts
-from assets.standardise.sources import STAGERS, to_person_records
+from assets.standardise.sources import PERSON_RECORD_COLUMNS, STAGERS, to_person_records
 from assets.warehouse import Warehouse
 
 STAGING_GROUP = "staging"
@@ -67,19 +67,40 @@ def stated_links(placements: pl.DataFrame, cases: pl.DataFrame) -> pl.DataFrame:
     kinds={"duckdb", "polars"},
 )
 def person_records(warehouse: Warehouse) -> dg.MaterializeResult:
-    staged = {s: warehouse.read(f"staging.{s}") for s in CONTRACTS}
-    records = pl.concat([to_person_records(s, f) for s, f in staged.items()], how="vertical_relaxed")
-    links = stated_links(staged["p2mi_penempatan"], staged["p2mi_kasus"])
-    warehouse.write({"staging.person_records": records, "staging.stated_links": links})
-    per_source = records.group_by("source").agg(
-        pl.len().alias("records"),
-        pl.col("nik").is_not_null().mean().round(3).alias("share_valid_nik"),
-        pl.col("birth_date").is_not_null().mean().round(3).alias("share_birth_date"),
-        pl.col("regency_code").is_not_null().mean().round(3).alias("share_regency"),
-    ).sort("source")
+    # One source at a time into a part table, then the union in DuckDB: the process never holds
+    # every source's staged rows at once (at 1M persons that was the job's memory peak).
+    parts = []
+    for source in CONTRACTS:
+        part = f"staging.person_records__{source}"
+        warehouse.write({part: to_person_records(source, warehouse.read(f"staging.{source}"))})
+        parts.append(part)
+    links = stated_links(
+        warehouse.read("staging.p2mi_penempatan", ["source_record_id"]),
+        warehouse.read("staging.p2mi_kasus", ["source_record_id", "placement_id"]),
+    )
+    union = " UNION ALL BY NAME ".join(f"SELECT * FROM {p}" for p in parts)
+    columns = ", ".join(f'"{c}"' for c in PERSON_RECORD_COLUMNS)
+    with warehouse.connect() as con:
+        con.execute("BEGIN TRANSACTION")
+        try:
+            con.execute(f"CREATE OR REPLACE TABLE staging.person_records AS SELECT {columns} FROM ({union})")
+            con.register("__links", links.to_arrow())
+            con.execute("CREATE OR REPLACE TABLE staging.stated_links AS SELECT * FROM __links")
+            for part in parts:
+                con.execute(f"DROP TABLE {part}")
+            con.execute("COMMIT")
+        except BaseException:
+            con.execute("ROLLBACK")
+            raise
+    per_source = warehouse.query(
+        "SELECT source, count(*) AS records, round(avg((nik IS NOT NULL)::INT), 3) AS share_valid_nik, "
+        "round(avg((birth_date IS NOT NULL)::INT), 3) AS share_birth_date, "
+        "round(avg((regency_code IS NOT NULL)::INT), 3) AS share_regency "
+        "FROM staging.person_records GROUP BY source ORDER BY source"
+    )
     return dg.MaterializeResult(
         metadata={
-            "dagster/row_count": records.height,
+            "dagster/row_count": int(per_source["records"].sum()),
             "per_source": markdown_table(per_source),
             "stated_links": links.height,
         }

@@ -73,11 +73,13 @@ def test_backend_comes_from_the_environment(monkeypatch, tmp_path):
 
 def test_duckdb_spills_into_the_working_store_and_the_spill_is_deleted(monkeypatch, tmp_path):
     monkeypatch.setenv("PADU_DATA_DIR", str(tmp_path))
+    monkeypatch.setenv("PADU_LINKAGE_MEMORY_LIMIT", "100MB")
     backend = env_settings()[0].backend
     assert backend.spill_dir == str(tmp_path / "tmp" / "duckdb")
     with make_db_api(backend) as db_api:
         con = db_api.duckdb_con
-        con.execute("SET memory_limit = '100MB'; SET threads = 1; SET preserve_insertion_order = false")
+        assert con.sql("SELECT current_setting('memory_limit')").fetchall()[0][0] in {"95.3 MiB", "100.0 MB"}
+        con.execute("SET threads = 1; SET preserve_insertion_order = false")
         # a 300 MB table does not fit in 100 MB: DuckDB writes blocks of it to its temp directory
         con.execute("CREATE TABLE t AS SELECT range AS i, md5(range::VARCHAR) AS h FROM range(4000000)")
         spill = Path(con.sql("SELECT current_setting('temp_directory')").fetchall()[0][0])
