@@ -305,10 +305,13 @@ def find_personal_data(text: str, personal: dict[str, set[str]]) -> dict[str, se
     text = text.upper()
     tokens = set(re.findall(r"[0-9A-Z]+", text))
     found = {"identifier": personal["identifier"] & tokens}
-    words = set(re.findall(r"[A-Z']+", text))
+    # Words are whole runs of letters and digits, so that a name's letters inside a hex id
+    # ("...3DEDE9...") are not taken for the name.
+    words = set(re.findall(r"[0-9A-Z']+", text))
     found["name"] = {
         name for name in personal["name"]
-        if set(re.findall(r"[A-Z']+", name)) <= words and re.search(rf"(?<![A-Z]){re.escape(name)}(?![A-Z])", text)
+        if set(re.findall(r"[0-9A-Z']+", name)) <= words
+        and re.search(rf"(?<![0-9A-Z]){re.escape(name)}(?![0-9A-Z])", text)
     }
     found["birth date"] = {d for d in personal["birth date"] if d in text}
     return {kind: values for kind, values in found.items() if values}
@@ -347,6 +350,9 @@ def test_the_scan_would_see_a_leak(night):
     nik, name, born = (sorted(personal[k])[0] for k in ("identifier", "name", "birth date"))
     found = find_personal_data(f'{{"note": "row of {name.title()}, nik {nik}, born {born}"}}', personal)
     assert found == {"identifier": {nik}, "name": {name}, "birth date": {born}}
+    # ... and not a name's letters inside a hex id (a run id, an asset's data version)
+    word = next(n for n in sorted(personal["name"]) if n.isalpha())
+    assert find_personal_data(f'{{"run_id": "3{word.lower()}9f0c"}}', personal) == {}
 
 
 def test_metadata_in_the_event_log_is_there_to_be_scanned(night):
