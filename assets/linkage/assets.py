@@ -47,6 +47,14 @@ def _release_splink() -> None:
     gc.collect()
 
 
+def _night_model(padu: PaduSettings, warehouse: Warehouse) -> tuple[dict, dict, dict[str, pl.DataFrame]]:
+    """The `linkage.model` row of tonight (model id, mode) and that model's JSON and frozen
+    term-frequency tables from the model store."""
+    run = warehouse.read("linkage.model").row(0, named=True)
+    model_json, tf_tables = ModelStore(padu.models_path).load(run["model_id"])
+    return run, model_json, tf_tables
+
+
 def _tag(context: dg.AssetExecutionContext, name: str) -> bool:
     return str(context.run.tags.get(name, "")).lower() in {"1", "true", "yes"}
 
@@ -138,8 +146,7 @@ def linkage_model(context: dg.AssetExecutionContext, config: LinkageConfig, padu
 def linkage_pairs(context: dg.AssetExecutionContext, padu: PaduSettings, warehouse: Warehouse) -> dg.MaterializeResult:
     started = time.monotonic()
     rules = load_rules()
-    run = warehouse.read("linkage.model").row(0, named=True)
-    model_json, tf_tables = ModelStore(padu.models_path).load(run["model_id"])
+    run, model_json, tf_tables = _night_model(padu, warehouse)
     records = warehouse.read("staging.person_records", LINKAGE_COLUMNS)
     hashes = record_hashes(records, LINKAGE_COLUMNS)
     previous_pairs = warehouse.read("linkage.pairs") if warehouse.exists("linkage.pairs") else None
@@ -234,11 +241,10 @@ def linkage_clusters(padu: PaduSettings, warehouse: Warehouse):
     _release_splink()
     # Pairs inside a cluster that the model scores as two people, unless a source or a reviewer
     # says they are one.
-    model = warehouse.read("linkage.model").row(0, named=True)
-    _, tf_tables = ModelStore(padu.models_path).load(model["model_id"])
+    _, model_json, tf_tables = _night_model(padu, warehouse)
     conflicts = within_cluster_conflicts(
-        warehouse.read("staging.person_records", LINKAGE_COLUMNS), clusters, json.loads(model["model_json"]),
-        tf_tables, rules.cannot_link_below,
+        warehouse.read("staging.person_records", LINKAGE_COLUMNS), clusters, model_json, tf_tables,
+        rules.cannot_link_below,
     ).join(must_links.select("record_key_l", "record_key_r"), on=["record_key_l", "record_key_r"], how="anti")
     _release_splink()
     model_cannot_links = frozenset(conflicts.select("record_key_l", "record_key_r").iter_rows())
@@ -291,12 +297,11 @@ def linkage_clusters(padu: PaduSettings, warehouse: Warehouse):
 )
 def linkage_diagnostics(context: dg.AssetExecutionContext, padu: PaduSettings, warehouse: Warehouse):
     rules = load_rules()
-    model_json = json.loads(warehouse.read("linkage.model")["model_json"][0])
+    _, model_json, tf_tables = _night_model(padu, warehouse)
     records = warehouse.read("staging.person_records", LINKAGE_COLUMNS)
     clusters = warehouse.read("linkage.clusters")
     out_dir = padu.reports_path / context.run.run_id
     charts = model_charts(model_json, out_dir)
-    _, tf_tables = ModelStore(padu.models_path).load(warehouse.read("linkage.model")["model_id"][0])
     viewer = out_dir / "comparison_viewer.html"
     viewer_pairs = comparison_viewer(
         records, warehouse.read("linkage.pairs"), model_json, tf_tables,

@@ -10,11 +10,9 @@ Scored on DuckDB whatever the linkage backend: the pairs inside clusters are few
 
 from __future__ import annotations
 
-import duckdb
 import polars as pl
-from splink import DuckDBAPI, Linker
 
-from assets.linkage.incremental import tf_lookup
+from assets.linkage.incremental import scoring_linker
 from assets.linkage.model import LINKAGE_COLUMNS
 
 CLUSTER_KEY = "__cluster_key"
@@ -40,11 +38,7 @@ def within_cluster_conflicts(records: pl.DataFrame, clusters: pl.DataFrame, mode
             {"blocking_rule": f"l.{CLUSTER_KEY} = r.{CLUSTER_KEY}", "sql_dialect": "duckdb"}
         ],
     }
-    db_api = DuckDBAPI(connection=duckdb.connect())
-    linker = Linker(db_api.register(subset, dataset_display_name="clustered_records"), settings)
-    for column, table in tf_tables.items():
-        lookup = db_api.register(tf_lookup(table, column, subset[column]), dataset_display_name=f"tf_{column}_lookup")
-        linker.table_management.register_term_frequency_lookup(lookup, column)
+    linker, _ = scoring_linker({"person_records": subset}, settings, tf_tables)
     scored = pl.from_arrow(linker.inference.predict().as_pyarrow_table())
     low = scored.filter(pl.col("match_probability") < below)
     if low.is_empty():

@@ -10,7 +10,7 @@ import polars as pl
 from splink import DuckDBAPI, Linker
 from splink.blocking_analysis import count_comparisons_from_blocking_rules
 
-from assets.linkage.incremental import tf_lookup
+from assets.linkage.incremental import scoring_linker
 from assets.linkage.model import LINKAGE_COLUMNS
 from assets.publish.pseudonym import token
 from assets.linkage.rules import LinkageRules
@@ -128,10 +128,7 @@ def comparison_viewer(records: pl.DataFrame, pairs: pl.DataFrame, model_json: di
     settings = {**model_json, "retain_matching_columns": True, "retain_intermediate_calculation_columns": True}
     con = duckdb.connect()
     db_api = DuckDBAPI(connection=con)
-    linker = Linker(db_api.register(subset, dataset_display_name="person_records"), settings)
-    for column, table in tf_tables.items():
-        lookup = db_api.register(tf_lookup(table, column, subset[column]), dataset_display_name=f"tf_{column}_lookup")
-        linker.table_management.register_term_frequency_lookup(lookup, column)
+    linker, _ = scoring_linker({"person_records": subset}, settings, tf_tables, db_api)
     predicted = pl.from_arrow(linker.inference.predict(threshold_match_probability=0.5).as_pyarrow_table())
     # Only the sampled pairs, in either order.
     predicted = predicted.join(

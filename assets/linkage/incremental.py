@@ -112,8 +112,11 @@ def classify_records(tonight: pl.DataFrame, previous: pl.DataFrame) -> RecordDel
     )
 
 
-def _linker(frames: dict[str, pl.DataFrame], model_json: dict, tf_tables: dict[str, pl.DataFrame],
-            db_api: DatabaseAPI | None = None, backend: LinkageBackend = DUCKDB):
+def scoring_linker(frames: dict[str, pl.DataFrame], model_json: dict, tf_tables: dict[str, pl.DataFrame],
+                   db_api: DatabaseAPI | None = None, backend: LinkageBackend = DUCKDB):
+    """A Splink linker of `model_json` over `frames` (`person_records`, or role tables for
+    predict_between/within) with the model's frozen term frequencies registered, so that a pair
+    scores the same wherever it is scored. Returns the linker and the registered tables."""
     if db_api is None:  # a DuckDB connection that lives as long as the linker
         db_api = DuckDBAPI(connection=duckdb.connect())
     registered = {name: register_frame(db_api, frame, name) for name, frame in frames.items()}
@@ -149,7 +152,7 @@ def score_all(records: pl.DataFrame, model_json: dict, tf_tables: dict[str, pl.D
               threshold: float, backend: LinkageBackend = DUCKDB) -> pl.DataFrame:
     """Full rebuild: every blocked pair of tonight's records, kept from `threshold` up."""
     with make_db_api(backend) as db_api:
-        linker, _ = _linker({"person_records": records}, model_json, tf_tables, db_api, backend)
+        linker, _ = scoring_linker({"person_records": records}, model_json, tf_tables, db_api, backend)
         return _pairs_frame(linker.inference.predict(threshold_match_probability=threshold), None)
 
 
@@ -168,7 +171,7 @@ def score_touched(records: pl.DataFrame, touched: list[str], model_json: dict,
     existing = existing.with_columns(pl.lit("person_records").alias("source_dataset"))
     frames = {"existing_records": existing, "touched_records": fresh}
     with make_db_api(backend) as db_api:
-        linker, tables = _linker(frames, model_json, tf_tables, db_api, backend)
+        linker, tables = scoring_linker(frames, model_json, tf_tables, db_api, backend)
         parts = []
         if existing.height:
             between = linker.inference.predict_between(

@@ -10,11 +10,10 @@ from datetime import date
 import duckdb
 import polars as pl
 import pytest
-from splink import DuckDBAPI, Linker
 
 from assets.linkage.conflicts import within_cluster_conflicts
 from assets.linkage.diagnostics import comparison_viewer
-from assets.linkage.incremental import score_all, term_frequency_columns, term_frequency_tables, tf_lookup
+from assets.linkage.incremental import score_all, scoring_linker, term_frequency_columns, term_frequency_tables
 from assets.linkage.model import LINKAGE_COLUMNS, train
 from assets.linkage.rules import load_rules
 from assets.publish.pseudonym import token
@@ -67,11 +66,8 @@ def score(model, left: dict, right: dict) -> dict:
     match weight."""
     model_json, tf_tables = model
     records = staged([left, right])
-    db_api = DuckDBAPI(connection=duckdb.connect())
-    linker = Linker(db_api.register(records, dataset_display_name="person_records"), model_json)
-    for column, table in tf_tables.items():
-        lookup = db_api.register(tf_lookup(table, column, records[column]), dataset_display_name=f"tf_{column}")
-        linker.table_management.register_term_frequency_lookup(lookup, column)
+    linker, registered = scoring_linker({"person_records": records}, model_json, tf_tables)
+    db_api = registered["person_records"].db_api
     one = [db_api.register(records.slice(i, 1), dataset_display_name=f"record_{i}") for i in (0, 1)]
     row = pl.from_arrow(linker.inference.score_pair(*one).as_pyarrow_table()).row(0, named=True)
     out = {"match_probability": row["match_probability"], "match_weight": row["match_weight"]}
