@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import fastexcel
+import numpy as np
 import polars as pl
 
 from assets.sources.contracts import SourceContract
@@ -212,11 +213,9 @@ def _split_records(lines: list[str], start: int, delimiter: str, width: int):
                 restart = first + 1
                 break
             if len(record) != width:
-                reason = f"has {len(record)} fields where the header has {width}"
+                reason = _field_count_reason(len(record), width, at_end and consumed == 1)
                 if consumed > 1:
                     reason += f" ({span} read as one row: an unbalanced quote?); the lines after it are read again"
-                elif at_end and len(record) < width:
-                    reason += " (the last row of the file: truncated?)"
                 yield first + 1, None, "field_count", reason
                 if consumed > 1:
                     restart = first + 1
@@ -228,10 +227,119 @@ def _split_records(lines: list[str], start: int, delimiter: str, width: int):
         position = restart
 
 
-def read_csv(path: Path, file: str) -> FileRead:
-    text, encoding, notes = _decode(path.read_bytes(), file)
+_QUOTE, _LF, _CR = ord('"'), ord("\n"), ord("\r")
+
+
+def _field_count_reason(fields: int, width: int, last: bool) -> str:
+    reason = f"has {fields} fields where the header has {width}"
+    if last and fields < width:
+        reason += " (the last row of the file: truncated?)"
+    return reason
+
+
+def _split_plain(body: bytes, delimiter: str, header: list[str]):
+    """The rows of a CSV file split by Polars at once, with the line numbers and bad rows the
+    row-by-row reader (`_split_records`) gives; None when the file holds anything that reader
+    must judge line by line: a quote not at a field's edge, a quote left open, a quoted value
+    over more than two lines, a bad row spanning lines, a lone CR, an over-long field.
+
+    Quotes, line breaks and delimiters are located with numpy over the bytes: a delimiter or
+    line break is inside a quoted value when an odd number of quotes precede it. A record whose
+    delimiter count does not fit the header is a bad row. Returns (rows, line numbers, bad rows).
+    """
+    data = np.frombuffer(body, dtype=np.uint8)
+    size = data.size
+    lf = np.flatnonzero(data == _LF)
+    cr = np.flatnonzero(data == _CR)
+    if cr.size and (cr[-1] + 1 >= size or not (data[cr + 1] == _LF).all()):
+        return None  # a lone CR ends a line for the csv module, not for Polars
+    quotes = np.flatnonzero(data == _QUOTE)
+    if quotes.size % 2:
+        return None
+    if quotes.size:
+        # Opening quotes (even rank) start a field; closing ones (odd rank) end it, unless doubled.
+        opening, closing = quotes[0::2], quotes[1::2]
+        before = np.where(opening > 0, data[np.maximum(opening - 1, 0)], _LF)
+        after = np.where(closing + 1 < size, data[np.minimum(closing + 1, size - 1)], _LF)
+        edges = np.array([ord(delimiter), _LF, _QUOTE], dtype=np.uint8)
+        if not (np.isin(before, edges).all() and np.isin(after, np.append(edges, _CR)).all()):
+            return None  # a quote inside an unquoted value: the csv module takes it literally
+    quoted_lf = np.searchsorted(quotes, lf) % 2 == 1
+    record_lf = lf[~quoted_lf]
+    starts = np.concatenate(([0], record_lf + 1))
+    ends = np.concatenate((record_lf, [size]))
+    if starts[-1] == size:  # the file ends with a line break
+        starts, ends = starts[:-1], ends[:-1]
+    if (ends - starts).max(initial=0) > csv.field_size_limit():
+        return None
+    # Physical lines per record, and each record's first line number.
+    first_line = np.searchsorted(lf, starts) + 1
+    spans = np.searchsorted(lf, ends) + 1 - first_line + 1
+    width = len(header)
+    if width > 2 and (spans > 2).any():
+        return None  # the row-by-row reader checks such a value for swallowed rows
+    delimiters = np.flatnonzero(data == ord(delimiter))
+    if quotes.size:
+        delimiters = delimiters[np.searchsorted(quotes, delimiters) % 2 == 0]
+    fields = np.searchsorted(delimiters, ends) - np.searchsorted(delimiters, starts) + 1
+    fields[0] = width  # the header, read apart
+    good = fields == width
+    if (~good & (spans > 1)).any():
+        return None  # a bad row over several lines: the reader reads the lines after it again
+    bad: list[tuple[int, str, str]] = []
+    last = len(starts) - 1
+    for index in np.flatnonzero(~good).tolist():
+        if not body[starts[index]:ends[index]].strip():
+            continue  # a blank line is not a row
+        bad.append((int(first_line[index]), "field_count",
+                    _field_count_reason(int(fields[index]), width, index == last)))
+    good[0] = False
+    kept = np.flatnonzero(good)
+    if kept.size and width == 1:
+        kept = np.array([i for i in kept.tolist() if body[starts[i]:ends[i]].strip()], dtype=np.int64)
+    # Runs of consecutive kept records are copied once each.
+    runs = np.split(kept, np.flatnonzero(np.diff(kept) != 1) + 1) if kept.size else []
+    text = b"".join(body[starts[run[0]]:ends[run[-1]]] + b"\n" for run in runs)
+    schema = {f"column_{i}": pl.String for i in range(width)}
+    rows = pl.read_csv(
+        text, has_header=False, schema=schema, separator=delimiter, quote_char='"',
+        empty_string_is_null=False, raise_if_empty=False,
+    ) if text else pl.DataFrame(schema=schema)
+    if rows.height != kept.size:
+        return None
+    rows.columns = header
+    return rows, first_line[kept], bad
+
+
+def _check_header(header: list[str], file: str) -> None:
+    if len({normalise_header(h) for h in header}) != len(header):
+        raise DeliveryFileError(file, "the header names a column twice")
+
+
+def read_csv(path: Path, file: str, *, row_by_row: bool = False) -> FileRead:
+    """Reads a CSV delivery file. Most files are split by Polars at once; a file with anything
+    the row-by-row reader must judge line by line (or `row_by_row`) is read by the csv module."""
+    data = path.read_bytes()
+    text, encoding, notes = _decode(data, file)
     if not text.strip():
         raise DeliveryFileError(file, "the file is empty (no header row)")
+    header_line = text[:text.find("\n") + 1 if "\n" in text else len(text)]
+    delimiter = _sniff_delimiter(header_line)
+    if not row_by_row and header_line.count('"') % 2 == 0:
+        try:
+            header = next(csv.reader([header_line], delimiter=delimiter, strict=False))
+        except csv.Error as exc:
+            raise DeliveryFileError(file, f"the header row cannot be read: {exc}") from exc
+        _check_header(header, file)
+        if encoding == "utf-8":
+            body = data[3:] if data.startswith(b"\xef\xbb\xbf") else data
+        else:
+            body = text.encode("utf-8")
+        plain = _split_plain(body, delimiter, header)
+        if plain is not None:
+            rows, numbers, bad = plain
+            frame = rows.with_columns(pl.Series(ROW_NUMBER, numbers, dtype=pl.Int64))
+            return FileRead(file, frame, _bad_rows_frame(bad), encoding, delimiter, notes)
     # Physical lines as the csv module sees them (\n, \r\n or \r), endings kept.
     lines = list(io.StringIO(text, newline=""))
     delimiter = _sniff_delimiter(lines[0])
@@ -240,8 +348,7 @@ def read_csv(path: Path, file: str) -> FileRead:
         header = next(header_reader)
     except csv.Error as exc:
         raise DeliveryFileError(file, f"the header row cannot be read: {exc}") from exc
-    if len({normalise_header(h) for h in header}) != len(header):
-        raise DeliveryFileError(file, "the header names a column twice")
+    _check_header(header, file)
     width = len(header)
     good: list[list[str]] = []
     numbers: list[int] = []
