@@ -105,7 +105,11 @@ def flag_invalid_values(source: str, raw: pl.DataFrame, staged: pl.DataFrame) ->
     helpers = [f"__raw_{c}" for c in overwritten]
     if not checks:
         return staged.with_columns(pl.lit([], dtype=pl.List(pl.String)).alias(ISSUES))
-    return staged.with_columns(pl.concat_list(checks).list.drop_nulls().alias(ISSUES)).drop(helpers)
+    # Joined into one string and split again: a list built for every row (concat_list) took 5 s
+    # at 1M rows, where nearly every row has no issue. The texts are ours and never hold \x1f.
+    joined = pl.concat_str(checks, separator="\x1f", ignore_nulls=True)
+    issues = pl.when(joined != "").then(joined).str.split("\x1f").fill_null(pl.lit([], dtype=pl.List(pl.String)))
+    return staged.with_columns(issues.alias(ISSUES)).drop(helpers)
 
 
 def issue_counts(staged: pl.DataFrame) -> pl.DataFrame:
