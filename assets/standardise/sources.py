@@ -32,6 +32,14 @@ def _upper(column: str) -> pl.Expr:
     return clean_text(pl.col(column)).str.to_uppercase()
 
 
+def _per_distinct(frame: pl.DataFrame, inputs: list[str], expr: pl.Expr, alias: str) -> pl.DataFrame:
+    """`frame` with `expr` (which reads only the `inputs` columns) as `alias`, computed once per
+    distinct combination of the inputs and joined back: a million DTSEN rows hold about 46,000
+    distinct names, and the name rules cost 3.1 s on every row against 0.3 s on the distinct ones."""
+    values = frame.select(inputs).unique().with_columns(expr.alias(alias))
+    return frame.join(values, on=inputs, how="left", nulls_equal=True, maintain_order="left")
+
+
 def _person_columns(
     frame: pl.DataFrame, *, id_col: str, name_col: str, nik_col: str | None, sex_col: str | None,
     birth_col: str | None,
@@ -44,9 +52,12 @@ def _person_columns(
     frame = frame.with_columns(
         clean_identifier(pl.col(id_col)).alias("source_record_id"),
         REFERENCE.alias("delivery_date"),
-        birth.alias("__birth"),
-        standardise_name(pl.col(name_col)).alias("__name"),
         (standardise_sex(pl.col(sex_col)) if sex_col else pl.lit(None, dtype=pl.String)).alias("__sex"),
+    )
+    frame = _per_distinct(frame, [name_col], standardise_name(pl.col(name_col)), "__name")
+    frame = (
+        _per_distinct(frame, [birth_col, DELIVERY_DATE], birth, "__birth") if birth_col
+        else frame.with_columns(birth.alias("__birth"))
     )
     # Place of birth, free text, mapped to a regency where it names one (Djakarta, KAB. CILACAP).
     frame = map_regency_text(frame, "tempat_lahir", "birth_regency_code")
