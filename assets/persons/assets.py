@@ -115,7 +115,15 @@ def persons(padu: PaduSettings, warehouse: Warehouse) -> dg.MaterializeResult:
         golden, with_ids("p2mi_penempatan"), with_ids("p2mi_kasus"), with_ids("dtsen_individu"), students
     )
     table = tokenise(table, "nik", key, "nik", "nik_token")
-    table = tokenise(table, "household_key", key, "household", "household_token")
+    # Every household key of the records, tokenised once: a person's chosen key is one of them.
+    household_rows = tokenise(
+        records.filter(pl.col("household_key").is_not_null())
+        .select("person_id", "source", "household_key").unique(),
+        "household_key", key, "household", "household_token",
+    )
+    table = table.join(
+        household_rows.select("household_key", "household_token").unique(), on="household_key", how="left"
+    )
     table = table.with_columns(
         pl.col("regency_code").alias("origin_regency_code"),
         pl.col("regency_code").str.slice(0, 2).alias("origin_province_code"),
@@ -129,11 +137,7 @@ def persons(padu: PaduSettings, warehouse: Warehouse) -> dg.MaterializeResult:
         .drop("record_key")
         .sort("source", "source_record_id")
     )
-    households = tokenise(
-        records.filter(pl.col("household_key").is_not_null())
-        .select("person_id", "source", "household_key").unique(),
-        "household_key", key, "household", "household_token",
-    ).drop("household_key").sort("household_token", "person_id", "source")
+    households = household_rows.drop("household_key").sort("household_token", "person_id", "source")
     nik_to_person = records.filter(pl.col("nik").is_not_null()).select("nik", "person_id").unique(subset="nik", keep="first")
     parents = parent_links(students.select("person_id", "father_nik", "mother_nik", "guardian_nik"), nik_to_person)
     warehouse.write({

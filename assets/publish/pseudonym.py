@@ -49,8 +49,17 @@ def token(key: bytes, kind: str, value: str) -> str:
 def tokenise(frame: pl.DataFrame, column: str, key: bytes, kind: str, out: str) -> pl.DataFrame:
     """Adds `out`, the token of `column` (null stays null). Hashes each distinct value once."""
     values = frame.select(pl.col(column).drop_nulls().unique()).to_series()
+    # The same tokens as token(): the HMAC keyed once and copied per value, which halves the
+    # time of a million NIKs (re-keying hashes the padded key twice for every value).
+    keyed = hmac.new(key, f"{kind}:".encode(), hashlib.sha256)
+
+    def one(value: str) -> str:
+        mac = keyed.copy()
+        mac.update(value.encode())
+        return mac.hexdigest()[:TOKEN_HEX_CHARS]
+
     mapping = pl.DataFrame(
-        {column: values, out: [token(key, kind, v) for v in values.to_list()]},
+        {column: values, out: [one(v) for v in values.to_list()]},
         schema={column: pl.String, out: pl.String},
     )
     return frame.join(mapping, on=column, how="left")
