@@ -7,7 +7,7 @@ import polars as pl
 from assets.metadata import markdown_table, value_counts
 from assets.sources.contracts import CONTRACTS
 from assets.standardise.issues import flag_invalid_values, issue_counts
-from assets.standardise.sources import PERSON_RECORD_COLUMNS, STAGERS, to_person_records
+from assets.standardise.sources import PERSON_RECORD_COLUMNS, STAGERS, person_record_inputs, to_person_records
 from assets.warehouse import Warehouse
 
 STAGING_GROUP = "staging"
@@ -72,7 +72,8 @@ def person_records(warehouse: Warehouse) -> dg.MaterializeResult:
     parts = []
     for source in CONTRACTS:
         part = f"staging.person_records__{source}"
-        warehouse.write({part: to_person_records(source, warehouse.read(f"staging.{source}"))})
+        staged = warehouse.read(f"staging.{source}", person_record_inputs(source))
+        warehouse.write({part: to_person_records(source, staged)})
         parts.append(part)
     links = stated_links(
         warehouse.read("staging.p2mi_penempatan", ["source_record_id"]),

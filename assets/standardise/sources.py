@@ -232,6 +232,17 @@ STAGERS = {
 }
 
 
+# What to_person_records reads of a source's staged rows (the rest is derived there).
+_DERIVED = {"source", "record_key", "household_key", "lone_name_key"}
+
+
+def person_record_inputs(source: str) -> list[str]:
+    """The staged columns to_person_records reads for `source`: read only these, not the
+    delivered columns beside them."""
+    extra = ["family_id"] if source == "dtsen_individu" else []
+    return [c for c in PERSON_RECORD_COLUMNS if c not in _DERIVED] + extra
+
+
 def to_person_records(source: str, staged: pl.DataFrame) -> pl.DataFrame:
     """The common linkage schema for one source's staged rows."""
     # The family card is the household key every source shares; DTSEN's own family id stands in
