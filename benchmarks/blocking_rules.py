@@ -4,6 +4,8 @@ rule makes (leave one out), on a night's `staging.person_records` and the genera
     python -m benchmarks.blocking_rules --warehouse data/warehouse/padu_work.duckdb \\
         --truth data/landing/_truth/person_truth.csv [--rules other_model.yaml]
 
+Pairs are unordered, so a rule and its mirror (l and r swapped, as the two lone-name rules are)
+make the same pairs here and neither shows pairs of its own: judge such a pair of rules together.
 A rule whose pairs are many and whose true pairs are few is the one to tighten; the totals give
 the blocking recall of the rule set as a whole. Counts are exact (every pair is built in DuckDB),
 so a 1M-person night needs a few minutes and several GB; the quality report's
