@@ -38,7 +38,12 @@ def golden_records(records: pl.DataFrame) -> pl.DataFrame:
     persons = frame.group_by("person_id").agg(
         pl.len().alias("records"),
         *[(pl.col("source") == source).any().alias(flag) for source, flag in SOURCE_FLAGS.items()],
-        pl.col("source").unique().sort().str.join(",").alias("sources"),
+    ).with_columns(
+        # The sources in name order, from the flags: a sorted list per person took 1.6 s at 1M.
+        pl.concat_str(
+            [pl.when(pl.col(SOURCE_FLAGS[s])).then(pl.lit(s)) for s in sorted(SOURCE_FLAGS)],
+            separator=",", ignore_nulls=True,
+        ).alias("sources")
     )
     for value in ("nik", "sex", "regency_code", "household_key"):
         persons = persons.join(_best(value, frame), on="person_id", how="left")
