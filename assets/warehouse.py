@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import os
 import socket
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -128,6 +128,42 @@ class Warehouse(dg.ConfigurableResource):
             except BaseException:
                 con.execute("ROLLBACK")
                 raise
+
+    def write_chunks(self, name: str, frames: Iterable[pl.DataFrame]) -> int:
+        """Replaces `name` with the rows of `frames`, one frame in memory at a time, all in one
+        transaction: a failure, or a frame whose columns do not fit the first, leaves the table as
+        it was. Returns the rows written."""
+        rows = 0
+        with self.connect() as con:
+            con.execute("BEGIN TRANSACTION")
+            try:
+                con.execute(f'CREATE SCHEMA IF NOT EXISTS "{name.split(".")[0]}"')
+                for i, frame in enumerate(frames):
+                    if i == 0:  # a column null throughout the first frame still gets a type
+                        frame = frame.with_columns(pl.col(pl.Null).cast(pl.String))
+                    con.register("__incoming", frame.to_arrow())
+                    con.execute(f"CREATE OR REPLACE TABLE {_quote(name)} AS SELECT * FROM __incoming" if i == 0
+                                else f"INSERT INTO {_quote(name)} BY NAME SELECT * FROM __incoming")
+                    con.unregister("__incoming")
+                    rows += frame.height
+                con.execute("COMMIT")
+            except BaseException:
+                con.execute("ROLLBACK")
+                raise
+        return rows
+
+    def read_chunks(self, table: str, rows: int, columns: list[str] | None = None) -> Iterator[pl.DataFrame]:
+        """The table in stored order, in frames of at most `rows` rows, at least one frame (empty
+        for an empty table): a stage that works row by row holds one frame at a time."""
+        cols = ", ".join(f'"{c}"' for c in columns) if columns else "*"
+        with self.connect() as con:
+            reader = con.sql(f"SELECT {cols} FROM {_quote(table)}").to_arrow_reader(rows)
+            empty = True
+            for batch in reader:
+                empty = False
+                yield pl.from_arrow(batch)
+            if empty:
+                yield pl.from_arrow(reader.schema.empty_table())
 
     def read(self, table: str, columns: list[str] | None = None) -> pl.DataFrame:
         cols = ", ".join(f'"{c}"' for c in columns) if columns else "*"

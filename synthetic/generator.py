@@ -76,8 +76,8 @@ def generate_deliveries(
     `folder_date` writes the delivery under another date than the one it is generated as of, and
     `records_hook` edits the source records before they are written (both for `synthetic.nights`).
     """
-    if not 100 <= persons <= 5_000_000:
-        raise ValueError(f"persons must be between 100 and 5,000,000, got {persons}")
+    if not 100 <= persons <= 10_000_000:
+        raise ValueError(f"persons must be between 100 and 10,000,000, got {persons}")
     profile = nz.noise_profile(noise)
     scale = profile.scale
     started = time.perf_counter()

@@ -12,14 +12,14 @@ from assets.linkage.backend import (
     DUCKDB, LinkageBackend, make_db_api, model_in_rules_dialect, register_frame, rule_for_backend,
     settings_for_backend,
 )
-from assets.linkage.rules import LinkageRules
+from assets.linkage.rules import LinkageRules, load_rules
 
 # Only these columns go into Splink: what the rules compare and block on.
 LINKAGE_COLUMNS = [
     "record_key", "source", "nik", "nik_matches_birth_date", "name_key", "name_key_nospace", "name_key_sorted",
     "name_first_key", "name_last_key", "sex", "birth_date", "birth_year", "birth_date_is_default",
     "kk", "passport", "district_code", "regency_code", "birth_regency_code", "lone_name_key",
-]
+] + [key.name for key in load_rules().capped_block_keys]
 
 
 def train(records: pl.DataFrame, rules: LinkageRules, backend: LinkageBackend = DUCKDB) -> tuple[dict, list[str]]:

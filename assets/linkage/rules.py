@@ -11,6 +11,8 @@ from typing import Any
 
 import yaml
 
+from assets.standardise.block_keys import CappedKey, parse_capped_keys
+
 RULES_DIR = Path(__file__).resolve().parents[2] / "linkage_rules"
 MODEL_FILE = RULES_DIR / "model.yaml"
 
@@ -34,6 +36,12 @@ class LinkageRules:
     @property
     def blocking_rules(self) -> list[str]:
         return list(self.raw["blocking_rules_to_generate_predictions"])
+
+    @property
+    def capped_block_keys(self) -> list[CappedKey]:
+        """The blocking keys with a size limit that staging adds to every record
+        (assets/standardise/block_keys.py)."""
+        return parse_capped_keys(self.raw.get("capped_block_keys"))
 
     @property
     def training(self) -> dict[str, Any]:

@@ -4,13 +4,17 @@ linkage schema (`staging.person_records`) with the links the sources state thems
 import dagster as dg
 import polars as pl
 
+from assets.linkage.rules import load_rules
 from assets.metadata import markdown_table, value_counts
 from assets.sources.contracts import CONTRACTS
+from assets.standardise.block_keys import with_capped_keys
 from assets.standardise.issues import flag_invalid_values, issue_counts
 from assets.standardise.sources import PERSON_RECORD_COLUMNS, STAGERS, person_record_inputs, to_person_records
 from assets.warehouse import Warehouse
 
 STAGING_GROUP = "staging"
+# Rows standardised at a time: about 1 GB of working memory for DTSEN's columns.
+STAGING_CHUNK_ROWS = 500_000
 
 
 def build_staging_asset(source: str) -> dg.AssetsDefinition:
@@ -24,17 +28,22 @@ def build_staging_asset(source: str) -> dg.AssetsDefinition:
         kinds={"duckdb", "polars"},
     )
     def staging_source(warehouse: Warehouse) -> dg.MaterializeResult:
-        raw = warehouse.read(f"raw.{source}")
-        staged = flag_invalid_values(source, raw, STAGERS[source](raw))
-        warehouse.write({f"staging.{source}": staged})
+        # Row by row, so in slices: memory is bounded by the slice, not by the delivery.
+        rows = warehouse.write_chunks(f"staging.{source}", (
+            flag_invalid_values(source, raw, STAGERS[source](raw))
+            for raw in warehouse.read_chunks(f"raw.{source}", STAGING_CHUNK_ROWS)
+        ))
+        counted = warehouse.read(f"staging.{source}", ["nik_issue", "birth_date_issue", "value_issues"])
+        valid_nik, with_regency = warehouse.query(
+            f"SELECT count(nik), count(regency_code) FROM staging.{source}").row(0)
         return dg.MaterializeResult(
             metadata={
-                "dagster/row_count": staged.height,
-                "nik_issues": markdown_table(value_counts(staged, "nik_issue")),
-                "birth_date_issues": markdown_table(value_counts(staged, "birth_date_issue")),
-                "invalid_values": markdown_table(issue_counts(staged)),
-                "with_valid_nik": int(staged["nik"].is_not_null().sum()),
-                "with_regency": int(staged["regency_code"].is_not_null().sum()),
+                "dagster/row_count": rows,
+                "nik_issues": markdown_table(value_counts(counted, "nik_issue")),
+                "birth_date_issues": markdown_table(value_counts(counted, "birth_date_issue")),
+                "invalid_values": markdown_table(issue_counts(counted)),
+                "with_valid_nik": int(valid_nik),
+                "with_regency": int(with_regency),
             }
         )
 
@@ -72,8 +81,10 @@ def person_records(warehouse: Warehouse) -> dg.MaterializeResult:
     parts = []
     for source in CONTRACTS:
         part = f"staging.person_records__{source}"
-        staged = warehouse.read(f"staging.{source}", person_record_inputs(source))
-        warehouse.write({part: to_person_records(source, staged)})
+        warehouse.write_chunks(part, (
+            to_person_records(source, staged)
+            for staged in warehouse.read_chunks(f"staging.{source}", STAGING_CHUNK_ROWS, person_record_inputs(source))
+        ))
         parts.append(part)
     links = stated_links(
         warehouse.read("staging.p2mi_penempatan", ["source_record_id"]),
@@ -84,7 +95,8 @@ def person_records(warehouse: Warehouse) -> dg.MaterializeResult:
     with warehouse.connect() as con:
         con.execute("BEGIN TRANSACTION")
         try:
-            con.execute(f"CREATE OR REPLACE TABLE staging.person_records AS SELECT {columns} FROM ({union})")
+            records = with_capped_keys(load_rules().capped_block_keys, f"(SELECT {columns} FROM ({union}))")
+            con.execute(f"CREATE OR REPLACE TABLE staging.person_records AS {records}")
             con.register("__links", links.to_arrow())
             con.execute("CREATE OR REPLACE TABLE staging.stated_links AS SELECT * FROM __links")
             for part in parts:

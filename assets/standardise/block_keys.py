@@ -1,0 +1,80 @@
+"""Blocking keys with a size limit: blocks that shrink as the population grows.
+
+A blocking rule such as "same first name word and same birth date" puts every record sharing those
+values in one block and compares each pair in it. The values a key can take stay fixed while the
+population grows, so its blocks grow with the population and its pairs with the square of it: at
+1,000,000 persons the largest such block holds about 150 records, at 7.5 million about a thousand.
+
+A capped key is the rule's values plus as much of the record's region as its block needs: a block
+of at most `max_records` records is kept whole; a larger one is split by the next region column
+(province, then regency, then district), and so on while a part is still too large. A small
+population keeps the plain key; a national one gets regional blocks only where a block is crowded.
+Records whose region is unknown at the level their block needs get no key for that rule (they are
+left to the rules written for records without a region), nor do records in a part still too large
+after the last split: values that common say too little to block on. A key without split columns
+is thus the plain value where fewer than `max_records` records share it, and NULL elsewhere.
+
+Keys are 63-bit hashes of the values, not the values: they are compared for equality only, and
+they carry no name or date in clear. Two keys colliding only add a candidate pair, which the model
+then scores like any other.
+
+This is size-constrained blocking in the sense of the record-linkage literature (e.g. Fisher,
+Christen, Wang and Rahm, "A clustering-based framework to control block sizes for entity
+resolution", KDD 2015), with the region hierarchy as the splitting order.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class CappedKey:
+    """`name`: the column it makes; `values`: the columns whose values form a block; `split_by`: SQL
+    expressions over the record, coarsest first, that split a block over `max_records`."""
+
+    name: str
+    values: tuple[str, ...]
+    split_by: tuple[str, ...]
+    max_records: int
+
+
+def parse_capped_keys(section: dict | None) -> list[CappedKey]:
+    """The `capped_block_keys` section of the model file: a default `max_records`, and per key its
+    `values`, `split_by` and, where it differs, its own `max_records`."""
+    if not section:
+        return []
+    keys = []
+    for name, spec in section["keys"].items():
+        max_records = int(spec.get("max_records", section["max_records"]))
+        if max_records < 2:
+            raise ValueError(f"capped_block_keys: max_records of {name} must be at least 2, got {max_records}")
+        keys.append(CappedKey(name, tuple(spec["values"]), tuple(spec.get("split_by", ())), max_records))
+    return keys
+
+
+def _hash(parts: list[str]) -> str:
+    # DuckDB's hash is a UBIGINT; one bit less fits a BIGINT, which every backend has.
+    return f"(hash({', '.join(parts)}) >> 1)::BIGINT"
+
+
+def _key_case(key: CappedKey) -> str:
+    """The key: the hash of the values and of as many split columns as the block needs to fit,
+    or NULL."""
+    values = list(key.values)
+    branches = ["WHEN " + " OR ".join(f"({c}) IS NULL" for c in values) + " THEN NULL"]
+    for i in range(len(key.split_by) + 1):
+        columns = values + list(key.split_by[:i])
+        if i:  # the region this level splits by must be known
+            branches.append(f"WHEN ({key.split_by[i - 1]}) IS NULL THEN NULL")
+        size = f"count(*) OVER (PARTITION BY {', '.join(columns)})"
+        branches.append(f"WHEN {size} <= {key.max_records} THEN {_hash(columns)}")
+    # Still over the limit when split to the last column: too common to block on.
+    return "CASE " + " ".join(branches) + " ELSE NULL END"
+
+
+def with_capped_keys(keys: list[CappedKey], source: str) -> str:
+    """A SELECT of every column of `source` (a table name or a parenthesised query) plus one column
+    per key."""
+    added = "".join(f", {_key_case(key)} AS {key.name}" for key in keys)
+    return f"SELECT *{added} FROM {source}"

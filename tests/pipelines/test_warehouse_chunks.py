@@ -1,0 +1,47 @@
+"""The warehouse's chunked read and write: what a stage that streams its rows relies on."""
+
+import polars as pl
+import pytest
+
+from assets.warehouse import Warehouse
+
+
+def test_a_table_read_in_chunks_and_written_in_chunks_is_the_same_table(tmp_path):
+    warehouse = Warehouse(path=str(tmp_path / "w.duckdb"))
+    rows = pl.DataFrame({"id": range(10_500), "text": [f"v{i}" if i % 7 else None for i in range(10_500)]})
+    warehouse.write({"raw.t": rows})
+    chunks = list(warehouse.read_chunks("raw.t", 2_048))
+    assert len(chunks) >= 5 and max(c.height for c in chunks) <= 2_048
+    written = warehouse.write_chunks("staging.t", (c.with_columns(pl.col("text").str.to_uppercase()) for c in chunks))
+    assert written == 10_500
+    back = warehouse.read("staging.t").sort("id")
+    assert back.equals(rows.with_columns(pl.col("text").str.to_uppercase()))
+
+
+def test_an_empty_table_still_gives_one_frame_with_its_columns(tmp_path):
+    warehouse = Warehouse(path=str(tmp_path / "w.duckdb"))
+    warehouse.write({"raw.t": pl.DataFrame(schema={"id": pl.Int64, "text": pl.String})})
+    chunks = list(warehouse.read_chunks("raw.t", 100))
+    assert [c.height for c in chunks] == [0] and chunks[0].columns == ["id", "text"]
+    assert warehouse.write_chunks("staging.t", chunks) == 0
+    assert warehouse.read("staging.t").columns == ["id", "text"]
+
+
+def test_a_first_chunk_with_a_column_null_throughout_still_takes_text_later(tmp_path):
+    warehouse = Warehouse(path=str(tmp_path / "w.duckdb"))
+    frames = [pl.DataFrame({"id": [1], "text": [None]}), pl.DataFrame({"id": [2], "text": ["x"]})]
+    warehouse.write_chunks("staging.t", iter(frames))
+    assert warehouse.read("staging.t").sort("id")["text"].to_list() == [None, "x"]
+
+
+def test_a_failure_midway_leaves_the_previous_table_whole(tmp_path):
+    warehouse = Warehouse(path=str(tmp_path / "w.duckdb"))
+    warehouse.write({"staging.t": pl.DataFrame({"id": [1, 2, 3]})})
+
+    def frames():
+        yield pl.DataFrame({"id": [10]})
+        raise RuntimeError("killed in the middle")
+
+    with pytest.raises(RuntimeError):
+        warehouse.write_chunks("staging.t", frames())
+    assert warehouse.read("staging.t")["id"].to_list() == [1, 2, 3]

@@ -1,0 +1,88 @@
+"""Blocking keys with a size limit: a crowded block is split by region, a small one is kept whole."""
+
+import duckdb
+import pytest
+
+from assets.linkage.rules import load_rules
+from assets.standardise.block_keys import CappedKey, with_capped_keys, parse_capped_keys
+
+REGIONS = ("left(regency_code, 2)", "regency_code", "district_code")
+
+
+def first_date(max_records: int) -> CappedKey:
+    return CappedKey("block_first_date", ("name_first_key", "birth_date"), REGIONS, max_records)
+
+
+def keys_of(rows: list[tuple], max_records: int) -> dict[str, int | None]:
+    con = duckdb.connect()
+    con.execute("""CREATE TABLE records (record_key VARCHAR, name_first_key VARCHAR, birth_date DATE,
+        regency_code VARCHAR, district_code VARCHAR)""")
+    con.executemany("INSERT INTO records VALUES (?, ?, ?, ?, ?)", rows)
+    result = con.execute(f"SELECT record_key, block_first_date FROM ({with_capped_keys([first_date(max_records)], 'records')})")
+    return {row[0]: row[1] for row in result.fetchall()}
+
+
+def test_a_block_within_the_limit_keeps_one_key_across_regions():
+    keys = keys_of([
+        ("a", "SITI", "1980-05-02", "3212", "321201"),
+        ("b", "SITI", "1980-05-02", "3301", "330101"),  # another province
+        ("c", "SITI", "1980-05-02", None, None),  # no region at all
+    ], max_records=3)
+    assert keys["a"] == keys["b"] == keys["c"] is not None
+
+
+def test_a_crowded_block_is_split_by_province_then_regency_then_district():
+    rows = [
+        ("jabar1", "SITI", "1980-05-02", "3212", "321201"),
+        ("jabar2", "SITI", "1980-05-02", "3212", "321202"),
+        ("jateng", "SITI", "1980-05-02", "3301", "330101"),
+        ("nowhere", "SITI", "1980-05-02", None, None),
+        ("other", "SRI", "1980-05-02", "3212", "321201"),
+    ]
+    # Four SITI records over a limit of 3: split by province. West Java's two fit.
+    keys = keys_of(rows, max_records=3)
+    assert keys["jabar1"] == keys["jabar2"]
+    assert keys["jateng"] not in (None, keys["jabar1"])
+    assert keys["nowhere"] is None  # its region is unknown where the block needs one
+    assert keys["other"] not in (None, keys["jabar1"], keys["jateng"])
+    # Over a limit of 1, West Java's part is split again, by regency (one), then by district.
+    keys = keys_of(rows, max_records=1)
+    assert keys["jabar1"] != keys["jabar2"]
+    assert None not in (keys["jabar1"], keys["jabar2"], keys["jateng"], keys["other"])
+
+
+def test_a_record_missing_a_blocked_value_gets_no_key():
+    keys = keys_of([("a", "SITI", None, "3212", "321201"), ("b", None, "1980-05-02", "3212", "321201")], 40)
+    assert keys == {"a": None, "b": None}
+
+
+def test_the_same_values_give_the_same_key_whatever_else_is_in_the_table():
+    # Keys are hashes of the values: an incremental night computes the same key for an unchanged
+    # record as the night before, as long as its block is not crowded past the limit.
+    alone = keys_of([("a", "SITI", "1980-05-02", "3212", "321201")], 40)
+    crowd = keys_of([("a", "SITI", "1980-05-02", "3212", "321201"),
+                     ("b", "BUDI", "1971-01-01", "3301", "330101")], 40)
+    assert alone["a"] == crowd["a"]
+
+
+def test_the_model_file_declares_the_keys_its_rules_use():
+    rules = load_rules()
+    for key in rules.capped_block_keys:
+        assert any(f"l.{key.name}" in rule for rule in rules.blocking_rules), key.name
+
+
+def test_a_key_may_have_its_own_limit_and_none_below_two_is_taken():
+    keys = parse_capped_keys({"max_records": 40, "keys": {
+        "a": {"values": ["x"]}, "b": {"values": ["y"], "split_by": ["regency_code"], "max_records": 300}}})
+    assert [(k.name, k.values, k.split_by, k.max_records) for k in keys] == [
+        ("a", ("x",), (), 40), ("b", ("y",), ("regency_code",), 300)]
+    with pytest.raises(ValueError, match="max_records of a"):
+        parse_capped_keys({"max_records": 1, "keys": {"a": {"values": ["x"]}}})
+
+
+def test_a_block_still_crowded_after_the_last_split_gets_no_key():
+    rows = [(f"r{i}", "SITI", "1970-12-31", "3212", "321201") for i in range(4)] + [
+        ("alone", "SITI", "1970-12-31", "3212", "321202")]
+    keys = keys_of(rows, max_records=3)
+    assert [keys[f"r{i}"] for i in range(4)] == [None] * 4  # four in one district, over 3
+    assert keys["alone"] is not None
