@@ -27,6 +27,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import duckdb
+import polars as pl
+
 
 @dataclass(frozen=True)
 class CappedKey:
@@ -78,3 +81,13 @@ def with_capped_keys(keys: list[CappedKey], source: str) -> str:
     per key."""
     added = "".join(f", {_key_case(key)} AS {key.name}" for key in keys)
     return f"SELECT *{added} FROM {source}"
+
+
+def add_capped_keys(records: pl.DataFrame, keys: list[CappedKey]) -> pl.DataFrame:
+    """The same keys on records held in memory (tests, tools), in the records' order."""
+    con = duckdb.connect()
+    try:
+        con.register("__records", records.with_row_index("__row").to_arrow())
+        return con.sql(f"{with_capped_keys(keys, '__records')} ORDER BY __row").pl().drop("__row")
+    finally:
+        con.close()

@@ -19,6 +19,7 @@ from assets.linkage.rules import load_rules
 from assets.publish.pseudonym import token
 from assets.sources.contracts import CONTRACTS
 from assets.sources.ingest import ingest_source
+from assets.standardise.block_keys import add_capped_keys
 from assets.standardise.sources import STAGERS, to_person_records
 from synthetic.generator import generate_deliveries
 
@@ -33,7 +34,7 @@ def generated(tmp_path_factory):
         [to_person_records(name, STAGERS[name](ingest_source(landing, contract).accepted))
          for name, contract in CONTRACTS.items()],
         how="vertical_relaxed",
-    ).select(LINKAGE_COLUMNS)
+    ).pipe(add_capped_keys, load_rules().capped_block_keys).select(LINKAGE_COLUMNS)
     model_json, _ = train(records, load_rules())
     return records, model_json, term_frequency_tables(records, term_frequency_columns(model_json))
 
@@ -58,7 +59,8 @@ def staged(rows: list[dict]) -> pl.DataFrame:
     raw = pl.DataFrame(rows, schema={c: pl.String for c in rows[0]}).with_columns(
         pl.lit(date(2026, 11, 27)).alias("_delivery_date")
     )
-    return to_person_records("dtsen_individu", STAGERS["dtsen_individu"](raw)).select(LINKAGE_COLUMNS)
+    records = to_person_records("dtsen_individu", STAGERS["dtsen_individu"](raw))
+    return add_capped_keys(records, load_rules().capped_block_keys).select(LINKAGE_COLUMNS)
 
 
 def score(model, left: dict, right: dict) -> dict:

@@ -9,6 +9,7 @@ import polars as pl
 from assets.linkage.diagnostics import blocking_report, cluster_metrics, link_rates, model_charts
 from assets.linkage.model import LINKAGE_COLUMNS, train
 from assets.linkage.rules import load_rules
+from assets.standardise.block_keys import add_capped_keys
 
 
 def records() -> pl.DataFrame:
@@ -21,7 +22,9 @@ def records() -> pl.DataFrame:
     ]
     frame = pl.DataFrame(rows, schema=["record_key", "source", "nik", "name_key", "birth_date", "regency_code"],
                          orient="row")
-    extra = {c: pl.lit(None, dtype=pl.String) for c in LINKAGE_COLUMNS if c not in frame.columns}
+    keys = load_rules().capped_block_keys
+    extra = {c: pl.lit(None, dtype=pl.String) for c in [*LINKAGE_COLUMNS, "village_code"]
+             if c not in frame.columns and c not in {k.name for k in keys}}
     return frame.with_columns(**extra).with_columns(
         pl.col("birth_date").str.to_date(),
         pl.col("birth_date").str.slice(0, 4).cast(pl.Int32).alias("birth_year"),
@@ -29,7 +32,7 @@ def records() -> pl.DataFrame:
         pl.col("name_key").alias("name_key_nospace"),
         pl.col("name_key").alias("name_first_key"),
         pl.lit(True).alias("nik_matches_birth_date"),
-    )
+    ).pipe(add_capped_keys, keys).select(LINKAGE_COLUMNS)
 
 
 def test_blocking_report_counts_each_rules_new_pairs_exactly():

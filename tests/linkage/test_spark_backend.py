@@ -21,6 +21,7 @@ from assets.linkage.model import LINKAGE_COLUMNS, cluster, cluster_edges, train
 from assets.linkage.rules import load_rules
 from assets.sources.contracts import CONTRACTS
 from assets.sources.ingest import ingest_source
+from assets.standardise.block_keys import add_capped_keys
 from assets.standardise.sources import STAGERS, to_person_records
 from assets.warehouse import env_settings
 from synthetic.generator import generate_deliveries
@@ -98,7 +99,7 @@ def linkage(tmp_path_factory):
         [to_person_records(name, STAGERS[name](ingest_source(root / "landing", contract).accepted))
          for name, contract in CONTRACTS.items()],
         how="vertical_relaxed",
-    ).select(LINKAGE_COLUMNS)
+    ).pipe(add_capped_keys, load_rules().capped_block_keys).select(LINKAGE_COLUMNS)
     rules = load_rules()
     model_json, _ = train(records, rules)
     tf_tables = term_frequency_tables(records, term_frequency_columns(model_json))

@@ -1,10 +1,11 @@
 """Blocking keys with a size limit: a crowded block is split by region, a small one is kept whole."""
 
 import duckdb
+import polars as pl
 import pytest
 
 from assets.linkage.rules import load_rules
-from assets.standardise.block_keys import CappedKey, with_capped_keys, parse_capped_keys
+from assets.standardise.block_keys import CappedKey, add_capped_keys, parse_capped_keys, with_capped_keys
 
 REGIONS = ("left(regency_code, 2)", "regency_code", "district_code")
 
@@ -86,3 +87,13 @@ def test_a_block_still_crowded_after_the_last_split_gets_no_key():
     keys = keys_of(rows, max_records=3)
     assert [keys[f"r{i}"] for i in range(4)] == [None] * 4  # four in one district, over 3
     assert keys["alone"] is not None
+
+
+def test_keys_on_a_frame_in_memory_match_the_sql_and_keep_the_order():
+    rows = [("b", "SITI", "1980-05-02", "3212", "321201"), ("a", "SITI", "1980-05-02", "3301", "330101"),
+            ("c", "SRI", None, "3212", "321201")]
+    frame = pl.DataFrame(rows, schema=["record_key", "name_first_key", "birth_date", "regency_code", "district_code"],
+                         orient="row").with_columns(pl.col("birth_date").str.to_date())
+    keyed = add_capped_keys(frame, [first_date(1)])
+    assert keyed["record_key"].to_list() == ["b", "a", "c"]
+    assert dict(zip(keyed["record_key"], keyed["block_first_date"])) == keys_of(rows, max_records=1)
