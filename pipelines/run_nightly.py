@@ -61,7 +61,7 @@ def main(argv: list[str] | None = None) -> int:
     with dg.DagsterInstance.get() as instance:
         for run_id in fail_orphaned_runs(instance):
             print(f"run {run_id} had been killed; marked as failed in the run history", file=sys.stderr)
-        result = defs.get_job_def("nightly").execute_in_process(
+        result = defs.resolve_job_def("nightly").execute_in_process(
             instance=instance,
             raise_on_error=False,
             # The terminal gets warnings and errors; every event is in the UI's run history.
