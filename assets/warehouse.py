@@ -13,6 +13,7 @@ from pathlib import Path
 import dagster as dg
 import duckdb
 import polars as pl
+import pyarrow as pa
 
 from assets.linkage.backend import LinkageBackend
 from assets.publish.pseudonym import MissingPseudonymKey
@@ -96,6 +97,14 @@ def _quote(table: str) -> str:
     return ".".join(f'"{part}"' for part in table.split("."))
 
 
+def _replace(con: duckdb.DuckDBPyConnection, name: str, frame: pl.DataFrame) -> None:
+    """`name` (schema.table) replaced by `frame`, its schema created if need be."""
+    con.execute(f'CREATE SCHEMA IF NOT EXISTS "{name.split(".")[0]}"')
+    con.register("__incoming", frame.to_arrow())
+    con.execute(f"CREATE OR REPLACE TABLE {_quote(name)} AS SELECT * FROM __incoming")
+    con.unregister("__incoming")
+
+
 class Warehouse(dg.ConfigurableResource):
     """The working store: one DuckDB file whose schemas are the layers (raw, staging, linkage,
     persons, quality). Identifying columns live here and nowhere else."""
@@ -112,58 +121,64 @@ class Warehouse(dg.ConfigurableResource):
         finally:
             con.close()
 
-    def write(self, tables: dict[str, pl.DataFrame]) -> None:
-        """Replaces each table whole, all of them in one transaction: a failure leaves every one
-        as it was."""
+    @contextmanager
+    def transaction(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        """A connection inside one transaction: committed when the block ends, rolled back (every
+        table as it was) when it raises or the run is killed."""
         with self.connect() as con:
             con.execute("BEGIN TRANSACTION")
             try:
-                for name, frame in tables.items():
-                    schema = name.split(".")[0]
-                    con.execute(f'CREATE SCHEMA IF NOT EXISTS "{schema}"')
-                    con.register("__incoming", frame.to_arrow())
-                    con.execute(f"CREATE OR REPLACE TABLE {_quote(name)} AS SELECT * FROM __incoming")
-                    con.unregister("__incoming")
+                yield con
                 con.execute("COMMIT")
             except BaseException:
                 con.execute("ROLLBACK")
                 raise
+
+    def write(self, tables: dict[str, pl.DataFrame]) -> None:
+        """Replaces each table whole, all of them in one transaction: a failure leaves every one
+        as it was."""
+        with self.transaction() as con:
+            for name, frame in tables.items():
+                _replace(con, name, frame)
 
     def write_chunks(self, name: str, frames: Iterable[pl.DataFrame]) -> int:
         """Replaces `name` with the rows of `frames`, one frame in memory at a time, all in one
         transaction: a failure, or a frame whose columns do not fit the first, leaves the table as
         it was. Returns the rows written."""
         rows = 0
-        with self.connect() as con:
-            con.execute("BEGIN TRANSACTION")
-            try:
-                con.execute(f'CREATE SCHEMA IF NOT EXISTS "{name.split(".")[0]}"')
-                for i, frame in enumerate(frames):
-                    if i == 0:  # a column null throughout the first frame still gets a type
-                        frame = frame.with_columns(pl.col(pl.Null).cast(pl.String))
+        with self.transaction() as con:
+            for i, frame in enumerate(frames):
+                if i == 0:  # a column null throughout the first frame still gets a type
+                    _replace(con, name, frame.with_columns(pl.col(pl.Null).cast(pl.String)))
+                else:
                     con.register("__incoming", frame.to_arrow())
-                    con.execute(f"CREATE OR REPLACE TABLE {_quote(name)} AS SELECT * FROM __incoming" if i == 0
-                                else f"INSERT INTO {_quote(name)} BY NAME SELECT * FROM __incoming")
+                    con.execute(f"INSERT INTO {_quote(name)} BY NAME SELECT * FROM __incoming")
                     con.unregister("__incoming")
-                    rows += frame.height
-                con.execute("COMMIT")
-            except BaseException:
-                con.execute("ROLLBACK")
-                raise
+                rows += frame.height
         return rows
 
     def read_chunks(self, table: str, rows: int, columns: list[str] | None = None) -> Iterator[pl.DataFrame]:
-        """The table in stored order, in frames of at most `rows` rows, at least one frame (empty
-        for an empty table): a stage that works row by row holds one frame at a time."""
+        """The table in stored order, in frames of `rows` rows (the last one fewer), at least one
+        frame (empty for an empty table): a stage that works row by row holds one frame at a time.
+        DuckDB's reader hands out batches of its own size (about 123,000 rows), whatever size is
+        asked for; they are gathered here, since each frame costs a stage a fixed overhead."""
         cols = ", ".join(f'"{c}"' for c in columns) if columns else "*"
         with self.connect() as con:
             reader = con.sql(f"SELECT {cols} FROM {_quote(table)}").to_arrow_reader(rows)
-            empty = True
+            pending: list[pa.RecordBatch] = []
+            held = 0
+            yielded = False
             for batch in reader:
-                empty = False
-                yield pl.from_arrow(batch)
-            if empty:
-                yield pl.from_arrow(reader.schema.empty_table())
+                pending.append(batch)
+                held += batch.num_rows
+                while held >= rows:
+                    gathered = pa.Table.from_batches(pending, schema=reader.schema)
+                    yield pl.from_arrow(gathered.slice(0, rows))
+                    yielded = True
+                    rest = gathered.slice(rows)
+                    pending, held = rest.to_batches(), rest.num_rows
+            if held or not yielded:
+                yield pl.from_arrow(pa.Table.from_batches(pending, schema=reader.schema))
 
     def read(self, table: str, columns: list[str] | None = None) -> pl.DataFrame:
         cols = ", ".join(f'"{c}"' for c in columns) if columns else "*"
