@@ -77,12 +77,24 @@ def with_capped_keys(keys: list[CappedKey], source: str) -> str:
     """A query of every column of `source` (a table name or a parenthesised query) plus one column
     per key, in no particular row order. Block sizes are counted by a GROUP BY on one hash per
     level, joined back: window counts over the columns themselves took three times as long (28 s
-    against 11 s for the nine keys at 1M persons)."""
+    against 11 s for the nine keys at 1M persons). A split level is counted only among the records
+    of the crowded blocks before it, so that only the first level of each key builds a hash table
+    over every record (the nine keys at 1M: 3.6 s, against 7.7 s counting every level over all)."""
     if not keys:
         return f"SELECT * FROM {source}"
     levels = [level for key in keys for level in _levels(key)]
     hashed = ", ".join(f"hash({', '.join(columns)}) AS {name}" for name, columns in levels)
-    counts = "".join(f", {name} AS (SELECT {name} AS h, count(*) AS n FROM base GROUP BY 1)" for name, _ in levels)
+    counts = ""
+    for key in keys:
+        coarser = None
+        for name, _ in _levels(key):
+            if coarser is None:
+                counts += f", {name} AS (SELECT {name} AS h, count(*) AS n FROM base GROUP BY 1)"
+            else:  # counted only inside the crowded blocks of the level before, the only ones that reach it
+                counts += (f", {name} AS (SELECT base.{name} AS h, count(*) AS n FROM base "
+                           f"JOIN {coarser} ON {coarser}.h = base.{coarser} AND {coarser}.n > {key.max_records} "
+                           f"GROUP BY 1)")
+            coarser = name
     joins = " ".join(f"LEFT JOIN {name} ON {name}.h = base.{name}" for name, _ in levels)
     helpers = ", ".join(name for name, _ in levels)
     added = ", ".join(f"{_key_case(key)} AS {key.name}" for key in keys)
