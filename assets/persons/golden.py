@@ -14,6 +14,9 @@ SOURCE_FLAGS = {
     "sr_siswa": "in_sekolah_rakyat",
 }
 
+GOLDEN_COLUMNS = ["person_id", "records", *SOURCE_FLAGS.values(), "sources", "nik", "sex", "regency_code",
+                  "household_key", "birth_year"]
+
 
 def _best(value: str, frame: pl.DataFrame, extra_filter: pl.Expr | None = None) -> pl.DataFrame:
     """Per person, the value from the best-ranked source, most frequent there (ties: smallest)."""
@@ -35,23 +38,42 @@ def golden_records(records: pl.DataFrame) -> pl.DataFrame:
     frame = records.with_columns(
         pl.col("source").replace_strict(SOURCE_PRIORITY, default=9).alias("__priority")
     )
-    persons = frame.group_by("person_id").agg(
-        pl.len().alias("records"),
-        *[(pl.col("source") == source).any().alias(flag) for source, flag in SOURCE_FLAGS.items()],
-    ).with_columns(
-        # The sources in name order, from the flags: a sorted list per person took 1.6 s at 1M.
+    # Most persons have one record, whose values are theirs: only the others need choosing (at 1M
+    # persons, 1.03M of them; choosing for all took 5.8 s).
+    alone = pl.len().over("person_id") == 1
+    return pl.concat([_single_record_persons(frame.filter(alone)), _chosen(frame.filter(~alone))], how="vertical_relaxed")
+
+
+def _flags(persons: pl.DataFrame) -> pl.DataFrame:
+    # The sources in name order, from the flags: a sorted list per person took 1.6 s at 1M.
+    return persons.with_columns(
         pl.concat_str(
             [pl.when(pl.col(SOURCE_FLAGS[s])).then(pl.lit(s)) for s in sorted(SOURCE_FLAGS)],
             separator=",", ignore_nulls=True,
         ).alias("sources")
     )
+
+
+def _single_record_persons(frame: pl.DataFrame) -> pl.DataFrame:
+    return _flags(frame.select(
+        "person_id", pl.lit(1, pl.UInt32).alias("records"),
+        *[(pl.col("source") == source).alias(flag) for source, flag in SOURCE_FLAGS.items()],
+        "nik", "sex", "regency_code", "household_key", "birth_year",
+    )).select(GOLDEN_COLUMNS)
+
+
+def _chosen(frame: pl.DataFrame) -> pl.DataFrame:
+    persons = _flags(frame.group_by("person_id").agg(
+        pl.len().alias("records"),
+        *[(pl.col("source") == source).any().alias(flag) for source, flag in SOURCE_FLAGS.items()],
+    ))
     for value in ("nik", "sex", "regency_code", "household_key"):
         persons = persons.join(_best(value, frame), on="person_id", how="left")
     # A default date (1 Jul, 31 Dec, 1 Jan) is weaker evidence of the year than a real one.
     year = _best("birth_year", frame, ~pl.col("birth_date_is_default"))
     any_year = _best("birth_year", frame).rename({"birth_year": "__any_year"})
     persons = persons.join(year, on="person_id", how="left").join(any_year, on="person_id", how="left")
-    return persons.with_columns(pl.coalesce("birth_year", "__any_year").alias("birth_year")).drop("__any_year")
+    return persons.with_columns(pl.coalesce("birth_year", "__any_year").alias("birth_year")).select(GOLDEN_COLUMNS)
 
 
 def parent_links(students: pl.DataFrame, nik_to_person: pl.DataFrame) -> pl.DataFrame:
