@@ -20,6 +20,7 @@ from __future__ import annotations
 import hashlib
 from datetime import datetime, timezone
 
+import duckdb
 import polars as pl
 
 EVENT_SCHEMA = {
@@ -37,6 +38,33 @@ EVIDENCE_PAIRS = 3  # the strongest pairs named as the evidence of one event
 
 def new_person_id(run_id: str, first_record_key: str) -> str:
     return "P" + hashlib.sha256(f"{run_id}|{first_record_key}".encode()).hexdigest()[:16].upper()
+
+
+def _fresh_ids(run_id: str, first_records: pl.Series, issued: set[str]) -> list[str]:
+    """`new_person_id` of each first record, hashed in DuckDB (a first night issues a million: 2.2 s
+    one by one in Python); an id already issued, or issued twice tonight, is hashed again in
+    Python with a counter until it is new, so that no id is ever issued twice."""
+    con = duckdb.connect()
+    try:
+        con.register("__first", pl.DataFrame({"key": first_records}).to_arrow())
+        ids = con.sql("SELECT 'P' || upper(sha256(? || '|' || key)[1:16]) AS id FROM __first",
+                      params=[run_id]).pl()["id"].to_list()
+    finally:
+        con.close()
+    hashed = pl.Series(ids, dtype=pl.String)
+    taken = ~hashed.is_first_distinct() | hashed.is_in(pl.Series(list(issued), dtype=pl.String).implode())
+    if taken.any():  # never issue an id twice, however unlikely a collision
+        tonight = set(hashed.filter(~taken).to_list())
+        keys = first_records.to_list()
+        for i in taken.arg_true().to_list():
+            candidate, n = ids[i], 0
+            while candidate in issued or candidate in tonight:
+                n += 1
+                candidate = new_person_id(f"{run_id}#{n}", keys[i])
+            tonight.add(candidate)
+            ids[i] = candidate
+    issued.update(ids)
+    return ids
 
 
 def id_ages(events: pl.DataFrame | None) -> pl.DataFrame:
@@ -142,10 +170,17 @@ def assign_stable_person_ids(
     issued = set(issued_ids or ()) | set(previous["person_id"].unique().to_list())
 
     clusters = clusters.with_columns(pl.col("cluster_id").cast(pl.String))
-    per_cluster = clusters.group_by("cluster_id").agg(
-        pl.col("record_key").min().alias("first_record"), pl.len().alias("records"),
-        pl.col("record_key").sort().str.join(" ").alias("record_keys"),
-    )
+    # Clusters of one record are most (825,620 of 1,032,233 at 1M persons): aggregated apart, the
+    # grouping took 1.0 s against 2.4 s.
+    alone = pl.len().over("cluster_id") == 1
+    per_cluster = pl.concat([
+        clusters.filter(alone).select("cluster_id", pl.col("record_key").alias("first_record"),
+                                      pl.lit(1, pl.UInt32).alias("records"), pl.col("record_key").alias("record_keys")),
+        clusters.filter(~alone).sort("record_key").group_by("cluster_id").agg(
+            pl.col("record_key").first().alias("first_record"), pl.len().alias("records"),
+            pl.col("record_key").str.join(" ").alias("record_keys"),
+        ),
+    ])
     overlap = (
         clusters.join(previous, on="record_key").group_by("cluster_id", "person_id").len("shared")
         .join(per_cluster.select("cluster_id", "first_record"), on="cluster_id")
@@ -166,15 +201,7 @@ def assign_stable_person_ids(
     )
     # 3. The other clusters get new ids.
     fresh = per_cluster.join(keeper, on="cluster_id", how="anti")
-    fresh_ids = []
-    for key in fresh["first_record"].to_list():
-        candidate, n = new_person_id(run_id, key), 0
-        while candidate in issued:  # never issue an id twice, however unlikely a collision
-            n += 1
-            candidate = new_person_id(f"{run_id}#{n}", key)
-        issued.add(candidate)
-        fresh_ids.append(candidate)
-    fresh = fresh.with_columns(pl.Series("person_id", fresh_ids, dtype=pl.String))
+    fresh = fresh.with_columns(pl.Series("person_id", _fresh_ids(run_id, fresh["first_record"], issued), dtype=pl.String))
     cluster_ids = pl.concat([keeper, fresh.select("cluster_id", "person_id")])
     mapping = clusters.join(cluster_ids, on="cluster_id").select("record_key", "person_id")
 
