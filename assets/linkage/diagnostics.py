@@ -64,17 +64,19 @@ def link_rates(records: pl.DataFrame, clusters: pl.DataFrame) -> tuple[pl.DataFr
     """(per source pair: persons found in both sources; per province: share of records linked to
     at least one other record). records: record_key, source, regency_code."""
     frame = records.select("record_key", "source", "regency_code").join(clusters, on="record_key")
-    per_person = frame.group_by("cluster_id").agg(pl.col("source").unique().sort().alias("sources"))
     sources = sorted(frame["source"].unique().to_list())
+    # Per person, the records of each source: one grouping (a sorted list of sources per person
+    # took 3.3 s at 1M records).
+    per_person = frame.group_by("cluster_id").agg(
+        [(pl.col("source") == source).sum().alias(source) for source in sources]
+    )
     pair_rows = []
     for i, left in enumerate(sources):
         for right in sources[i:]:
-            in_left = per_person.filter(pl.col("sources").list.contains(left)).height
-            both = per_person.filter(
-                pl.col("sources").list.contains(left) & pl.col("sources").list.contains(right)
-            ).height if left != right else frame.filter(pl.col("source") == left).group_by("cluster_id").len().filter(
-                pl.col("len") > 1).height
-            pair_rows.append({"source_a": left, "source_b": right, "persons_in_a": in_left, "persons_in_both": both})
+            # Within one source: persons with more than one of its records.
+            both = (pl.col(left) > 1) if left == right else (pl.col(left) > 0) & (pl.col(right) > 0)
+            counts = per_person.select((pl.col(left) > 0).sum().alias("a"), both.sum().alias("both")).row(0)
+            pair_rows.append({"source_a": left, "source_b": right, "persons_in_a": counts[0], "persons_in_both": counts[1]})
     by_pair = pl.DataFrame(pair_rows, schema={"source_a": pl.String, "source_b": pl.String,
                                                "persons_in_a": pl.Int64, "persons_in_both": pl.Int64})
     sizes = frame.with_columns(pl.len().over("cluster_id").alias("size"))
