@@ -26,12 +26,23 @@ def split_rows(frame: pl.DataFrame, contract: SourceContract) -> tuple[pl.DataFr
         key.alias("__key"),
         pl.struct(content).hash(seed=0).alias("__content"),
     )
-    work = work.with_columns(
+    # Repeats and shared keys are few: the counts over a content or a key are taken only among
+    # the rows that share one (at 1M rows, windows over every row took 3.6 s of the ingest).
+    repeats = work.filter(pl.col("__content").is_duplicated()).select(
+        "__order",
         pl.int_range(1, pl.len() + 1).over("__content").alias("__copy"),
         pl.col(FILE).first().over("__content").alias("__first_file"),
         pl.col(ROW_NUMBER).first().over("__content").alias("__first_row"),
+    )
+    shared_keys = work.filter(pl.col("__key").is_not_null() & pl.col("__key").is_duplicated()).select(
+        "__order",
         pl.col("__content").n_unique().over("__key").alias("__variants"),
         pl.len().over("__key").alias("__key_rows"),
+    )
+    work = (
+        work.join(repeats, on="__order", how="left", maintain_order="left")
+        .join(shared_keys, on="__order", how="left", maintain_order="left")
+        .with_columns(pl.col("__copy").fill_null(1), pl.col("__variants").fill_null(1))
     )
 
     reason = (
