@@ -116,6 +116,7 @@ class Warehouse(dg.ConfigurableResource):
     def connect(self) -> Iterator[duckdb.DuckDBPyConnection]:
         Path(self.path).parent.mkdir(parents=True, exist_ok=True)
         con = duckdb.connect(self.path, config={"memory_limit": self.memory_limit})
+        con.execute("SET enable_progress_bar = false")  # a long statement would draw one on stderr
         try:
             yield con
         finally:

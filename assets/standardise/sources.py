@@ -4,6 +4,7 @@ column names stop here."""
 
 from __future__ import annotations
 
+import duckdb
 import polars as pl
 
 from assets.standardise.dates import parse_event_date, standardise_birth_date
@@ -232,31 +233,30 @@ STAGERS = {
 }
 
 
-# What to_person_records reads of a source's staged rows (the rest is derived there).
-_DERIVED = {"source", "record_key", "household_key", "lone_name_key"}
-
-
-def person_record_inputs(source: str) -> list[str]:
-    """The staged columns to_person_records reads for `source`: read only these, not the
-    delivered columns beside them."""
-    extra = ["family_id"] if source == "dtsen_individu" else []
-    return [c for c in PERSON_RECORD_COLUMNS if c not in _DERIVED] + extra
+def person_records_sql(source: str, table: str) -> str:
+    """The common linkage schema for one source's staged rows in `table`, as a DuckDB query: the
+    nightly stage runs it on the staged table where it is (no round trip through Python), and
+    to_person_records on a frame in memory."""
+    # The family card is the household key every source shares; DTSEN's own family id stands in
+    # where a DTSEN family has no card number.
+    household = "coalesce(kk, 'DTSEN-' || family_id)" if source == "dtsen_individu" else "kk"
+    derived = {
+        "source": f"'{source}'",
+        "record_key": f"'{source}:' || source_record_id",
+        "household_key": household,
+        # A record with neither a NIK nor a full birth date (a returnee's case with an age) has
+        # only its name to be found by: blocking joins this key against every record's name.
+        "lone_name_key": "CASE WHEN nik IS NULL AND birth_date IS NULL THEN name_key_nospace END",
+    }
+    columns = ", ".join(f'{derived[c]} AS "{c}"' if c in derived else f'"{c}"' for c in PERSON_RECORD_COLUMNS)
+    return f"SELECT {columns} FROM {table}"
 
 
 def to_person_records(source: str, staged: pl.DataFrame) -> pl.DataFrame:
-    """The common linkage schema for one source's staged rows."""
-    # The family card is the household key every source shares; DTSEN's own family id stands in
-    # where a DTSEN family has no card number.
-    household = (
-        pl.coalesce(pl.col("kk"), pl.lit("DTSEN-") + pl.col("family_id"))
-        if "family_id" in staged.columns else pl.col("kk")
-    )
-    return staged.with_columns(
-        pl.lit(source).alias("source"),
-        (pl.lit(source + ":") + pl.col("source_record_id")).alias("record_key"),
-        household.alias("household_key"),
-        # A record with neither a NIK nor a full birth date (a returnee's case with an age) has
-        # only its name to be found by: blocking joins this key against every record's name.
-        pl.when(pl.col("nik").is_null() & pl.col("birth_date").is_null())
-        .then(pl.col("name_key_nospace")).alias("lone_name_key"),
-    ).select(PERSON_RECORD_COLUMNS)
+    """The common linkage schema for one source's staged rows, in their order."""
+    con = duckdb.connect()
+    try:
+        con.register("__staged", staged.to_arrow())
+        return con.sql(person_records_sql(source, "__staged")).pl()
+    finally:
+        con.close()
