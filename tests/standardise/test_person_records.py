@@ -1,0 +1,48 @@
+"""The common linkage schema (`person_records_sql`, run by the nightly stage on the staged tables
+in DuckDB and by `to_person_records` on a frame): keys, the shared household key and the key of
+records that only a name can find."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import polars as pl
+
+from assets.standardise.sources import PERSON_RECORD_COLUMNS, to_person_records
+
+
+def staged(rows: list[dict], family_id: bool) -> pl.DataFrame:
+    schema = {c: pl.String for c in PERSON_RECORD_COLUMNS}
+    schema |= {"delivery_date": pl.Date, "nik_birth_date": pl.Date, "birth_date": pl.Date, "birth_year": pl.Int32,
+               "nik_matches_birth_date": pl.Boolean, "birth_date_is_default": pl.Boolean}
+    for derived in ("record_key", "source", "household_key", "lone_name_key"):
+        del schema[derived]
+    if family_id:
+        schema["family_id"] = pl.String
+    schema["delivered_text"] = pl.String  # a delivered column: not in the common schema
+    return pl.DataFrame([{c: row.get(c) for c in schema} for row in rows], schema=schema)
+
+
+def test_keys_household_and_lone_name_key():
+    rows = [
+        dict(source_record_id="1", nik="3201010101900001", birth_date=date(1990, 1, 1), kk="3201000000000001",
+             family_id="F1", name_key_nospace="SITIAMINAH", delivered_text="x"),
+        dict(source_record_id="2", nik=None, birth_date=None, birth_year=1985, kk=None, family_id="F2",
+             name_key_nospace="BUDISANTOSO"),
+        dict(source_record_id="3", nik=None, birth_date=date(1970, 5, 2), kk=None, family_id=None,
+             name_key_nospace="AGUS"),
+    ]
+    dtsen = to_person_records("dtsen_individu", staged(rows, family_id=True))
+    assert dtsen.columns == PERSON_RECORD_COLUMNS
+    assert dtsen["record_key"].to_list() == ["dtsen_individu:1", "dtsen_individu:2", "dtsen_individu:3"]
+    assert dtsen["source"].unique().to_list() == ["dtsen_individu"]
+    # The family card where there is one, else DTSEN's own family id; neither: no household.
+    assert dtsen["household_key"].to_list() == ["3201000000000001", "DTSEN-F2", None]
+    # Only a record with neither a NIK nor a full birth date is looked for by its name alone.
+    assert dtsen["lone_name_key"].to_list() == [None, "BUDISANTOSO", None]
+    assert dtsen["birth_year"].to_list()[1] == 1985 and dtsen.schema["birth_date"] == pl.Date
+
+    cases = to_person_records("p2mi_kasus", staged(rows[1:], family_id=False))
+    assert cases["record_key"].to_list() == ["p2mi_kasus:2", "p2mi_kasus:3"]
+    assert cases["household_key"].to_list() == [None, None]  # no DTSEN family id outside DTSEN
+    assert cases["lone_name_key"].to_list() == ["BUDISANTOSO", None]
