@@ -69,7 +69,7 @@ def person_ids(context: dg.AssetExecutionContext, padu: PaduSettings, warehouse:
     dropped = warehouse.read("linkage.dropped_pairs") if warehouse.exists("linkage.dropped_pairs") else None
     mapping, events = assign_stable_person_ids(
         clusters, previous, context.run.run_id, ages=id_ages(history), edges=edges, dropped_pairs=dropped,
-        issued_ids=set() if history is None else set(history["person_id"].unique().to_list()),
+        issued_ids=None if history is None else history["person_id"],
     )
     warehouse.write({"persons.person_ids": mapping, "persons.person_id_events": events})
     kept = 0 if previous is None else mapping.join(previous, on=["record_key", "person_id"]).height
