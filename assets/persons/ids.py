@@ -20,8 +20,9 @@ from __future__ import annotations
 import hashlib
 from datetime import datetime, timezone
 
-import duckdb
 import polars as pl
+
+from assets.frames import query_frames
 
 EVENT_SCHEMA = {
     "run_id": pl.String,
@@ -56,14 +57,9 @@ def _fresh_ids(run_id: str, first_records: pl.Series, issued: pl.Series) -> list
     """`new_person_id` of each first record, hashed in DuckDB (a first night issues a million: 2.2 s
     one by one in Python); an id already issued, or issued twice tonight, is hashed again in
     Python with a counter until it is new, so that no id is ever issued twice."""
-    con = duckdb.connect()
-    try:
-        con.register("__first", pl.DataFrame({"key": first_records}).to_arrow())
-        ids = con.sql("SELECT 'P' || upper(sha256(? || '|' || key)[1:16]) AS id FROM __first",
-                      params=[run_id]).pl()["id"].to_list()
-    finally:
-        con.close()
-    hashed = pl.Series(ids, dtype=pl.String)
+    hashed = query_frames("SELECT 'P' || upper(sha256(? || '|' || key)[1:16]) AS id FROM __first",
+                          {"__first": pl.DataFrame({"key": first_records})}, params=[run_id])["id"]
+    ids = hashed.to_list()
     taken = ~hashed.is_first_distinct() | hashed.is_in(issued.implode())
     if taken.any():  # never issue an id twice, however unlikely a collision
         tonight = set(hashed.filter(~taken).to_list())

@@ -3,8 +3,9 @@ Only records present in both the clustering and the truth are counted."""
 
 from __future__ import annotations
 
-import duckdb
 import polars as pl
+
+from assets.frames import query_frames
 
 
 def _pairs(counts: pl.Expr) -> pl.Expr:
@@ -98,15 +99,12 @@ def blocking_recall(records: pl.DataFrame, truth: pl.DataFrame, rules: list[str]
     last row, rule 'all rules', holds the blocking recall."""
     pairs = true_pairs(truth.join(records.select("record_key"), on="record_key", how="semi"))
     total = max(pairs.height, 1)
-    con = duckdb.connect()
-    con.register("records", records.to_arrow())
-    con.register("true_pairs", pairs.to_arrow())
     flags = ",\n".join(f"coalesce(({rule}), false) AS rule_{i}" for i, rule in enumerate(rules))
-    hits = con.sql(
+    hits = query_frames(
         f"SELECT {flags} FROM true_pairs p JOIN records l ON l.record_key = p.record_key_l "
-        "JOIN records r ON r.record_key = p.record_key_r"
-    ).pl()
-    con.close()
+        "JOIN records r ON r.record_key = p.record_key_r",
+        {"records": records, "true_pairs": pairs},
+    )
     rows, seen = [], pl.lit(False)
     for i, rule in enumerate(rules):
         flag = pl.col(f"rule_{i}")

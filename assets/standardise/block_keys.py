@@ -28,8 +28,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import duckdb
 import polars as pl
+
+from assets.frames import query_frames
 
 
 @dataclass(frozen=True)
@@ -104,9 +105,5 @@ def with_capped_keys(keys: list[CappedKey], source: str) -> str:
 
 def add_capped_keys(records: pl.DataFrame, keys: list[CappedKey]) -> pl.DataFrame:
     """The same keys on records held in memory (tests, tools), in the records' order."""
-    con = duckdb.connect()
-    try:
-        con.register("__records", records.with_row_index("__row").to_arrow())
-        return con.sql(f"{with_capped_keys(keys, '__records')} ORDER BY __row").pl().drop("__row")
-    finally:
-        con.close()
+    return query_frames(f"{with_capped_keys(keys, '__records')} ORDER BY __row",
+                        {"__records": records.with_row_index("__row")}).drop("__row")

@@ -4,9 +4,9 @@ column names stop here."""
 
 from __future__ import annotations
 
-import duckdb
 import polars as pl
 
+from assets.frames import query_frames
 from assets.standardise.dates import parse_event_date, standardise_birth_date
 from assets.standardise.names import standardise_name
 from assets.standardise.nik import standardise_nik
@@ -254,9 +254,4 @@ def person_records_sql(source: str, table: str) -> str:
 
 def to_person_records(source: str, staged: pl.DataFrame) -> pl.DataFrame:
     """The common linkage schema for one source's staged rows, in their order."""
-    con = duckdb.connect()
-    try:
-        con.register("__staged", staged.to_arrow())
-        return con.sql(person_records_sql(source, "__staged")).pl()
-    finally:
-        con.close()
+    return query_frames(person_records_sql(source, "__staged"), {"__staged": staged})
