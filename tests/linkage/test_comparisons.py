@@ -5,6 +5,7 @@ and for the hard negatives (twins, a father and son with one name) that the pair
 
 from __future__ import annotations
 
+import math
 from datetime import date
 
 import duckdb
@@ -24,6 +25,7 @@ from assets.standardise.sources import STAGERS, to_person_records
 from synthetic.generator import generate_deliveries
 
 DTSEN = CONTRACTS["dtsen_individu"]
+CASES = CONTRACTS["p2mi_kasus"]
 
 
 @pytest.fixture(scope="module")
@@ -54,12 +56,30 @@ def dtsen_row(record_id: str, nama: str, nik: str | None, tanggal_lahir: str, je
     return row
 
 
+def case_row(record_id: str, nama: str, *, umur: str | None = None, tanggal_lahir: str | None = None,
+             daerah_asal: str | None = None, tempat_lahir: str | None = None,
+             jenis_kelamin: str = "L", tgl_pengaduan: str = "2026-03-02") -> dict:
+    """A P2MI case as delivered: often no NIK and no birth date, an age at the complaint, a free
+    text origin. The `_source` key tells `staged` which stager reads it."""
+    row = dict.fromkeys(CASES.required + CASES.optional)
+    row.update(id_kasus=record_id, nama=nama, umur=umur, tanggal_lahir=tanggal_lahir,
+               daerah_asal=daerah_asal, tempat_lahir=tempat_lahir, jenis_kelamin=jenis_kelamin,
+               negara="MALAYSIA", jenis_kasus="DEPORTASI", tgl_pengaduan=tgl_pengaduan)
+    return {"_source": "p2mi_kasus", **row}
+
+
 def staged(rows: list[dict]) -> pl.DataFrame:
-    """DTSEN rows through the staging code, as linkage records."""
-    raw = pl.DataFrame(rows, schema={c: pl.String for c in rows[0]}).with_columns(
-        pl.lit(date(2026, 11, 27)).alias("_delivery_date")
-    )
-    records = to_person_records("dtsen_individu", STAGERS["dtsen_individu"](raw))
+    """Rows through the staging code of their source (DTSEN unless a row says `_source`), as
+    linkage records, in the order given."""
+    parts = []
+    for row in rows:
+        row = dict(row)
+        source = row.pop("_source", "dtsen_individu")
+        raw = pl.DataFrame([row], schema={c: pl.String for c in row}).with_columns(
+            pl.lit(date(2026, 11, 27)).alias("_delivery_date")
+        )
+        parts.append(to_person_records(source, STAGERS[source](raw)))
+    records = pl.concat(parts, how="vertical_relaxed")
     return add_capped_keys(records, load_rules().capped_block_keys).select(LINKAGE_COLUMNS)
 
 
@@ -177,7 +197,47 @@ def test_day_and_month_swapped(model):
 def test_a_default_date_counts_on_the_year(model):
     pair = score(model, dtsen_row("1", "SITI AMINAH", None, "01-07-1990", "P"),
                  dtsen_row("2", "SITI AMINAH", None, "23-03-1990", "P"))
-    assert pair["birth_date"] == "same year, one date a default or missing"
+    assert pair["birth_date"] == "same year, one date a default"
+
+
+def test_day_and_month_equal_a_year_apart(model):
+    # 1989 against 1990 differs in two digits, so "one digit different" does not hold
+    pair = score(model, dtsen_row("1", "SITI AMINAH", None, "18-11-1989", "P"),
+                 dtsen_row("2", "SITI AMINAH", None, "18-11-1990", "P"))
+    assert pair["birth_date"] == "day and month equal, year one apart"
+    assert pair["mw_birth_date"] > 0
+
+
+def level_weight(model, comparison: str, label: str) -> float:
+    """The match weight of one level of the trained model (log2 of m over u)."""
+    model_json, _ = model
+    levels = next(c for c in model_json["comparisons"] if c["output_column_name"] == comparison)
+    level = next(lvl for lvl in levels["comparison_levels"] if lvl["label_for_charts"] == label)
+    return math.log2(level["m_probability"] / level["u_probability"])
+
+
+def test_a_case_with_an_age_and_a_regency_against_its_dtsen_record(model):
+    # The case gives the regency in free text and an age at the complaint (2026 - 30 = 1996); the
+    # DTSEN record has a village in that regency (Kab. Bogor, 3201) and a full date.
+    dtsen = dtsen_row("1", "WAGIMAN", None, "09-01-1996", "L", kode_desa="3201012001")
+    pair = score(model, dtsen, case_row("K1", "WAGIMAN", umur="30", daerah_asal="Kab. Bogor, Jawa Barat"))
+    assert pair["place"] == "same regency, a district unknown"
+    assert pair["birth_date"] == "same year, one record age only"
+    # A record without a district is not a pair whose districts differ.
+    assert pair["mw_place"] > level_weight(model, "place", "same regency")
+    assert pair["mw_birth_date"] > 0
+    # An age a year off on top of the birthday: still closer than "years within 5".
+    older = score(model, dtsen, case_row("K2", "WAGIMAN", umur="28", daerah_asal="Kab. Bogor, Jawa Barat"))
+    assert older["birth_date"] == "year within 2 (age only)"
+    assert older["mw_birth_date"] > level_weight(model, "birth_date", "years within 5")
+
+
+def test_a_case_without_an_origin_still_compares_the_birth_place(model):
+    dtsen = dtsen_row("1", "WAGIMAN", None, "09-01-1996", "L", kode_desa="3201012001")
+    dtsen["tempat_lahir"] = "BOGOR"
+    pair = score(model, dtsen, case_row("K1", "WAGIMAN", umur="30", tempat_lahir="Kab. Bogor"))
+    assert pair["place"] == "an origin unknown, same birth regency"
+    assert pair["mw_place"] > 0
 
 
 def test_one_household_is_the_closest_origin(model):
