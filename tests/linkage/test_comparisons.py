@@ -149,6 +149,31 @@ def test_twins_on_one_family_card_stay_apart(model):
     assert pair["match_probability"] < 0.01
 
 
+def test_twins_on_one_card_whose_nik_digits_differ_beyond_a_typo_stay_apart(model):
+    # one twin's NIK was issued in the district the family lived in before: region digits differ
+    kk = "3201010101100001"
+    pair = score(model, dtsen_row("1", "DIMAS PRASETYO", "3201012012140001", "20-12-2014", "L", kk),
+                 dtsen_row("2", "DIMAS PRASETYA", "3212162012140001", "20-12-2014", "L", kk))
+    assert pair["family_card"] == "one card, names and NIKs differ"
+    assert pair["match_probability"] < 0.01
+
+
+def test_a_relatives_nik_with_the_same_name_on_one_card_is_no_conflict(model):
+    # the names agree: one person whose record carries another NIK, not two family members
+    kk = "3201010101100001"
+    pair = score(model, dtsen_row("1", "DIMAS PRASETYO", "3201012012140001", "20-12-2014", "L", kk),
+                 dtsen_row("2", "DIMAS PRASETYO", "3212162012140001", "20-12-2014", "L", kk))
+    assert pair["family_card"] == "null"
+
+
+def test_two_niks_each_its_own_with_different_dates_are_two_people(model):
+    # one mononym, one district, born 1979 and 1981: each NIK encodes its own record's date
+    pair = score(model, dtsen_row("1", "MUNAWIR", "3201011701790001", "17-01-1979", "L"),
+                 dtsen_row("2", "MUNAWIR", "3201012708810001", "27-08-1981", "L"))
+    assert pair["nik"] == "NIK different, each its record's own, dates differ"
+    assert pair["match_probability"] < 0.001
+
+
 def test_brother_and_sister_on_one_card_stay_apart(model):
     # born on one day, one without a NIK: only the card, the sex and the name tell them apart
     kk = "3201010101100001"
