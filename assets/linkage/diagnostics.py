@@ -91,7 +91,7 @@ def link_rates(records: pl.DataFrame, clusters: pl.DataFrame) -> tuple[pl.DataFr
 # Columns of a record that identify a person: the comparison viewer shows them as keyed tokens,
 # a name word by word, so that equal values (and shared words) still show as equal.
 MASKED_WORDS = ["name_key", "name_key_nospace", "name_key_sorted", "name_first_key", "name_last_key", "lone_name_key"]
-MASKED_VALUES = ["nik", "birth_date", "birth_year", "kk", "passport"]
+MASKED_VALUES = ["nik", "birth_date", "birth_year", "kk", "passport", "phone"]
 VIEWER_TOKEN_CHARS = 6
 
 

@@ -92,6 +92,15 @@ class LinkageRules:
 
 
 def load_rules(path: Path = MODEL_FILE) -> LinkageRules:
+    """The rules in `path`, read once per process. A run executes every step in one process (the
+    in-process executor), so all of its steps see one version of the file even when someone edits
+    it during the run: staging, blocking and diagnostics from different versions failed the run
+    on a blocking key that staging had not made. The next run reads the edit."""
+    return _read_rules(path.resolve())
+
+
+@cache
+def _read_rules(path: Path) -> LinkageRules:
     text = path.read_bytes()
     return LinkageRules(raw=yaml.safe_load(text), version_hash=hashlib.sha256(text).hexdigest()[:12])
 

@@ -23,7 +23,7 @@ MANIFEST_FILE = "_manifest.json"
 
 # Columns that must never reach the analysts' tables (contract section 3).
 FORBIDDEN_COLUMNS = {
-    "nik", "kk", "no_kk", "passport", "no_paspor", "no_hp", "nama", "name", "name_clean",
+    "nik", "kk", "no_kk", "passport", "no_paspor", "no_hp", "phone", "nama", "name", "name_clean",
     "nama_lengkap", "nama_siswa", "alamat", "alamat_asal", "birth_date", "tanggal_lahir",
     "father_nik", "mother_nik", "guardian_nik", "nisn", "splp", "household_key",
 }

@@ -12,7 +12,7 @@ from assets.standardise.names import standardise_name
 from assets.standardise.nik import standardise_nik
 from assets.standardise.regions import map_regency_text, modern_regency, regency_of, village_code
 from assets.standardise.sex import standardise_sex
-from assets.standardise.values import clean_identifier, clean_text, parse_bool
+from assets.standardise.values import clean_identifier, clean_text, parse_bool, phone_number
 
 DELIVERY_DATE = "_delivery_date"
 REFERENCE = pl.col(DELIVERY_DATE)
@@ -24,7 +24,7 @@ PERSON_RECORD_COLUMNS = [
     "name_clean", "name_titles", "name_father", "name_key", "name_key_nospace", "name_key_sorted",
     "name_first_key", "name_last_key", "name_key_weak",
     "sex", "birth_date", "birth_year", "birth_date_is_default", "birth_date_issue",
-    "kk", "passport", "village_code", "district_code", "regency_code", "birth_regency_code",
+    "kk", "passport", "phone", "village_code", "district_code", "regency_code", "birth_regency_code",
     "household_key", "lone_name_key",
 ]
 
@@ -134,6 +134,9 @@ def stage_p2mi_penempatan(raw: pl.DataFrame) -> pl.DataFrame:
     frame = _region_columns(frame, "kode_desa_asal", "kabkota_asal")
     return frame.with_columns(
         clean_text(pl.col("no_paspor")).str.to_uppercase().str.replace_all(r"\s", "").alias("passport"),
+        # A worker's own number, kept across placements: the repeat worker whose NIK and name
+        # were typed differently the second time.
+        phone_number(pl.col("no_hp")).alias("phone"),
         pl.lit(None, dtype=pl.String).alias("kk"),
         _upper("negara_penempatan").alias("destination_country"),
         _upper("kode_negara").alias("destination_country_code"),
@@ -161,6 +164,7 @@ def stage_p2mi_kasus(raw: pl.DataFrame) -> pl.DataFrame:
         pl.coalesce(pl.col("birth_year"), complaint_date.dt.year() - age).cast(pl.Int32).alias("birth_year"),
         clean_text(pl.col("no_paspor")).str.to_uppercase().str.replace_all(r"\s", "").alias("passport"),
         clean_text(pl.col("no_splp")).str.to_uppercase().alias("splp"),
+        pl.lit(None, dtype=pl.String).alias("phone"),
         pl.lit(None, dtype=pl.String).alias("kk"),
         clean_identifier(pl.col("id_penempatan")).alias("placement_id"),
         _upper("negara").alias("case_country"),
@@ -182,6 +186,7 @@ def stage_dtsen_individu(raw: pl.DataFrame) -> pl.DataFrame:
         clean_identifier(pl.col("id_keluarga")).alias("family_id"),
         clean_identifier(pl.col("no_kk")).alias("kk"),
         pl.lit(None, dtype=pl.String).alias("passport"),
+        pl.lit(None, dtype=pl.String).alias("phone"),
         _upper("hubungan_keluarga").alias("family_relation"),
         _desil("desil").alias("desil"),
         _desil_issue("desil").alias("desil_issue"),
@@ -208,6 +213,7 @@ def stage_sr_siswa(raw: pl.DataFrame) -> pl.DataFrame:
         pl.when(nisn.str.len_chars() == 9).then(pl.lit("0") + nisn).otherwise(nisn).alias("nisn"),
         clean_identifier(pl.col("no_kk")).alias("kk"),
         pl.lit(None, dtype=pl.String).alias("passport"),
+        pl.lit(None, dtype=pl.String).alias("phone"),
         _upper("nama_sekolah").alias("school_name"),
         clean_identifier(pl.col("kode_sekolah")).alias("school_code"),
         _upper("jenjang").alias("school_level"),

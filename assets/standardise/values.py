@@ -86,6 +86,17 @@ def clean_identifier(expr: pl.Expr) -> pl.Expr:
     return identifier_text(expr).str.replace(r"^0+$", "").replace({"": None})
 
 
+def phone_number(expr: pl.Expr) -> pl.Expr:
+    """A phone number as its digits without Indonesia's country code or trunk zero: +62 812-3456-789,
+    0062 812..., 62812... and 0812... all become 8123456789. A foreign number keeps its country
+    code (+60 12-345 6789 -> 60123456789). Null when fewer than 8 or more than 15 digits remain, or
+    one digit repeated (a placeholder)."""
+    digits = clean_text(expr).str.replace_all(r"[^0-9]", "")
+    national = digits.str.replace(r"^00", "").str.replace(r"^(62|0)", "")
+    placeholder = national.str.contains(r"^(0+|1+|2+|3+|4+|5+|6+|7+|8+|9+)$")
+    return pl.when(national.str.len_chars().is_between(8, 15) & ~placeholder).then(national)
+
+
 def parse_bool(expr: pl.Expr) -> pl.Expr:
     """Y/Ya/true/1 -> true, T/Tidak/N/false/0 -> false, anything else null; case-insensitive."""
     mapping = {word: True for word in _TRUE_WORDS} | {word: False for word in _FALSE_WORDS}

@@ -26,6 +26,7 @@ from synthetic.generator import generate_deliveries
 
 DTSEN = CONTRACTS["dtsen_individu"]
 CASES = CONTRACTS["p2mi_kasus"]
+PLACEMENTS = CONTRACTS["p2mi_penempatan"]
 
 
 @pytest.fixture(scope="module")
@@ -66,6 +67,16 @@ def case_row(record_id: str, nama: str, *, umur: str | None = None, tanggal_lahi
                daerah_asal=daerah_asal, tempat_lahir=tempat_lahir, jenis_kelamin=jenis_kelamin,
                negara="MALAYSIA", jenis_kasus="DEPORTASI", tgl_pengaduan=tgl_pengaduan)
     return {"_source": "p2mi_kasus", **row}
+
+
+def placement_row(record_id: str, nama: str, nik: str | None, tanggal_lahir: str, no_hp: str | None,
+                  jenis_kelamin: str = "P", kode_desa_asal: str = "3201012001") -> dict:
+    """A P2MI placement as delivered."""
+    row = dict.fromkeys(PLACEMENTS.required + PLACEMENTS.optional)
+    row.update(id_penempatan=record_id, nik=nik, nama_lengkap=nama, jenis_kelamin=jenis_kelamin,
+               tanggal_lahir=tanggal_lahir, negara_penempatan="MALAYSIA", status_penempatan="BERANGKAT",
+               no_hp=no_hp, kode_desa_asal=kode_desa_asal)
+    return {"_source": "p2mi_penempatan", **row}
 
 
 def staged(rows: list[dict]) -> pl.DataFrame:
@@ -172,6 +183,40 @@ def test_two_niks_each_its_own_with_different_dates_are_two_people(model):
                  dtsen_row("2", "MUNAWIR", "3201012708810001", "27-08-1981", "L"))
     assert pair["nik"] == "NIK different, each its record's own, dates differ"
     assert pair["match_probability"] < 0.001
+
+
+def test_a_repeat_worker_is_found_by_her_phone_number(model):
+    # the second placement lost the NIK and misspelt the name; the number is written another way
+    first = placement_row("20210001", "SITI SULISTYOWATI", "3201015509950001", "15-09-1995", "0812-3456-789")
+    again = placement_row("20250002", "SITI SLUISTYOWATI", None, "15-09-1995", "+62 812 3456 789")
+    pair = score(model, first, again)
+    assert pair["phone"] == "same phone"
+    assert pair["mw_phone"] > 5
+    assert pair["match_probability"] > 0.99
+
+
+def test_a_new_phone_number_says_little(model):
+    first = placement_row("20210001", "SITI SULISTYOWATI", "3201015509950001", "15-09-1995", "0812-3456-789")
+    again = placement_row("20250002", "SITI SULISTYOWATI", "3201015509950001", "15-09-1995", "0857-1111-2222")
+    pair = score(model, first, again)
+    assert pair["phone"] == "phones differ"
+    assert -3 < pair["mw_phone"] < 0
+    assert pair["match_probability"] > 0.99
+
+
+def test_a_short_name_with_one_typo(model):
+    pair = score(model, dtsen_row("1", "SALAMA", None, "08-10-1991", "P"),
+                 dtsen_row("2", "SLAMA", None, "08-10-1991", "P"))
+    assert pair["name"] == "name one typo"
+    assert pair["mw_name"] > 0
+
+
+def test_a_nik_issued_on_a_default_date_is_not_a_second_person(model):
+    # one record has the real date and its NIK; the other the default date its NIK was issued on
+    pair = score(model, dtsen_row("1", "TRI RAHAYU", "3201016901860001", "29-01-1986", "P"),
+                 dtsen_row("2", "TRI RAHAYU", "3201014107860001", "01-07-1986", "P"))
+    assert pair["nik"] == "NIK different, each its record's own"
+    assert pair["mw_nik"] > -10
 
 
 def test_brother_and_sister_on_one_card_stay_apart(model):
@@ -305,8 +350,9 @@ def test_comparison_viewer_shows_tokens_never_values(generated, tmp_path):
     niks = records["nik"].drop_nulls().unique().to_list()
     names = records.filter(pl.col("name_key").str.contains(" "))["name_key"].unique().to_list()
     dates = records["birth_date"].drop_nulls().cast(pl.String).unique().to_list()
-    assert len(niks) > 1000 and len(names) > 1000
-    assert not [v for v in niks + names if v in html]
+    phones = records["phone"].drop_nulls().unique().to_list()
+    assert len(niks) > 1000 and len(names) > 1000 and len(phones) > 100
+    assert not [v for v in niks + names + phones if v in html]
     assert not [d for d in dates if f'"{d}"' in html]  # as a JSON value: vega's code holds dates
     # ... and the NIKs of the pairs it shows are there as keyed tokens
     sample_nik = records.filter(pl.col("record_key") == pairs.sort("match_probability")["record_key_l"][-1])["nik"][0]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import polars as pl
 import pytest
 
-from assets.standardise.values import MISSING_MARKERS, clean_identifier, clean_text, parse_bool
+from assets.standardise.values import MISSING_MARKERS, clean_identifier, clean_text, parse_bool, phone_number
 
 
 def apply(function, values: list[str | None]) -> list:
@@ -66,3 +66,25 @@ def test_clean_identifier_nulls_zeros_and_keeps_what_it_cannot_judge():
 )
 def test_parse_bool(raw, expected):
     assert apply(parse_bool, [raw]) == [expected]
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("0812-3456-789", "8123456789"),
+        ("+62 812 3456 789", "8123456789"),
+        ("628123456789", "8123456789"),
+        ("0062 812 3456 789", "8123456789"),
+        ("8123456789", "8123456789"),
+        # a foreign number keeps its country code
+        ("+60 12-345 6789", "60123456789"),
+        # placeholders and fragments say nothing
+        ("0000000000", None),
+        ("08888888888", None),
+        ("0812", None),
+        ("-", None),
+        (None, None),
+    ],
+)
+def test_phone_number_drops_country_code_and_trunk_zero(raw, expected):
+    assert pl.select(phone_number(pl.lit(raw, dtype=pl.String))).item() == expected
