@@ -17,7 +17,7 @@ from assets.linkage.incremental import (
     ModelStore, classify_records, combine_pairs, dropped_strong_pairs, record_hashes, score_all,
     score_touched, term_frequency_columns, term_frequency_tables,
 )
-from assets.linkage.model import LINKAGE_COLUMNS, cluster, cluster_edges, train
+from assets.linkage.model import LINKAGE_COLUMNS, cluster, cluster_edges, collapsed_levels, train
 from assets.linkage.review import constraints_from_answers, read_answers, review_queue
 from assets.linkage.rules import load_rules, rules_code_version
 from assets.metadata import markdown_table
@@ -69,6 +69,11 @@ def _tag(context: dg.AssetExecutionContext, name: str) -> bool:
     "(`linkage_rules/model.yaml`) or when the run asks for it; each trained model is kept, with "
     "its term-frequency tables, under `$PADU_DATA_DIR/models/model-<rules hash>-<time>.json`.",
     kinds={"splink", "duckdb"},
+    check_specs=[dg.AssetCheckSpec(
+        "no_level_collapsed", asset=["linkage", "model"],
+        description="Training left every level the rules do not fix with m above 1e-6: EM can set a "
+        "level's m to zero, which turns it into a cannot-link (docs/linkage.md, \"EM at scale\").",
+    )],
 )
 def linkage_model(context: dg.AssetExecutionContext, config: LinkageConfig, padu: PaduSettings,
                   warehouse: Warehouse):
@@ -116,7 +121,10 @@ def linkage_model(context: dg.AssetExecutionContext, config: LinkageConfig, padu
         for c in model_json["comparisons"] for lvl in c["comparison_levels"]
         if not lvl.get("is_null_level")
     ])
-    return dg.MaterializeResult(
+    collapsed = collapsed_levels(model_json, rules)
+    for level in collapsed:
+        context.log.warning(f"training set m of {level} to about zero: pairs in that level cannot link")
+    yield dg.MaterializeResult(
         metadata={
             "model_id": model_id,
             "model_path": dg.MetadataValue.path(str(store.path(model_id))),
@@ -126,7 +134,14 @@ def linkage_model(context: dg.AssetExecutionContext, config: LinkageConfig, padu
             "probability_two_random_records_match": model_json["probability_two_random_records_match"],
             "m_and_u": markdown_table(weights.with_columns(pl.col("m", "u").round(5)), max_rows=100),
             "training_notes": "\n".join(notes) or "none",
+            "levels_collapsed": "\n".join(collapsed) or "none",
         }
+    )
+    yield dg.AssetCheckResult(
+        check_name="no_level_collapsed",
+        passed=not collapsed,
+        severity=dg.AssetCheckSeverity.WARN,
+        description="; ".join(collapsed) or "every trained level has m above 1e-6",
     )
 
 

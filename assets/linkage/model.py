@@ -53,6 +53,31 @@ def train(records: pl.DataFrame, rules: LinkageRules, backend: LinkageBackend = 
     return model_json, notes
 
 
+# Below this, EM has set a level's m to zero: the sessions' likely matches held none of it. A zero
+# m is a cannot-link the rules never asked for (docs/linkage.md, "EM at scale").
+COLLAPSED_M = 1e-6
+
+
+def collapsed_levels(model_json: dict, rules: LinkageRules) -> list[str]:
+    """'comparison: level (m)' for every level whose m training put below COLLAPSED_M and whose m
+    the rules file does not fix."""
+    fixed = {
+        (c["output_column_name"], level.get("label_for_charts"))
+        for c in rules.raw["comparisons"] for level in c["comparison_levels"] if level.get("fix_m_probability")
+    }
+    found = []
+    for comparison in model_json["comparisons"]:
+        name = comparison["output_column_name"]
+        for level in comparison["comparison_levels"]:
+            m = level.get("m_probability")
+            label = level.get("label_for_charts")
+            if level.get("is_null_level") or m is None or (name, label) in fixed:
+                continue
+            if m < COLLAPSED_M:
+                found.append(f"{name}: {label} (m {m:.1e})")
+    return found
+
+
 def cluster_edges(pairs: pl.DataFrame, must_links: pl.DataFrame) -> pl.DataFrame:
     """The scored pairs plus the must-links (links the sources state themselves, reviewers'
     matches) at probability 1.0, so that they join whatever the model says."""

@@ -1,0 +1,36 @@
+"""Levels that training set to zero are reported: a zero m is a cannot-link nobody asked for."""
+
+from __future__ import annotations
+
+import copy
+
+from assets.linkage.model import collapsed_levels
+from assets.linkage.rules import load_rules
+
+
+def trained_like(rules, m_of: dict[tuple[str, str], float]) -> dict:
+    """The rules' comparisons as a saved model would hold them, every level at m 0.1 unless given."""
+    model = {"comparisons": copy.deepcopy(rules.raw["comparisons"])}
+    for comparison in model["comparisons"]:
+        for level in comparison["comparison_levels"]:
+            if not level.get("is_null_level") and not level.get("fix_m_probability"):
+                level["m_probability"] = m_of.get((comparison["output_column_name"], level["label_for_charts"]), 0.1)
+    return model
+
+
+def test_a_level_em_set_to_zero_is_reported():
+    rules = load_rules()
+    model = trained_like(rules, {("nik", "NIK different"): 4.1e-27, ("place", "same regency"): 6.1e-32})
+    assert collapsed_levels(model, rules) == ["nik: NIK different (m 4.1e-27)", "place: same regency (m 6.1e-32)"]
+
+
+def test_levels_the_rules_fix_near_zero_are_not_reported():
+    rules = load_rules()
+    model = trained_like(rules, {})
+    # the cannot-link levels (twins, a generation apart, one card with different names) keep m 1e-9
+    fixed_near_zero = [
+        level for c in model["comparisons"] for level in c["comparison_levels"]
+        if level.get("fix_m_probability") and level["m_probability"] < 1e-6
+    ]
+    assert len(fixed_near_zero) >= 4
+    assert collapsed_levels(model, rules) == []
