@@ -7,6 +7,7 @@ so the model store holds one kind of model whichever engine trained it."""
 from __future__ import annotations
 
 import copy
+import logging
 import os
 import shutil
 import sys
@@ -27,6 +28,11 @@ from splink.internals.database_api import DatabaseAPI
 
 BACKENDS = ("duckdb", "spark")
 
+
+# Splink 5's Linker switches its own logger to INFO, with a handler on stderr, every time one is
+# made: the training narration (hundreds of "Count of 0 for level ..." lines) then fills the
+# terminal of `make run`. Its warnings are kept.
+SPLINK_LOG_LEVEL = logging.WARNING
 
 @dataclass(frozen=True)
 class LinkageBackend:

@@ -10,6 +10,7 @@ import polars as pl
 from splink import DuckDBAPI, Linker
 from splink.blocking_analysis import count_comparisons_from_blocking_rules
 
+from assets.linkage.backend import SPLINK_LOG_LEVEL
 from assets.linkage.incremental import scoring_linker
 from assets.linkage.model import LINKAGE_COLUMNS
 from assets.publish.pseudonym import token
@@ -48,7 +49,7 @@ def model_charts(model_json: dict, out_dir: Path) -> dict[str, Path]:
     out_dir.mkdir(parents=True, exist_ok=True)
     empty = pl.DataFrame(schema={c: pl.String for c in LINKAGE_COLUMNS})
     db_api = DuckDBAPI(connection=duckdb.connect())
-    linker = Linker(db_api.register(empty, dataset_display_name="no_records"), model_json)
+    linker = Linker(db_api.register(empty, dataset_display_name="no_records"), model_json, log_level=SPLINK_LOG_LEVEL)
     charts = {
         "match_weights": linker.visualisations.match_weights_chart(),
         "m_u_parameters": linker.visualisations.m_u_parameters_chart(),
