@@ -20,8 +20,18 @@ def trained_like(rules, m_of: dict[tuple[str, str], float]) -> dict:
 
 def test_a_level_em_set_to_zero_is_reported():
     rules = load_rules()
-    model = trained_like(rules, {("nik", "NIK different"): 4.1e-27, ("place", "same regency"): 6.1e-32})
-    assert collapsed_levels(model, rules) == ["nik: NIK different (m 4.1e-27)", "place: same regency (m 6.1e-32)"]
+    model = trained_like(rules, {("nik", "NIK different"): 4.1e-27, ("place", "same district"): 6.1e-32})
+    assert collapsed_levels(model, rules) == ["nik: NIK different (m 4.1e-27)", "place: same district (m 6.1e-32)"]
+
+
+def test_a_level_the_rules_fix_is_never_reported():
+    # "same regency" is fixed at m 0.005 in the file; a model file edited by hand to 1e-32 is the
+    # rules' business, not training's
+    rules = load_rules()
+    model = trained_like(rules, {})
+    place = next(c for c in model["comparisons"] if c["output_column_name"] == "place")
+    next(lvl for lvl in place["comparison_levels"] if lvl["label_for_charts"] == "same regency")["m_probability"] = 1e-32
+    assert collapsed_levels(model, rules) == []
 
 
 def test_levels_the_rules_fix_near_zero_are_not_reported():
