@@ -121,7 +121,7 @@ def linkage_model(context: dg.AssetExecutionContext, config: LinkageConfig, padu
         for c in model_json["comparisons"] for lvl in c["comparison_levels"]
         if not lvl.get("is_null_level")
     ])
-    collapsed = collapsed_levels(model_json, rules)
+    collapsed = collapsed_levels(model_json)
     for level in collapsed:
         context.log.warning(f"training set m of {level} to about zero: pairs in that level cannot link")
     yield dg.MaterializeResult(

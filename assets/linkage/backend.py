@@ -34,6 +34,7 @@ BACKENDS = ("duckdb", "spark")
 # terminal of `make run`. Its warnings are kept.
 SPLINK_LOG_LEVEL = logging.WARNING
 
+
 @dataclass(frozen=True)
 class LinkageBackend:
     """name: `duckdb` or `spark`. For Spark: the master URL (`local[2]`, `spark://host:7077`,

@@ -58,23 +58,17 @@ def train(records: pl.DataFrame, rules: LinkageRules, backend: LinkageBackend = 
 COLLAPSED_M = 1e-6
 
 
-def collapsed_levels(model_json: dict, rules: LinkageRules) -> list[str]:
-    """'comparison: level (m)' for every level whose m training put below COLLAPSED_M and whose m
-    the rules file does not fix."""
-    fixed = {
-        (c["output_column_name"], level.get("label_for_charts"))
-        for c in rules.raw["comparisons"] for level in c["comparison_levels"] if level.get("fix_m_probability")
-    }
+def collapsed_levels(model_json: dict) -> list[str]:
+    """'comparison: level (m)' for every level whose m training put below COLLAPSED_M. Levels the
+    rules fix (`fix_m_probability`, kept in the saved model) are theirs, not training's."""
     found = []
     for comparison in model_json["comparisons"]:
-        name = comparison["output_column_name"]
         for level in comparison["comparison_levels"]:
             m = level.get("m_probability")
-            label = level.get("label_for_charts")
-            if level.get("is_null_level") or m is None or (name, label) in fixed:
+            if level.get("is_null_level") or level.get("fix_m_probability") or m is None:
                 continue
             if m < COLLAPSED_M:
-                found.append(f"{name}: {label} (m {m:.1e})")
+                found.append(f"{comparison['output_column_name']}: {level.get('label_for_charts')} (m {m:.1e})")
     return found
 
 

@@ -21,7 +21,7 @@ def trained_like(rules, m_of: dict[tuple[str, str], float]) -> dict:
 def test_a_level_em_set_to_zero_is_reported():
     rules = load_rules()
     model = trained_like(rules, {("nik", "NIK different"): 4.1e-27, ("place", "same district"): 6.1e-32})
-    assert collapsed_levels(model, rules) == ["nik: NIK different (m 4.1e-27)", "place: same district (m 6.1e-32)"]
+    assert collapsed_levels(model) == ["nik: NIK different (m 4.1e-27)", "place: same district (m 6.1e-32)"]
 
 
 def test_a_level_the_rules_fix_is_never_reported():
@@ -31,7 +31,7 @@ def test_a_level_the_rules_fix_is_never_reported():
     model = trained_like(rules, {})
     place = next(c for c in model["comparisons"] if c["output_column_name"] == "place")
     next(lvl for lvl in place["comparison_levels"] if lvl["label_for_charts"] == "same regency")["m_probability"] = 1e-32
-    assert collapsed_levels(model, rules) == []
+    assert collapsed_levels(model) == []
 
 
 def test_levels_the_rules_fix_near_zero_are_not_reported():
@@ -43,4 +43,4 @@ def test_levels_the_rules_fix_near_zero_are_not_reported():
         if level.get("fix_m_probability") and level["m_probability"] < 1e-6
     ]
     assert len(fixed_near_zero) >= 4
-    assert collapsed_levels(model, rules) == []
+    assert collapsed_levels(model) == []
