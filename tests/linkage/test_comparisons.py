@@ -162,6 +162,18 @@ def test_two_people_told_apart_by_their_niks(model, left, right, level):
     assert pair["match_probability"] < 0.001
 
 
+def test_namesakes_born_on_one_day_on_two_family_cards_stay_apart(model):
+    # one common name, 1 July (a default date), one district: the office gave serials 0001 and 0002
+    pair = score(model, dtsen_row("1", "SUMARNI", "3201014107640001", "01-07-1964", "P", "3201010202050001"),
+                 dtsen_row("2", "SUMARNI", "3201014107640002", "01-07-1964", "P", "3201011709110003"))
+    assert pair["family_card"] == "different cards, neighbouring NIK serials (namesakes)"
+    assert pair["match_probability"] < 0.001
+    # the same two NIKs on one card are no conflict of this kind (twins have different names)
+    same_card = score(model, dtsen_row("1", "SUMARNI", "3201014107640001", "01-07-1964", "P", "3201010202050001"),
+                      dtsen_row("2", "SUMARNI", "3201014107640002", "01-07-1964", "P", "3201010202050001"))
+    assert same_card["family_card"] != "different cards, neighbouring NIK serials (namesakes)"
+
+
 def test_twins_on_one_family_card_stay_apart(model):
     pair = score(model, dtsen_row("1", "FAYAR RAMADAN", "3201011411050001", "14-11-2005", "L", "3201010101100001"),
                  dtsen_row("2", "FAYRI RAMADAN", "3201011411050002", "14-11-2005", "L", "3201010101100001"))
