@@ -21,6 +21,8 @@ from assets.publish.pseudonym import MissingPseudonymKey
 # Tags every run gets, so that a run whose process was killed can be told from one still going.
 RUN_PID_TAG = "padu/pid"
 RUN_HOST_TAG = "padu/host"
+# A run with this tag set to "true" stages and links everything again (the weekly schedule sets it).
+FULL_REBUILD_TAG = "padu/full_rebuild"
 
 
 class PaduSettings(dg.ConfigurableResource):

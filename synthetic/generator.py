@@ -145,6 +145,7 @@ def generate_deliveries(
             planted.append(problems.with_columns(pl.lit(source).alias("source")))
         bar.update()
 
+    records = {source: _present(frame).drop(ABSENT, strict=False) for source, frame in records.items()}
     step(steps[-1])
     truth = _write_truth(landing_dir, pop, records, planted, seed, persons, day, noise, rows_written)
     bar.update()
@@ -167,6 +168,23 @@ def generate_deliveries(
 
 
 # --- row problems ----------------------------------------------------------------------------------
+# A row the records hook keeps only so that the noise drawn for the other rows stays in step
+# (synthetic.nights); it is not written.
+ABSENT = "_absent"
+
+
+def _helpers(frame: pl.DataFrame) -> list[str]:
+    return [c for c in ("_pid", ABSENT) if c in frame.columns]
+
+
+def _present(frame: pl.DataFrame) -> pl.DataFrame:
+    return frame.filter(~pl.col(ABSENT)) if ABSENT in frame.columns else frame
+
+
+def _present_mask(frame: pl.DataFrame) -> np.ndarray:
+    return ~frame[ABSENT].to_numpy() if ABSENT in frame.columns else np.ones(frame.height, dtype=bool)
+
+
 def plant_row_problems(frame: pl.DataFrame, *, pk: str, name_col: str, nik_cols: list[str], conflict_col: str,
                        rng: np.random.Generator, rate: float) -> tuple[pl.DataFrame, pl.DataFrame]:
     """Add the rows ingest must quarantine (contract 1.1), about `rate` of the rows, at least one of each kind:
@@ -192,17 +210,17 @@ def plant_row_problems(frame: pl.DataFrame, *, pk: str, name_col: str, nik_cols:
     blank_mask[blank] = True
     frame = frame.with_columns([pl.when(pl.Series(blank_mask)).then(pl.lit("")).otherwise(pl.col(c)).alias(c)
                                 for c in [name_col, *nik_cols]])
-    out = pl.concat([frame, copies]).sort("_pos")
+    out = _present(pl.concat([frame, copies]).sort("_pos"))  # a copy of an absent row is absent
     kinds = np.repeat(np.array(ROW_PROBLEMS, dtype=object), per_kind)
     marker = pl.DataFrame({"_pos": np.concatenate([copies["_pos"].to_numpy(), blank.astype(np.float64)]),
-                           "problem": pl.Series(np.concatenate([kinds[:3 * per_kind], kinds[3 * per_kind:]]), dtype=pl.Utf8)})
+                           "problem": pl.Series(np.concatenate([kinds[:3 * per_kind], kinds[3 * per_kind:]]), dtype=pl.Utf8),
+                           "source_record_id": np.concatenate([
+                               frame[pk].gather(repeat).to_numpy(), frame[pk].gather(empty).to_numpy(),
+                               frame[pk].gather(conflict).to_numpy(), frame[pk].gather(blank).to_numpy()]).astype(str)})
     # The planted rows, identified by their original record and their position among the data records.
     positions = out.with_row_index("record_number", offset=1).select("record_number", "_pos", "_pid")
-    problems = marker.join(positions, on="_pos", how="left").with_columns(
-        pl.Series("source_record_id", np.concatenate([
-            frame[pk].gather(repeat).to_numpy(), frame[pk].gather(empty).to_numpy(),
-            frame[pk].gather(conflict).to_numpy(), frame[pk].gather(blank).to_numpy()]).astype(str)))
-    return out.drop("_pos"), problems.drop("_pos").sort("record_number")
+    problems = marker.join(positions, on="_pos", how="inner").select("problem", "record_number", "_pid", "source_record_id")
+    return out.drop("_pos"), problems.sort("record_number")
 
 
 def _text(frame: pl.DataFrame, rng: np.random.Generator, markers: dict[str, float],
@@ -253,12 +271,13 @@ def _write_dtsen(records: pl.DataFrame, folder: Path, rng: np.random.Generator,
             _apostrophes(rec["nama"], rng, curly).alias("nama"), _apostrophes(rec["alamat"], rng, curly).alias("alamat"),
             *[wr.bool_codes(rec[c], bools).alias(c) for c in bool_cols])
         frame = frame.with_columns(wr.missing_markers(frame["nik"], rng, nik_markers).alias("nik"))
-        frame = _text(frame.select(cols + ["_pid"]), rng, markers)
+        frame = _text(frame.select(cols + _helpers(frame)), rng, markers)
         if profile.row_problems:
             frame, planted = plant_row_problems(frame, pk="id_individu", name_col="nama", nik_cols=["nik"],
                                                 conflict_col="pekerjaan", rng=rng, rate=ROW_PROBLEM_RATE)
         else:
             planted = pl.DataFrame()
+        frame = _present(frame)
         if part == 1:
             path = folder / "dtsen_individu_part1.csv"
             wr.write_csv(frame.select(cols), path, separator=",", bom=True)
@@ -320,8 +339,9 @@ def _write_placements(records: pl.DataFrame, folder: Path, rng: np.random.Genera
     for c in date_cols:
         cells[c] = _date_cells(xlsx_part[c], rng.random(n) < 0.7, np.full(n, "iso"), rng)
     path = folder / "penempatan_siskop2mi_1.xlsx"
-    wr.write_xlsx(path, cols, [cells[c] for c in cols])
-    written.append((path, n))
+    present = _present_mask(xlsx_part)
+    wr.write_xlsx(path, cols, [cells[c][present] for c in cols])
+    written.append((path, int(present.sum())))
 
     csv_part = records.filter(pl.Series(~in_xlsx))
     n = csv_part.height
@@ -332,11 +352,12 @@ def _write_placements(records: pl.DataFrame, folder: Path, rng: np.random.Genera
         .alias("tanggal_lahir"),
         *[wr.format_dates(csv_part[c], wr.pick_codes(rng, n, {"iso": 70, "indo_long": 15, "dmy_slash": 15}), rng).alias(c)
           for c in date_cols])
-    frame = _text(frame.select(cols + ["_pid"]), rng, {"": 70, "N/A": 15, "-": 15})
+    frame = _text(frame.select(cols + _helpers(frame)), rng, {"": 70, "N/A": 15, "-": 15})
     problems = pl.DataFrame()
     if profile.row_problems:
         frame, problems = plant_row_problems(frame, pk="id_penempatan", name_col="nama_lengkap", nik_cols=["nik"],
                                              conflict_col="tgl_update", rng=rng, rate=ROW_PROBLEM_RATE)
+    frame = _present(frame)
     path = folder / "penempatan_siskop2mi_2.csv"
     wr.write_csv(frame.select(cols).rename(ODD_HEADERS), path)
     written.append((path, frame.height))
@@ -366,6 +387,7 @@ def _write_cases(records: pl.DataFrame, folder: Path, rng: np.random.Generator,
     pq = pq.with_columns(_int_nik(pq["nik"]).alias("nik"), pq["id_penempatan"].cast(pl.Int64).alias("id_penempatan"),
                          pq["umur"].cast(pl.Int64))
     path_pq = folder / "kasus_p2mi.parquet"
+    pq = _present(pq)
     wr.write_parquet(pq.select(cols), path_pq)
 
     csv_part = records.filter(pl.Series(in_csv))
@@ -376,8 +398,9 @@ def _write_cases(records: pl.DataFrame, folder: Path, rng: np.random.Generator,
         *[wr.format_dates(csv_part[c], wr.pick_codes(rng, n, {"indo_short": 40, "indo_long": 30, "dmy_slash": 30}), rng).alias(c)
           for c in ("tgl_pengaduan", "tgl_kedatangan")],
         *[wr.bool_codes(csv_part[c], np.where(rng.random(n) < 0.7, "true/false", "1/0")).alias(c) for c in bool_cols])
-    frame = _text(frame.select(cols + ["_pid"]), rng, {"-": 50, "NULL": 20, "": 30})
+    frame = _text(frame.select(cols + _helpers(frame)), rng, {"-": 50, "NULL": 20, "": 30})
     path_csv = folder / "kasus_manual.csv"
+    frame = _present(frame)
     wr.write_csv(frame.select(cols), path_csv)
     return [(path_pq, pq.height), (path_csv, frame.height)], pl.DataFrame()
 
@@ -407,8 +430,9 @@ def _write_sr(records: pl.DataFrame, folder: Path, rng: np.random.Generator,
     for i in range(n_files):
         name = "sr_siswa.xlsx" if n_files == 1 else f"sr_siswa_{i + 1}.xlsx"
         lo, hi = bounds[i], bounds[i + 1]
-        wr.write_xlsx(folder / name, cols, [cells[c][lo:hi] for c in cols])
-        written.append((folder / name, hi - lo))
+        present = _present_mask(records)[lo:hi]
+        wr.write_xlsx(folder / name, cols, [cells[c][lo:hi][present] for c in cols])
+        written.append((folder / name, int(present.sum())))
     return written, pl.DataFrame()
 
 

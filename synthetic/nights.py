@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
-from synthetic.generator import PRIMARY_KEYS, generate_deliveries
+from synthetic.generator import ABSENT, PRIMARY_KEYS, generate_deliveries
 from synthetic.population import stage_rng
 
 IDENTITY = ["nik", "nama", "tanggal_lahir", "jenis_kelamin", "kode_desa", "no_kk", "id_keluarga"]
@@ -108,10 +108,13 @@ def night_records(records: dict[str, pl.DataFrame], scenarios: pl.DataFrame, nig
         hit = hit.filter(pl.col("night") > night) if pending else hit.filter(pl.col("night") <= night)
         return hit["source_record_id"].to_list()
 
+    # Rows not delivered tonight stay, flagged `_absent`, until the files are written: the layout
+    # noise is drawn row by row in order, so a row that is there every night is written the
+    # same way every night (a real extract repeats an unchanged record byte for byte).
     for source, frame in out.items():
         pk = pl.col(PRIMARY_KEYS[source])
         absent = ids("new_person", source, True) + ids("returning_worker", source, True) + ids("deleted", source, False)
-        out[source] = frame.filter(~pk.is_in(absent))
+        out[source] = frame.with_columns(pk.is_in(absent).alias(ABSENT))
     sr = out["sr_siswa"]
     out["sr_siswa"] = sr.with_columns(
         pl.when(pl.col("id_siswa").is_in(ids("graduate", "sr_siswa", False))).then(pl.lit("LULUS"))
@@ -140,7 +143,7 @@ def night_records(records: dict[str, pl.DataFrame], scenarios: pl.DataFrame, nig
     # Identity not yet corrected: the record carries its owner's identity columns.
     wrong = scenarios.filter((pl.col("scenario") == "identity_corrected") & (pl.col("night") > night))
     if wrong.height:
-        donors = dtsen.filter(pl.col("id_individu").is_in(wrong["other"].implode())).select(
+        donors = dtsen.filter(pl.col("id_individu").is_in(wrong["other"].implode()) & ~pl.col(ABSENT)).select(
             pl.col("id_individu").alias("other"), *IDENTITY, "_desa_dotted")
         patch = wrong.select(pl.col("source_record_id").alias("id_individu"), "other").join(donors, on="other")
         dtsen = dtsen.update(patch.drop("other"), on="id_individu")

