@@ -99,7 +99,7 @@ def _quote(table: str) -> str:
     return ".".join(f'"{part}"' for part in table.split("."))
 
 
-def _replace(con: duckdb.DuckDBPyConnection, name: str, frame: pl.DataFrame) -> None:
+def replace_table(con: duckdb.DuckDBPyConnection, name: str, frame: pl.DataFrame) -> None:
     """`name` (schema.table) replaced by `frame`, its schema created if need be."""
     con.execute(f'CREATE SCHEMA IF NOT EXISTS "{name.split(".")[0]}"')
     con.register("__incoming", frame.to_arrow())
@@ -142,7 +142,7 @@ class Warehouse(dg.ConfigurableResource):
         as it was."""
         with self.transaction() as con:
             for name, frame in tables.items():
-                _replace(con, name, frame)
+                replace_table(con, name, frame)
 
     def write_chunks(self, name: str, frames: Iterable[pl.DataFrame]) -> int:
         """Replaces `name` with the rows of `frames`, one frame in memory at a time, all in one
@@ -152,7 +152,7 @@ class Warehouse(dg.ConfigurableResource):
         with self.transaction() as con:
             for i, frame in enumerate(frames):
                 if i == 0:  # a column null throughout the first frame still gets a type
-                    _replace(con, name, frame.with_columns(pl.col(pl.Null).cast(pl.String)))
+                    replace_table(con, name, frame.with_columns(pl.col(pl.Null).cast(pl.String)))
                 else:
                     con.register("__incoming", frame.to_arrow())
                     con.execute(f"INSERT INTO {_quote(name)} BY NAME SELECT * FROM __incoming")

@@ -7,11 +7,12 @@ import polars as pl
 from assets.metadata import markdown_table, value_counts
 from assets.persons.golden import golden_records, parent_links
 from assets.linkage.rules import load_rules
+from assets.persons.delta import PersonsPlan, kept_rows, plan_persons, record_hashes_sql, save_state
 from assets.persons.ids import assign_stable_person_ids, id_ages
 from assets.persons.status import combine_status
 from assets.publish.pseudonym import resolve_key, tokenise
 from assets.publish.store import read_published
-from assets.warehouse import PaduSettings, Warehouse
+from assets.warehouse import FULL_REBUILD_TAG, PaduSettings, Warehouse, replace_table
 
 PERSONS_GROUP = "persons"
 
@@ -95,61 +96,26 @@ def person_ids(context: dg.AssetExecutionContext, padu: PaduSettings, warehouse:
     "`persons.household_links` and `persons.parent_links`.",
     kinds={"duckdb", "polars"},
 )
-def persons(padu: PaduSettings, warehouse: Warehouse) -> dg.MaterializeResult:
+def persons(context: dg.AssetExecutionContext, padu: PaduSettings, warehouse: Warehouse) -> dg.MaterializeResult:
     key = resolve_key(padu.pseudonym_key, padu.data_path, padu.production)
-    ids = warehouse.read("persons.person_ids")
-    records = warehouse.read("staging.person_records", RECORD_COLUMNS).join(ids, on="record_key")
-
-    def with_ids(source: str) -> pl.DataFrame:
-        staged = warehouse.read(f"staging.{source}", ["source_record_id", *STATUS_COLUMNS[source]])
-        return staged.join(
-            ids.filter(pl.col("record_key").str.starts_with(source + ":")).with_columns(
-                pl.col("record_key").str.strip_prefix(source + ":").alias("source_record_id")
-            ).drop("record_key"),
-            on="source_record_id",
-        )
-
-    students = with_ids("sr_siswa")
-    golden = golden_records(records)
-    table = combine_status(
-        golden, with_ids("p2mi_penempatan"), with_ids("p2mi_kasus"), with_ids("dtsen_individu"), students
-    )
-    table = tokenise(table, "nik", key, "nik", "nik_token")
-    # Every household key of the records, tokenised once: a person's chosen key is one of them.
-    household_rows = tokenise(
-        records.filter(pl.col("household_key").is_not_null())
-        .select("person_id", "source", "household_key").unique(),
-        "household_key", key, "household", "household_token",
-    )
-    table = table.join(
-        household_rows.select("household_key", "household_token").unique(), on="household_key", how="left"
-    )
-    table = table.with_columns(
-        pl.col("regency_code").alias("origin_regency_code"),
-        pl.col("regency_code").str.slice(0, 2).alias("origin_province_code"),
-    ).rename({"records": "record_count"}).select(PERSON_COLUMNS).sort("person_id")
-
-    link_confidence = _link_confidence(warehouse)
-    record_table = (
-        records.select("source", "source_record_id", "record_key", "person_id")
-        .join(link_confidence, on="record_key", how="left")
-        .with_columns(pl.len().over("person_id").cast(pl.Int32).alias("person_record_count"))
-        .drop("record_key")
-        .sort("source", "source_record_id")
-    )
-    households = household_rows.drop("household_key").sort("household_token", "person_id", "source")
-    nik_to_person = records.filter(pl.col("nik").is_not_null()).select("nik", "person_id").unique(subset="nik", keep="first")
-    parents = parent_links(students.select("person_id", "father_nik", "mother_nik", "guardian_nik"), nik_to_person)
-    warehouse.write({
-        "persons.persons": table,
-        "persons.person_records": record_table,
-        "persons.household_links": households,
-        "persons.parent_links": parents,
-    })
+    full_requested = context.run.tags.get(FULL_REBUILD_TAG) == "true"
+    # One connection and one transaction: the plan's temporary table of record hashes is saved
+    # with the tables it describes, or not at all.
+    with warehouse.transaction() as con:
+        plan = plan_persons(con, key, full_requested, record_hashes_sql(RECORD_COLUMNS, STATUS_COLUMNS))
+        table, record_table, households, parents, computed = _person_tables(con, key, plan)
+        for name, frame in {"persons.persons": table, "persons.person_records": record_table,
+                            "persons.household_links": households, "persons.parent_links": parents}.items():
+            replace_table(con, name, frame)
+        save_state(con, key, plan.reason, computed)
+    context.log.info(f"persons: {computed} of {table.height} chosen tonight ({plan.reason})")
     return dg.MaterializeResult(
         metadata={
             "dagster/row_count": table.height,
             "records": record_table.height,
+            "persons_chosen_tonight": computed,
+            "persons_mode": "full" if plan.full else "changed persons only",
+            "persons_reason": plan.reason,
             "migrant_phase": markdown_table(value_counts(table, "migrant_phase")),
             "troubled_workers": int(table["troubled_worker"].sum()),
             "trafficking_victims": int(table["trafficking_victim"].sum()),
@@ -161,11 +127,71 @@ def persons(padu: PaduSettings, warehouse: Warehouse) -> dg.MaterializeResult:
     )
 
 
-def _link_confidence(warehouse: Warehouse) -> pl.DataFrame:
+def _with_ids(con, source: str, touched: bool) -> pl.DataFrame:
+    """One source's staged status columns with their person_id (of the touched persons only)."""
+    columns = ", ".join(f's."{c}"' for c in ["source_record_id", *STATUS_COLUMNS[source]])
+    where = "WHERE i.person_id IN (SELECT person_id FROM __touched)" if touched else ""
+    return con.sql(f"""
+        SELECT {columns}, i.person_id FROM staging.{source} s
+        JOIN persons.person_ids i ON i.record_key = '{source}:' || s.source_record_id {where}""").pl()
+
+
+def _person_tables(con, key: bytes, plan: PersonsPlan):
+    """persons, person_records, household_links, parent_links, and how many
+    persons were chosen tonight: all of them, or the touched ones beside last night's rows."""
+    records = con.sql(
+        f"SELECT {', '.join('r.' + c for c in RECORD_COLUMNS)}, i.person_id FROM staging.person_records r "
+        "JOIN persons.person_ids i USING (record_key)").pl()
+    students = _with_ids(con, "sr_siswa", touched=False)  # all of them: parent links are whole
+    chosen = records if plan.full else records.filter(pl.col("person_id").is_in(plan.touched.implode()))
+    golden = golden_records(chosen)
+    table = combine_status(
+        golden, *(_with_ids(con, source, touched=not plan.full)
+                  for source in ("p2mi_penempatan", "p2mi_kasus", "dtsen_individu")),
+        students if plan.full else students.filter(pl.col("person_id").is_in(plan.touched.implode())),
+    )
+    table = tokenise(table, "nik", key, "nik", "nik_token")
+    # Every household key of the records, tokenised once: a person's chosen key is one of them.
+    household_rows = tokenise(
+        chosen.filter(pl.col("household_key").is_not_null())
+        .select("person_id", "source", "household_key").unique(),
+        "household_key", key, "household", "household_token",
+    )
+    table = table.join(
+        household_rows.select("household_key", "household_token").unique(), on="household_key", how="left"
+    )
+    table = table.with_columns(
+        pl.col("regency_code").alias("origin_regency_code"),
+        pl.col("regency_code").str.slice(0, 2).alias("origin_province_code"),
+    ).rename({"records": "record_count"}).select(PERSON_COLUMNS)
+    households = household_rows.drop("household_key")
+    computed = table.height
+    if not plan.full:
+        table = pl.concat([kept_rows(con, "persons.persons"), table])
+        households = pl.concat([kept_rows(con, "persons.household_links"), households])
+    table = table.sort("person_id")
+    households = households.sort("household_token", "person_id", "source")
+
+    link_confidence = _link_confidence(con)
+    record_table = (
+        records.select("source", "source_record_id", "record_key", "person_id")
+        .join(link_confidence, on="record_key", how="left")
+        .with_columns(pl.len().over("person_id").cast(pl.Int32).alias("person_record_count"))
+        .drop("record_key")
+        .sort("source", "source_record_id")
+    )
+    # A NIK on the records of two persons: the smaller person id (sorted, so every run agrees).
+    nik_to_person = (records.filter(pl.col("nik").is_not_null()).select("nik", "person_id")
+                     .sort("nik", "person_id").unique(subset="nik", keep="first"))
+    parents = parent_links(students.select("person_id", "father_nik", "mother_nik", "guardian_nik"), nik_to_person)
+    return table, record_table, households, parents, computed
+
+
+def _link_confidence(con) -> pl.DataFrame:
     """Per record, the strongest scored link to another record of the same person (null for a
     person of one record, or one joined only by a stated link). Joined in DuckDB, where the
     pairs are: only the result comes out."""
-    best = warehouse.query("""
+    best = con.sql("""
         WITH same AS (
             SELECT p.record_key_l, p.record_key_r, p.match_probability, p.match_weight
             FROM linkage.pairs p
@@ -178,5 +204,5 @@ def _link_confidence(warehouse: Warehouse) -> pl.DataFrame:
         FROM (SELECT record_key_l AS record_key, match_probability, match_weight FROM same
               UNION ALL
               SELECT record_key_r, match_probability, match_weight FROM same)
-        GROUP BY record_key""")
+        GROUP BY record_key""").pl()
     return best.with_columns(pl.col("best_link_weight").round(3))  # rounded as Polars always did

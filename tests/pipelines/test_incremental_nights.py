@@ -12,6 +12,7 @@ import polars as pl
 import pytest
 
 from assets.sources.contracts import CONTRACTS
+from assets.persons.delta import PERSONS_STATE
 from assets.standardise.delta import state_table
 from assets.warehouse import FULL_REBUILD_TAG, PaduSettings, Warehouse
 from pipelines.definitions import ALL_ASSETS
@@ -20,6 +21,7 @@ from synthetic.nights import generate_night
 PERSONS = 2000
 NIGHTS = 3
 KEY = ["source", "source_record_id"]
+PERSON_TABLES = ("persons", "household_links", "parent_links", "person_records")
 
 
 def resources(landing: Path, data: Path) -> dict:
@@ -57,10 +59,13 @@ def nights(tmp_path_factory):
             assert full.success
         shutil.copytree(data, root / f"before-{night + 1}")
         staged = {source: warehouse.read(f"staging.{source}") for source in CONTRACTS}
+        persons_state = warehouse.read(PERSONS_STATE).row(0, named=True)
+        person_tables = {t: published(data, t) for t in PERSON_TABLES}
         staging_state = {source: warehouse.read(state_table(source)).row(0, named=True) for source in CONTRACTS}
         out.append({
             "night": night, "result": result, "state": state, "changes": changes, "pairs": pairs,
-            "staged": staged, "staging_state": staging_state,
+            "staged": staged, "staging_state": staging_state, "persons_state": persons_state,
+            "person_tables": person_tables,
             "records": records, "events": events, "scenarios": info["scenarios"],
             "full": None if night == 1 else {
                 "state": resources(landing, full_data)["warehouse"].read("linkage.state").row(0, named=True),
@@ -68,6 +73,7 @@ def nights(tmp_path_factory):
                 "records": published(full_data, "person_records").select(*KEY, "person_id"),
                 "staged": {source: resources(landing, full_data)["warehouse"].read(f"staging.{source}")
                            for source in CONTRACTS},
+                "person_tables": {t: published(full_data, t) for t in PERSON_TABLES},
             },
         })
     return out
@@ -103,6 +109,31 @@ def test_later_nights_stage_only_new_and_changed_rows_and_equal_a_full_staging(n
             assert state["rows_staged"] > 0 or source == "p2mi_kasus", (source, state)
             # row for row, column for column and in the same order as staging everything again
             assert n["staged"][source].equals(n["full"]["staged"][source]), f"night {n['night']}: {source} differs"
+
+
+def canonical(table: pl.DataFrame, records: pl.DataFrame) -> pl.DataFrame:
+    """`table` with each person id replaced by the person's first record key: a new person's id
+    hashes the run id, so two runs give one person two ids."""
+    first = record_key(records).group_by("person_id").agg(pl.col("record_key").min().alias("first_record"))
+    for column in ("person_id", "related_person_id"):
+        if column in table.columns:
+            table = table.join(first.rename({"person_id": column, "first_record": f"{column}_first"}),
+                               on=column).drop(column)
+    return table.sort(table.columns)
+
+
+def test_later_nights_choose_only_touched_persons_and_equal_a_full_computation(nights):
+    for n in nights[1:]:
+        state = n["persons_state"]
+        persons = n["person_tables"]["persons"].height
+        assert state["reason"] == "unchanged persons kept"
+        assert 0 < state["persons_computed"] < persons / 10, state
+        records = n["person_tables"]["person_records"]
+        full_records = n["full"]["person_tables"]["person_records"]
+        for table in PERSON_TABLES:
+            inc, full = n["person_tables"][table], n["full"]["person_tables"][table]
+            assert inc.schema == full.schema, table
+            assert canonical(inc, records).equals(canonical(full, full_records)), f"night {n['night']}: {table}"
 
 
 def test_incremental_night_equals_full_rebuild(nights):

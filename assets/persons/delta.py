@@ -1,0 +1,125 @@
+"""Persons of what changed: a person whose records are the same records as last night, with the
+same values in every column the person rules read, keeps last night's row in `persons.persons`
+(and in `persons.household_links`); only the other persons are chosen and tokenised again. The
+tables are the ones a full computation gives, row for row (tested over generated nights).
+
+A person's row depends only on their own records (survivorship and status are per person, tokens
+per value), so it can be kept when
+- the rules' code, the library versions and the pseudonym key are the same (`persons_fingerprint`
+  and a token of a fixed text under the key), and
+- no record of the person is new, gone, moved to or from another person, or changed in a column
+  the rules read (a hash per record, `persons.record_state`).
+
+The DTSEN delivery date, which the DTSEN status reads only to order one person's records, is the
+same for every record of a night and is left out of the hash."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from functools import cache
+from importlib.metadata import version
+from pathlib import Path
+
+import duckdb
+import polars as pl
+
+from assets.publish.pseudonym import token
+
+RECORD_STATE = "persons.record_state"
+PERSONS_STATE = "persons.persons_state"
+# The DTSEN delivery date: one per night, read only as a tie-break within a person (see above).
+NOT_HASHED = {"delivery_date"}
+
+
+@cache
+def persons_fingerprint() -> str:
+    digest = hashlib.sha256()
+    here = Path(__file__).parent
+    for path in [*sorted(here.glob("*.py")), here.parent / "publish" / "pseudonym.py"]:
+        digest.update(path.name.encode() + b"\0" + path.read_bytes())
+    for package in ("polars", "duckdb"):
+        digest.update(f"{package}=={version(package)}".encode())
+    return digest.hexdigest()[:16]
+
+
+def key_check(key: bytes) -> str:
+    """Tells whether last night used the same pseudonym key, without keeping the key."""
+    return token(key, "key-check", "padu")
+
+
+def record_hashes_sql(record_columns: list[str], status_columns: dict[str, list[str]]) -> str:
+    """Per record of tonight: its person and a hash of every column the person rules read."""
+    def hashed(columns: list[str]) -> str:
+        return "hash(" + ", ".join(f'"{c}"' for c in columns if c not in NOT_HASHED) + ")"
+
+    status = " UNION ALL ".join(
+        f"SELECT '{source}' AS source, source_record_id, {hashed(columns)} AS h FROM staging.{source}"
+        for source, columns in status_columns.items()
+    )
+    identity = [c for c in record_columns if c not in ("record_key", "source", "source_record_id")]
+    return f"""
+        SELECT r.record_key, i.person_id, hash(r.h, s.h) AS h
+        FROM (SELECT record_key, source, source_record_id, {hashed(identity)} AS h FROM staging.person_records) r
+        JOIN persons.person_ids i USING (record_key)
+        LEFT JOIN ({status}) s USING (source, source_record_id)"""
+
+
+@dataclass(frozen=True)
+class PersonsPlan:
+    full: bool
+    reason: str
+    touched: pl.Series | None = None  # tonight's person ids whose row is chosen again
+
+
+def _exists(con: duckdb.DuckDBPyConnection, table: str) -> bool:
+    schema, name = table.split(".")
+    return bool(con.execute("SELECT count(*) FROM information_schema.tables WHERE table_schema = ? "
+                            "AND table_name = ?", [schema, name]).fetchall()[0][0])
+
+
+def plan_persons(con: duckdb.DuckDBPyConnection, key: bytes, full_requested: bool, hashes_sql: str) -> PersonsPlan:
+    """Writes tonight's record hashes to `__record_state` (a temporary table) and says which
+    persons to compute."""
+    con.execute(f"CREATE OR REPLACE TEMP TABLE __record_state AS {hashes_sql}")
+    if full_requested:
+        return PersonsPlan(True, "the run asks for a full rebuild")
+    if not all(_exists(con, t) for t in (RECORD_STATE, PERSONS_STATE, "persons.persons", "persons.household_links")):
+        return PersonsPlan(True, "no previous persons")
+    fingerprint, check = con.execute(f"SELECT fingerprint, key_check FROM {PERSONS_STATE}").fetchall()[0]
+    if fingerprint != persons_fingerprint():
+        return PersonsPlan(True, "the person rules' code changed")
+    if check != key_check(key):
+        return PersonsPlan(True, "the pseudonym key changed")
+    touched = con.sql(f"""
+        WITH differ AS (
+            SELECT n.person_id AS now_id, o.person_id AS old_id
+            FROM __record_state n FULL JOIN {RECORD_STATE} o USING (record_key)
+            WHERE n.h IS DISTINCT FROM o.h OR n.person_id IS DISTINCT FROM o.person_id)
+        SELECT DISTINCT person_id FROM (
+            SELECT now_id AS person_id FROM differ WHERE now_id IS NOT NULL
+            UNION ALL
+            -- a person who lost a record tonight and keeps others is chosen again
+            SELECT old_id FROM differ WHERE old_id IN (SELECT person_id FROM __record_state))
+        """).pl()["person_id"]
+    # Registered for the queries that read the touched persons only (kept_rows, the caller's).
+    con.register("__touched", pl.DataFrame({"person_id": touched}).to_arrow())
+    return PersonsPlan(False, "unchanged persons kept", touched)
+
+
+def kept_rows(con: duckdb.DuckDBPyConnection, table: str) -> pl.DataFrame:
+    """Last night's rows of `table` for tonight's persons that nothing touched (after plan_persons)."""
+    return con.sql(f"""
+        SELECT t.* FROM {table} t
+        WHERE t.person_id IN (SELECT person_id FROM __record_state)
+          AND t.person_id NOT IN (SELECT person_id FROM __touched)""").pl()
+
+
+def save_state(con: duckdb.DuckDBPyConnection, key: bytes, reason: str, persons_computed: int) -> None:
+    """Inside the transaction that writes the persons tables: what the next night compares with."""
+    con.execute(f"CREATE OR REPLACE TABLE {RECORD_STATE} AS SELECT * FROM __record_state")
+    state = pl.DataFrame({"fingerprint": [persons_fingerprint()], "key_check": [key_check(key)],
+                          "reason": [reason], "persons_computed": [persons_computed]})
+    con.register("__state", state.to_arrow())
+    con.execute(f"CREATE OR REPLACE TABLE {PERSONS_STATE} AS SELECT * FROM __state")
+    con.unregister("__state")
