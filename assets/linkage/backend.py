@@ -23,7 +23,7 @@ import duckdb
 import polars as pl
 import sqlglot
 from sqlglot import exp
-from splink import DuckDBAPI
+from splink import DuckDBAPI, Linker
 from splink.internals.database_api import DatabaseAPI
 
 BACKENDS = ("duckdb", "spark")
@@ -33,6 +33,11 @@ BACKENDS = ("duckdb", "spark")
 # made: the training narration (hundreds of "Count of 0 for level ..." lines) then fills the
 # terminal of `make run`. Its warnings are kept.
 SPLINK_LOG_LEVEL = logging.WARNING
+
+
+def make_linker(table, settings) -> Linker:
+    """Splink's Linker on registered `table`(s), at SPLINK_LOG_LEVEL (see above)."""
+    return Linker(table, settings, log_level=SPLINK_LOG_LEVEL)
 
 
 @dataclass(frozen=True)

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import duckdb
 import polars as pl
-from splink import DuckDBAPI, Linker
+from splink import DuckDBAPI
 from splink.blocking_analysis import count_comparisons_from_blocking_rules
 
-from assets.linkage.backend import SPLINK_LOG_LEVEL
+from assets.linkage.backend import make_linker
 from assets.linkage.incremental import scoring_linker
 from assets.linkage.model import LINKAGE_COLUMNS
 from assets.publish.pseudonym import token
@@ -49,7 +49,7 @@ def model_charts(model_json: dict, out_dir: Path) -> dict[str, Path]:
     out_dir.mkdir(parents=True, exist_ok=True)
     empty = pl.DataFrame(schema={c: pl.String for c in LINKAGE_COLUMNS})
     db_api = DuckDBAPI(connection=duckdb.connect())
-    linker = Linker(db_api.register(empty, dataset_display_name="no_records"), model_json, log_level=SPLINK_LOG_LEVEL)
+    linker = make_linker(db_api.register(empty, dataset_display_name="no_records"), model_json)
     charts = {
         "match_weights": linker.visualisations.match_weights_chart(),
         "m_u_parameters": linker.visualisations.m_u_parameters_chart(),

@@ -23,11 +23,11 @@ from pathlib import Path
 
 import duckdb
 import polars as pl
-from splink import DuckDBAPI, Linker
+from splink import DuckDBAPI
 from splink.internals.database_api import DatabaseAPI
 
 from assets.linkage.backend import (
-    DUCKDB, SPLINK_LOG_LEVEL, LinkageBackend, make_db_api, register_frame, settings_for_backend,
+    DUCKDB, LinkageBackend, make_db_api, make_linker, register_frame, settings_for_backend,
 )
 
 PAIR_KEYS = ["record_key_l", "record_key_r"]
@@ -127,7 +127,7 @@ def scoring_linker(frames: dict[str, pl.DataFrame], model_json: dict, tf_tables:
     base = registered["person_records"] if "person_records" in registered else register_frame(
         db_api, everything, "person_records")
     settings = settings_for_backend(model_json, backend, model_json.get("sql_dialect", "duckdb"))
-    linker = Linker(base, settings, log_level=SPLINK_LOG_LEVEL)
+    linker = make_linker(base, settings)
     for column, table in tf_tables.items():
         lookup = tf_lookup(table, column, everything[column])
         linker.table_management.register_term_frequency_lookup(

@@ -5,11 +5,11 @@ warehouse file is never locked by Splink, or Spark."""
 from __future__ import annotations
 
 import polars as pl
-from splink import Linker
+
 from splink.clustering import cluster_pairwise_predictions_at_threshold
 
 from assets.linkage.backend import (
-    DUCKDB, SPLINK_LOG_LEVEL, LinkageBackend, make_db_api, model_in_rules_dialect, register_frame,
+    DUCKDB, LinkageBackend, make_db_api, make_linker, model_in_rules_dialect, register_frame,
     rule_for_backend, settings_for_backend,
 )
 from assets.linkage.rules import LinkageRules, load_rules
@@ -31,7 +31,7 @@ def train(records: pl.DataFrame, rules: LinkageRules, backend: LinkageBackend = 
     notes: list[str] = []
     with make_db_api(backend) as db_api:
         table = register_frame(db_api, records.select(LINKAGE_COLUMNS), "person_records")
-        linker = Linker(table, settings_for_backend(settings, backend, dialect), log_level=SPLINK_LOG_LEVEL)
+        linker = make_linker(table, settings_for_backend(settings, backend, dialect))
         prior = training["probability_two_random_records_match"]
         linker.training.estimate_probability_two_random_records_match(
             [rule_for_backend(r, backend, dialect) for r in prior["deterministic_rules"]],
