@@ -151,6 +151,24 @@ def _evidence(sides: pl.DataFrame, transitions: pl.DataFrame, kind: str) -> dict
     return {key: "; ".join(texts) for key, texts in out.items()}
 
 
+def unchanged_persons(clusters: pl.DataFrame, previous: pl.DataFrame) -> pl.DataFrame:
+    """cluster_id, person_id of tonight's clusters that are exactly a previous person: the same
+    records, all of which had that id. Most clusters of a night are; each keeps its id with no event,
+    and no other cluster or previous id has anything to do with it (its records had no other id,
+    and its id no other record)."""
+    sizes = previous.group_by("person_id").len("previous_records")
+    return (
+        clusters.join(previous, on="record_key", how="left")
+        .group_by("cluster_id")
+        .agg(pl.len().alias("records"), pl.col("person_id").n_unique().alias("ids"),
+             pl.col("person_id").null_count().alias("without_id"), pl.col("person_id").first())
+        .filter((pl.col("ids") == 1) & (pl.col("without_id") == 0))
+        .join(sizes, on="person_id")
+        .filter(pl.col("records") == pl.col("previous_records"))
+        .select("cluster_id", "person_id")
+    )
+
+
 def assign_stable_person_ids(
     clusters: pl.DataFrame,
     previous: pl.DataFrame | None,
@@ -167,7 +185,43 @@ def assign_stable_person_ids(
     edges: tonight's joining pairs (record_key_l, record_key_r, match_weight; null weight for a
     stated link). dropped_pairs: last night's joining pairs that no longer join
     (record_key_l, record_key_r, previous_match_weight, match_weight).
-    Returns (record_key, person_id) and the events of this run."""
+    Returns (record_key, person_id) and the events of this run.
+
+    The clusters that are exactly a previous person keep its id (`unchanged_persons`); the rules
+    run on the others only, with the previous ids that are not kept so (on a night of 1% changes
+    at 1M persons, the rules' joins and groupings over every record took 7.9 s)."""
+    if previous is None or previous.is_empty():
+        return _assign(clusters, previous, run_id, ages=ages, edges=edges, dropped_pairs=dropped_pairs,
+                       issued_ids=issued_ids, recorded_at=recorded_at)
+    clusters = clusters.with_columns(pl.col("cluster_id").cast(pl.String))
+    kept = unchanged_persons(clusters, previous)
+    rest = clusters.join(kept, on="cluster_id", how="anti")
+    mapping, events = _assign(
+        rest, previous.join(kept, on="person_id", how="anti"), run_id, ages=ages, edges=edges,
+        dropped_pairs=dropped_pairs, recorded_at=recorded_at,
+        # every id ever issued, the kept ones too: a new id is never one of them
+        issued_ids=pl.concat([_series(issued_ids), kept["person_id"]]),
+    )
+    kept_mapping = clusters.join(kept, on="cluster_id").select("record_key", "person_id")
+    return pl.concat([kept_mapping, mapping]), events
+
+
+def _series(ids: pl.Series | set[str] | None) -> pl.Series:
+    return (ids if isinstance(ids, pl.Series) else pl.Series(list(ids or ()), dtype=pl.String)).cast(pl.String)
+
+
+def _assign(
+    clusters: pl.DataFrame,
+    previous: pl.DataFrame | None,
+    run_id: str,
+    *,
+    ages: pl.DataFrame | None = None,
+    edges: pl.DataFrame | None = None,
+    dropped_pairs: pl.DataFrame | None = None,
+    issued_ids: pl.Series | set[str] | None = None,
+    recorded_at: datetime | None = None,
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """The id rules (docs/status_and_ids.md) over every cluster and previous id given."""
     recorded_at = recorded_at or datetime.now(timezone.utc)
     if previous is None:
         previous = pl.DataFrame(schema={"record_key": pl.String, "person_id": pl.String})
@@ -176,10 +230,7 @@ def assign_stable_person_ids(
     dropped_pairs = dropped_pairs if dropped_pairs is not None else pl.DataFrame(
         schema={**pair_schema, "previous_match_weight": pl.Float64})
     # Every id ever issued, as a column: a Python set of a million ids took a second to build.
-    issued = pl.concat([
-        issued_ids if isinstance(issued_ids, pl.Series) else pl.Series(list(issued_ids or ()), dtype=pl.String),
-        previous["person_id"],
-    ]).cast(pl.String).rename("person_id")
+    issued = pl.concat([_series(issued_ids), previous["person_id"]]).cast(pl.String).rename("person_id")
 
     clusters = clusters.with_columns(pl.col("cluster_id").cast(pl.String))
     per_cluster = clusters.group_by("cluster_id").agg(

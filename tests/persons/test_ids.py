@@ -6,7 +6,7 @@ import datetime as dt
 
 import polars as pl
 
-from assets.persons.ids import assign_stable_person_ids, new_person_id
+from assets.persons.ids import _assign, assign_stable_person_ids, new_person_id, unchanged_persons
 
 
 def clusters(groups: dict[str, list[str]]) -> pl.DataFrame:
@@ -115,3 +115,37 @@ def test_person_whose_records_are_gone_is_retired_and_ids_are_not_reused():
     assert sorted(events.select("event", "person_id").rows()) == [
         ("created", ids_of(mapping)["a:9"]), ("retired", "P2")
     ]
+
+
+def test_unchanged_persons_keep_their_ids_as_the_full_rules_would_give_them():
+    # Persons whose cluster is exactly last night's set of records are set aside before the rules
+    # run; the result must be the rules' own over every cluster: ids, events and their evidence.
+    before = previous({
+        "P1": ["a1", "a2"], "P2": ["b1"], "P3": ["c1", "c2", "c3"], "P4": ["d1"], "P5": ["e1", "e2"],
+        "P6": ["f1"], "P7": ["g1", "g2"],
+    })
+    tonight = clusters({
+        "1": ["a1", "a2"],          # unchanged
+        "2": ["b1", "d1"],          # P2 and P4 merge
+        "3": ["c1", "c2"],          # P3 splits: c3 goes alone
+        "4": ["c3"],
+        "5": ["e1", "e2", "n1"],    # a new record joins P5
+        "6": ["g1", "g2"],          # unchanged; P6 is gone (retired)
+        "7": ["n2"],                # a new person
+    })
+    edges = pl.DataFrame({"record_key_l": ["b1", "e1", "a1"], "record_key_r": ["d1", "n1", "a2"],
+                          "match_weight": [12.0, 9.5, 20.0]})
+    dropped = pl.DataFrame({"record_key_l": ["c2"], "record_key_r": ["c3"], "previous_match_weight": [8.0],
+                            "match_weight": [-3.0]})
+    ages = pl.DataFrame({"person_id": ["P2", "P4"], "created_at": [dt.datetime(2026, 1, 2, tzinfo=dt.timezone.utc),
+                                                                   dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc)]})
+    when = dt.datetime(2026, 12, 4, tzinfo=dt.timezone.utc)
+    args = dict(ages=ages, edges=edges, dropped_pairs=dropped, issued_ids=pl.Series(["P1", "P2", "P3", "P4", "P5",
+                                                                                      "P6", "P7"]), recorded_at=when)
+    kept = unchanged_persons(tonight, before)
+    assert sorted(kept["person_id"]) == ["P1", "P7"]
+    mapping, events = assign_stable_person_ids(tonight, before, "run-2", **args)
+    all_mapping, all_events = _assign(tonight, before, "run-2", **args)
+    assert mapping.sort("record_key").equals(all_mapping.sort("record_key"))
+    assert events.equals(all_events)
+    assert set(events["event"]) == {"merged", "split", "retired", "created"}
