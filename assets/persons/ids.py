@@ -191,16 +191,14 @@ def assign_stable_person_ids(
     run on the others only, with the previous ids that are not kept so (on a night of 1% changes
     at 1M persons, the rules' joins and groupings over every record took 7.9 s)."""
     if previous is None or previous.is_empty():
-        return _assign(clusters, previous, run_id, ages=ages, edges=edges, dropped_pairs=dropped_pairs,
-                       issued_ids=issued_ids, recorded_at=recorded_at)
+        return _assign(clusters, previous, run_id, ages, edges, dropped_pairs, issued_ids, recorded_at)
     clusters = clusters.with_columns(pl.col("cluster_id").cast(pl.String))
     kept = unchanged_persons(clusters, previous)
     rest = clusters.join(kept, on="cluster_id", how="anti")
     mapping, events = _assign(
-        rest, previous.join(kept, on="person_id", how="anti"), run_id, ages=ages, edges=edges,
-        dropped_pairs=dropped_pairs, recorded_at=recorded_at,
+        rest, previous.join(kept, on="person_id", how="anti"), run_id, ages, edges, dropped_pairs,
         # every id ever issued, the kept ones too: a new id is never one of them
-        issued_ids=pl.concat([_series(issued_ids), kept["person_id"]]),
+        pl.concat([_series(issued_ids), kept["person_id"]]), recorded_at,
     )
     kept_mapping = clusters.join(kept, on="cluster_id").select("record_key", "person_id")
     return pl.concat([kept_mapping, mapping]), events
@@ -211,15 +209,9 @@ def _series(ids: pl.Series | set[str] | None) -> pl.Series:
 
 
 def _assign(
-    clusters: pl.DataFrame,
-    previous: pl.DataFrame | None,
-    run_id: str,
-    *,
-    ages: pl.DataFrame | None = None,
-    edges: pl.DataFrame | None = None,
-    dropped_pairs: pl.DataFrame | None = None,
-    issued_ids: pl.Series | set[str] | None = None,
-    recorded_at: datetime | None = None,
+    clusters: pl.DataFrame, previous: pl.DataFrame | None, run_id: str, ages: pl.DataFrame | None,
+    edges: pl.DataFrame | None, dropped_pairs: pl.DataFrame | None, issued_ids: pl.Series | set[str] | None,
+    recorded_at: datetime | None,
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
     """The id rules (docs/status_and_ids.md) over every cluster and previous id given."""
     recorded_at = recorded_at or datetime.now(timezone.utc)
