@@ -25,6 +25,18 @@ RUN_HOST_TAG = "padu/host"
 FULL_REBUILD_TAG = "padu/full_rebuild"
 
 
+def run_tag_set(context: dg.AssetExecutionContext, name: str) -> bool:
+    """Whether the run sets tag `name` to true (also 1 or yes, in any case)."""
+    return str(context.run.tags.get(name, "")).lower() in {"1", "true", "yes"}
+
+
+def table_exists(con: duckdb.DuckDBPyConnection, table: str) -> bool:
+    schema, name = table.split(".")
+    return bool(con.execute(
+        "SELECT count(*) FROM information_schema.tables WHERE table_schema = ? AND table_name = ?", [schema, name]
+    ).fetchall()[0][0])
+
+
 class PaduSettings(dg.ConfigurableResource):
     """Paths and limits of contract section 4; `pipelines.resources` fills them from the
     environment."""
@@ -193,14 +205,8 @@ class Warehouse(dg.ConfigurableResource):
             return con.sql(sql, params=params).pl() if params else con.sql(sql).pl()
 
     def exists(self, table: str) -> bool:
-        schema, name = table.split(".")
         with self.connect() as con:
-            return bool(
-                con.execute(
-                    "SELECT count(*) FROM information_schema.tables WHERE table_schema = ? AND table_name = ?",
-                    [schema, name],
-                ).fetchall()[0][0]
-            )
+            return table_exists(con, table)
 
 
 def _retention_days(text: str) -> int | None:

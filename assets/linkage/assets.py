@@ -22,7 +22,7 @@ from assets.linkage.review import constraints_from_answers, read_answers, review
 from assets.linkage.rules import load_rules, rules_code_version
 from assets.metadata import markdown_table
 from assets.publish.pseudonym import resolve_key
-from assets.warehouse import FULL_REBUILD_TAG, PaduSettings, Warehouse
+from assets.warehouse import FULL_REBUILD_TAG, PaduSettings, Warehouse, run_tag_set
 
 LINKAGE_GROUP = "linkage"
 
@@ -54,10 +54,6 @@ def _night_model(padu: PaduSettings, warehouse: Warehouse) -> tuple[dict, dict, 
     return run, model_json, tf_tables
 
 
-def _tag(context: dg.AssetExecutionContext, name: str) -> bool:
-    return str(context.run.tags.get(name, "")).lower() in {"1", "true", "yes"}
-
-
 @dg.asset(
     key=["linkage", "model"],
     deps=[dg.AssetKey(["staging", "person_records"])],
@@ -80,7 +76,7 @@ def linkage_model(context: dg.AssetExecutionContext, config: LinkageConfig, padu
     store = ModelStore(padu.models_path)
     model_id = store.latest(rules.version_hash)
     notes: list[str] = []
-    if config.retrain or _tag(context, RETRAIN_TAG):
+    if config.retrain or run_tag_set(context, RETRAIN_TAG):
         retrain_reason = "retraining requested"
     elif model_id is None:
         retrain_reason = f"no trained model for rules {rules.version_hash}"
@@ -98,7 +94,7 @@ def linkage_model(context: dg.AssetExecutionContext, config: LinkageConfig, padu
         model_json, _ = store.load(model_id)
 
     state = warehouse.read("linkage.state") if warehouse.exists("linkage.state") else None
-    if config.full_rebuild or _tag(context, FULL_REBUILD_TAG):
+    if config.full_rebuild or run_tag_set(context, FULL_REBUILD_TAG):
         mode, mode_reason = "full", "full rebuild requested"
     elif state is None or not warehouse.exists("linkage.record_hashes"):
         mode, mode_reason = "full", "no previous linkage"

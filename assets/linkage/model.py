@@ -5,7 +5,6 @@ warehouse file is never locked by Splink, or Spark."""
 from __future__ import annotations
 
 import polars as pl
-
 from splink.clustering import cluster_pairwise_predictions_at_threshold
 
 from assets.linkage.backend import (

@@ -25,6 +25,7 @@ import duckdb
 import polars as pl
 
 from assets.publish.pseudonym import token
+from assets.warehouse import replace_table, table_exists
 
 RECORD_STATE = "persons.record_state"
 PERSONS_STATE = "persons.persons_state"
@@ -77,19 +78,13 @@ class PersonsPlan:
     touched: pl.Series | None = None  # tonight's person ids whose row is chosen again
 
 
-def _exists(con: duckdb.DuckDBPyConnection, table: str) -> bool:
-    schema, name = table.split(".")
-    return bool(con.execute("SELECT count(*) FROM information_schema.tables WHERE table_schema = ? "
-                            "AND table_name = ?", [schema, name]).fetchall()[0][0])
-
-
 def plan_persons(con: duckdb.DuckDBPyConnection, key: bytes, full_requested: bool, hashes_sql: str) -> PersonsPlan:
     """Writes tonight's record hashes to `__record_state` (a temporary table) and says which
     persons to compute."""
     con.execute(f"CREATE OR REPLACE TEMP TABLE __record_state AS {hashes_sql}")
     if full_requested:
         return PersonsPlan(True, "the run asks for a full rebuild")
-    if not all(_exists(con, t) for t in (RECORD_STATE, PERSONS_STATE, "persons.persons", "persons.household_links")):
+    if not all(table_exists(con, t) for t in (RECORD_STATE, PERSONS_STATE, "persons.persons", "persons.household_links")):
         return PersonsPlan(True, "no previous persons")
     fingerprint, check = con.execute(f"SELECT fingerprint, key_check FROM {PERSONS_STATE}").fetchall()[0]
     if fingerprint != persons_fingerprint():
@@ -123,8 +118,6 @@ def kept_rows(con: duckdb.DuckDBPyConnection, table: str) -> pl.DataFrame:
 def save_state(con: duckdb.DuckDBPyConnection, key: bytes, reason: str, persons_computed: int) -> None:
     """Inside the transaction that writes the persons tables: what the next night compares with."""
     con.execute(f"CREATE OR REPLACE TABLE {RECORD_STATE} AS SELECT * FROM __record_state")
-    state = pl.DataFrame({"fingerprint": [persons_fingerprint()], "key_check": [key_check(key)],
-                          "reason": [reason], "persons_computed": [persons_computed]})
-    con.register("__state", state.to_arrow())
-    con.execute(f"CREATE OR REPLACE TABLE {PERSONS_STATE} AS SELECT * FROM __state")
-    con.unregister("__state")
+    replace_table(con, PERSONS_STATE, pl.DataFrame({
+        "fingerprint": [persons_fingerprint()], "key_check": [key_check(key)], "reason": [reason],
+        "persons_computed": [persons_computed]}))

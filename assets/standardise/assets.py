@@ -11,7 +11,7 @@ from assets.standardise.block_keys import with_capped_keys
 from assets.standardise.delta import clear_state, plan_staging, stage_changed_rows, write_state
 from assets.standardise.issues import flag_invalid_values, issue_counts
 from assets.standardise.sources import STAGERS, person_records_sql
-from assets.warehouse import FULL_REBUILD_TAG, Warehouse
+from assets.warehouse import FULL_REBUILD_TAG, Warehouse, run_tag_set
 
 STAGING_GROUP = "staging"
 # Rows standardised at a time. DTSEN staging peaked at 2.5 GB in 500k-row slices and 2.7 GB whole
@@ -33,14 +33,14 @@ def build_staging_asset(source: str) -> dg.AssetsDefinition:
         def stage(raw: pl.DataFrame) -> pl.DataFrame:
             return flag_invalid_values(source, raw, STAGERS[source](raw))
 
-        full_requested = context.run.tags.get(FULL_REBUILD_TAG) == "true"
+        full_requested = run_tag_set(context, FULL_REBUILD_TAG)
         with warehouse.transaction() as con:
             plan = plan_staging(con, source, full_requested)
             if plan.full:
                 clear_state(con, source)
             else:  # only new and changed rows through the staging code, all in this transaction
                 rows, restaged = stage_changed_rows(con, source, plan, stage)
-                write_state(con, source, rows, restaged, plan.reason)
+                write_state(con, source, plan, rows, restaged)
         if plan.full:
             # Row by row, so in slices: memory is bounded by the slice, not by the delivery.
             rows = warehouse.write_chunks(f"staging.{source}", (
@@ -48,7 +48,7 @@ def build_staging_asset(source: str) -> dg.AssetsDefinition:
             ))
             restaged = rows
             with warehouse.transaction() as con:
-                write_state(con, source, rows, restaged, plan.reason)
+                write_state(con, source, plan, rows, restaged)
         context.log.info(f"staging.{source}: {restaged} of {rows} rows staged tonight ({plan.reason})")
         counted = warehouse.read(f"staging.{source}", ["nik_issue", "birth_date_issue", "value_issues"])
         valid_nik, with_regency = warehouse.query(

@@ -33,6 +33,7 @@ import polars as pl
 
 from assets.sources.ingest import DELIVERY_DATE, ROW_HASH
 from assets.sources.readers import FILE, ROW_NUMBER
+from assets.warehouse import replace_table
 
 STAGED_DELIVERY_DATE = "delivery_date"
 
@@ -59,8 +60,11 @@ class StagingPlan:
 
     full: bool
     reason: str
+    # Tonight's delivery date (None unless the raw table holds exactly one) and delivered columns:
+    # what the state records for the next night.
+    reference: date | None
+    raw_columns: str
     previous_reference: date | None = None
-    reference: date | None = None
 
 
 def _columns(con: duckdb.DuckDBPyConnection, table: str) -> dict[str, str]:
@@ -73,26 +77,31 @@ def _columns(con: duckdb.DuckDBPyConnection, table: str) -> dict[str, str]:
 
 
 def plan_staging(con: duckdb.DuckDBPyConnection, source: str, full_requested: bool) -> StagingPlan:
+    raw = _columns(con, f"raw.{source}")
+    references = con.execute(f'SELECT DISTINCT "{DELIVERY_DATE}" FROM raw.{source}').fetchall() if raw else []
+    reference = references[0][0] if len(references) == 1 else None
+
+    def full(reason: str) -> StagingPlan:
+        return StagingPlan(True, reason, reference, _joined(raw))
+
     if full_requested:
-        return StagingPlan(True, "the run asks for a full rebuild")
-    staged, raw = _columns(con, f"staging.{source}"), _columns(con, f"raw.{source}")
+        return full("the run asks for a full rebuild")
+    staged = _columns(con, f"staging.{source}")
     if not staged or not _columns(con, state_table(source)):
-        return StagingPlan(True, "no previous staged table")
+        return full("no previous staged table")
     if not all(h in staged and h in raw for h in ROW_HASH):
-        return StagingPlan(True, "the previous staged table has no row hashes")
+        return full("the previous staged table has no row hashes")
     fingerprint, previous, raw_columns = con.execute(
         f"SELECT fingerprint, delivery_date, raw_columns FROM {state_table(source)}").fetchall()[0]
     if fingerprint != staging_fingerprint():
-        return StagingPlan(True, "the staging code or its reference data changed")
+        return full("the staging code or its reference data changed")
     if raw_columns != _joined(raw):
-        return StagingPlan(True, "the delivery's columns changed")
-    references = con.execute(f'SELECT DISTINCT "{DELIVERY_DATE}" FROM raw.{source}').fetchall()
-    if len(references) != 1 or previous is None:
-        return StagingPlan(True, "no single delivery date")
-    reference = references[0][0]
+        return full("the delivery's columns changed")
+    if reference is None or previous is None:
+        return full("no single delivery date")
     if reference < previous or reference.year != previous.year:
-        return StagingPlan(True, f"delivery date {reference} against {previous}")
-    return StagingPlan(False, "unchanged rows kept", previous, reference)
+        return full(f"delivery date {reference} against {previous}")
+    return StagingPlan(False, "unchanged rows kept", reference, _joined(raw), previous)
 
 
 def _joined(columns) -> str:
@@ -159,17 +168,11 @@ def clear_state(con: duckdb.DuckDBPyConnection, source: str) -> None:
     con.execute(f"DROP TABLE IF EXISTS {state_table(source)}")
 
 
-def write_state(con: duckdb.DuckDBPyConnection, source: str, rows: int, restaged: int, reason: str) -> None:
+def write_state(con: duckdb.DuckDBPyConnection, source: str, plan: StagingPlan, rows: int, restaged: int) -> None:
     """What the next night's plan compares with: the code's fingerprint, the reference date and the
     delivered columns of the rows now staged."""
-    references = con.execute(f'SELECT DISTINCT "{DELIVERY_DATE}" FROM raw.{source}').fetchall()
-    frame = pl.DataFrame({
-        "fingerprint": [staging_fingerprint()],
-        "delivery_date": [references[0][0] if len(references) == 1 else None],
-        "raw_columns": [_joined(_columns(con, f"raw.{source}"))],
-        "rows": [rows], "rows_staged": [restaged], "reason": [reason],
+    replace_table(con, state_table(source), pl.DataFrame({
+        "fingerprint": [staging_fingerprint()], "delivery_date": [plan.reference],
+        "raw_columns": [plan.raw_columns], "rows": [rows], "rows_staged": [restaged], "reason": [plan.reason],
     }, schema={"fingerprint": pl.String, "delivery_date": pl.Date, "raw_columns": pl.String,
-               "rows": pl.Int64, "rows_staged": pl.Int64, "reason": pl.String})
-    con.register("__state", frame.to_arrow())
-    con.execute(f"CREATE OR REPLACE TABLE {state_table(source)} AS SELECT * FROM __state")
-    con.unregister("__state")
+               "rows": pl.Int64, "rows_staged": pl.Int64, "reason": pl.String}))

@@ -52,7 +52,7 @@ def stage_night(warehouse: Warehouse, raw: pl.DataFrame, *, full: bool) -> tuple
         with warehouse.transaction() as con:
             rows, restaged = stage_changed_rows(con, SOURCE, plan, stage)
     with warehouse.transaction() as con:
-        write_state(con, SOURCE, rows, restaged, plan.reason)
+        write_state(con, SOURCE, plan, rows, restaged)
     return restaged, plan.reason
 
 
