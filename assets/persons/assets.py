@@ -180,9 +180,11 @@ def _person_tables(con, key: bytes, plan: PersonsPlan):
         .drop("record_key")
         .sort("source", "source_record_id")
     )
-    # A NIK on the records of two persons: the smaller person id (sorted, so every run agrees).
-    nik_to_person = (records.filter(pl.col("nik").is_not_null()).select("nik", "person_id")
-                     .sort("nik", "person_id").unique(subset="nik", keep="first"))
+    # A NIK on the records of two persons: the person of its first record by record key. Not the
+    # smaller person id: a new person's id hashes the run id, so two runs of one night would choose
+    # differently.
+    nik_to_person = (records.filter(pl.col("nik").is_not_null()).select("nik", "record_key", "person_id")
+                     .sort("nik", "record_key").unique(subset="nik", keep="first").drop("record_key"))
     parents = parent_links(students.select("person_id", "father_nik", "mother_nik", "guardian_nik"), nik_to_person)
     return table, record_table, households, parents, computed
 
