@@ -177,12 +177,12 @@ def _helpers(frame: pl.DataFrame) -> list[str]:
     return [c for c in ("_pid", ABSENT) if c in frame.columns]
 
 
-def _present(frame: pl.DataFrame) -> pl.DataFrame:
-    return frame.filter(~pl.col(ABSENT)) if ABSENT in frame.columns else frame
-
-
 def _present_mask(frame: pl.DataFrame) -> np.ndarray:
     return ~frame[ABSENT].to_numpy() if ABSENT in frame.columns else np.ones(frame.height, dtype=bool)
+
+
+def _present(frame: pl.DataFrame) -> pl.DataFrame:
+    return frame.filter(pl.Series(_present_mask(frame)))
 
 
 def plant_row_problems(frame: pl.DataFrame, *, pk: str, name_col: str, nik_cols: list[str], conflict_col: str,
