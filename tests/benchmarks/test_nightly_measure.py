@@ -1,5 +1,5 @@
-"""The benchmark's measurement: a child's peak memory is the kernel's, and a step's peak is the
-highest RSS sample inside the step."""
+"""The benchmark's measurement: a child's peak memory and CPU seconds are the kernel's, and a step's
+peak is the highest RSS sample inside the step."""
 
 import sys
 
@@ -13,6 +13,13 @@ def test_measure_reports_the_childs_peak_memory_and_output():
     assert measured.stdout.strip() == "done"
     assert 300e6 < measured.peak_rss < 600e6
     assert measured.seconds > 0
+
+
+def test_measure_reports_the_childs_cpu_seconds_apart_from_its_waiting():
+    busy = "import time\nt = time.process_time()\nwhile time.process_time() - t < 0.5: pass\ntime.sleep(0.5)"
+    measured = measure([sys.executable, "-c", busy], env={})
+    assert measured.seconds >= 1.0
+    assert 0.5 <= measured.cpu_seconds < measured.seconds - 0.3  # the sleep costs no CPU
 
 
 def test_measure_reports_a_failing_child():
