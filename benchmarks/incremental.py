@@ -18,8 +18,7 @@ from pathlib import Path
 import dagster as dg
 import polars as pl
 
-from assets.linkage.assets import FULL_REBUILD_TAG
-from assets.warehouse import PaduSettings, Warehouse
+from assets.warehouse import FULL_REBUILD_TAG, PaduSettings, Warehouse
 from pipelines.definitions import ALL_ASSETS
 from synthetic.nights import generate_night
 

@@ -25,7 +25,7 @@ from assets.linkage.review import constraints_from_answers, read_answers, review
 from assets.linkage.rules import load_rules, rules_code_version
 from assets.metadata import markdown_table
 from assets.publish.pseudonym import resolve_key
-from assets.warehouse import FULL_REBUILD_TAG, PaduSettings, Warehouse, run_tag_set
+from assets.warehouse import PaduSettings, Warehouse, full_rebuild_requested, run_tag_set
 
 LINKAGE_GROUP = "linkage"
 
@@ -89,7 +89,7 @@ def linkage_model(context: dg.AssetExecutionContext, config: LinkageConfig, padu
         model_json, _ = store.load(model_id)
 
     state = warehouse.read("linkage.state") if warehouse.exists("linkage.state") else None
-    if config.full_rebuild or run_tag_set(context, FULL_REBUILD_TAG):
+    if config.full_rebuild or full_rebuild_requested(context):
         mode, mode_reason = "full", "full rebuild requested"
     elif state is None or not warehouse.exists("linkage.record_hashes"):
         mode, mode_reason = "full", "no previous linkage"

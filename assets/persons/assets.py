@@ -12,7 +12,7 @@ from assets.persons.ids import assign_stable_person_ids, id_ages
 from assets.persons.status import combine_status
 from assets.publish.pseudonym import resolve_key, tokenise
 from assets.publish.store import read_published
-from assets.warehouse import FULL_REBUILD_TAG, PaduSettings, Warehouse, replace_table, run_tag_set
+from assets.warehouse import PaduSettings, Warehouse, replace_table, full_rebuild_requested
 
 PERSONS_GROUP = "persons"
 
@@ -98,7 +98,7 @@ def person_ids(context: dg.AssetExecutionContext, padu: PaduSettings, warehouse:
 )
 def persons(context: dg.AssetExecutionContext, padu: PaduSettings, warehouse: Warehouse) -> dg.MaterializeResult:
     key = resolve_key(padu.pseudonym_key, padu.data_path, padu.production)
-    full_requested = run_tag_set(context, FULL_REBUILD_TAG)
+    full_requested = full_rebuild_requested(context)
     # One connection and one transaction: the plan's temporary table of record hashes is saved
     # with the tables it describes, or not at all.
     with warehouse.transaction() as con:

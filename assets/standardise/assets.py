@@ -11,7 +11,7 @@ from assets.standardise.block_keys import with_capped_keys
 from assets.standardise.delta import clear_state, plan_staging, stage_changed_rows, write_state
 from assets.standardise.issues import flag_invalid_values, issue_counts
 from assets.standardise.sources import STAGERS, person_records_sql
-from assets.warehouse import FULL_REBUILD_TAG, Warehouse, run_tag_set
+from assets.warehouse import Warehouse, full_rebuild_requested
 
 STAGING_GROUP = "staging"
 # Rows standardised at a time. DTSEN staging peaked at 2.5 GB in 500k-row slices and 2.7 GB whole
@@ -33,7 +33,7 @@ def build_staging_asset(source: str) -> dg.AssetsDefinition:
         def stage(raw: pl.DataFrame) -> pl.DataFrame:
             return flag_invalid_values(source, raw, STAGERS[source](raw))
 
-        full_requested = run_tag_set(context, FULL_REBUILD_TAG)
+        full_requested = full_rebuild_requested(context)
         with warehouse.transaction() as con:
             plan = plan_staging(con, source, full_requested)
             if plan.full:

@@ -13,6 +13,8 @@ import dagster as dg
 import polars as pl
 import pytest
 
+from assets.sources.contracts import CONTRACTS
+from assets.standardise.delta import state_table
 from assets.linkage.recluster import CLUSTER_STATE, PAIR_KEYS, constraint_table, plan_clustering
 from assets.linkage.review import ANSWER_COLUMNS, pair_id
 from assets.warehouse import FULL_REBUILD_TAG, PaduSettings, Warehouse
@@ -23,6 +25,7 @@ PERSONS = 800
 NIGHTS = 3
 TABLES = ("linkage.clusters", "linkage.components", "linkage.cluster_splits")
 UP_TO_CLUSTERS = "*linkage/clusters"
+FULL_REBUILD_CONFIG = {"ops": {"linkage__model": {"config": {"full_rebuild": True}}}}
 
 
 def resources(landing: Path, data: Path) -> dict:
@@ -62,9 +65,13 @@ def nights(tmp_path_factory):
         if night > 1:  # the same night clustered in full, from a copy of the store before it
             full_data = root / f"full-{night}"
             shutil.copytree(root / f"before-{night}", full_data)
+            # night 2 asks by the tag (the weekly schedule's way), night 3 by run config
+            ask = {"tags": {FULL_REBUILD_TAG: "true"}} if night == 2 else {"run_config": FULL_REBUILD_CONFIG}
             assert dg.materialize(ALL_ASSETS, resources=resources(landing, full_data), instance=instance,
-                                  selection=UP_TO_CLUSTERS, tags={FULL_REBUILD_TAG: "true"}).success
-            entry["full"] = tables(resources(landing, full_data)["warehouse"])
+                                  selection=UP_TO_CLUSTERS, **ask).success
+            full_store = resources(landing, full_data)["warehouse"]
+            entry["full"] = {**tables(full_store), "staging_reasons": {
+                source: full_store.read(state_table(source))["reason"][0] for source in CONTRACTS}}
         if night == 1:
             # A reviewer says the two records of a two-record person are two people.
             clusters = entry["linkage.clusters"]
@@ -84,6 +91,8 @@ def test_first_night_clusters_everything_and_later_nights_only_touched_component
         assert (n["state"]["mode"], n["state"]["reason"]) == ("incremental", "unchanged components kept")
         assert 0 < n["state"]["records_clustered"] < n["state"]["records"] / 10
         assert n["full"]["state"]["mode"] == "full"
+        # the tag and the run config both reach staging, not only linkage
+        assert set(n["full"]["staging_reasons"].values()) == {"the run asks for a full rebuild"}, n["night"]
 
 
 def test_incremental_clusters_equal_a_full_clustering(nights):

@@ -8,10 +8,9 @@ import datetime as dt
 import dagster as dg
 
 from pipelines.definitions import defs
-from assets.linkage.assets import FULL_REBUILD_TAG
 from pipelines.schedules import nightly_schedule, weekly_full_rebuild_schedule
 from pipelines.sensors import new_delivery_sensor
-from assets.warehouse import PaduSettings
+from assets.warehouse import FULL_REBUILD_TAG, PaduSettings
 
 # A change to the graph must show up in review: update this snapshot on purpose.
 EXPECTED_GRAPH = {
