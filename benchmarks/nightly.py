@@ -33,7 +33,8 @@ SAMPLE_SECONDS = 0.2
 
 @dataclass
 class Measured:
-    """A child process: its wall time, peak RSS (bytes), exit code, output and RSS samples."""
+    """A child process: its wall time, peak RSS (bytes), exit code, output, and samples of (time,
+    RSS, CPU seconds so far)."""
 
     seconds: float
     peak_rss: int
@@ -41,7 +42,7 @@ class Measured:
     stdout: str
     started_at: float
     cpu_seconds: float = 0.0  # user + system time of every thread: another tenant's load moves it less
-    samples: list[tuple[float, int]] = field(default_factory=list)
+    samples: list[tuple[float, int, float]] = field(default_factory=list)
 
 
 def _rss(pid: int) -> int | None:
@@ -55,20 +56,34 @@ def _rss(pid: int) -> int | None:
     return None
 
 
+_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def _cpu(pid: int) -> float | None:
+    """User and system seconds of every thread of `pid` so far (/proc/<pid>/stat, fields 14, 15)."""
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            fields = stat.read().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return None
+    return (int(fields[11]) + int(fields[12])) / _TICKS
+
+
 def measure(cmd: list[str], env: dict[str, str]) -> Measured:
-    """Runs `cmd`, sampling its RSS; the peak is the kernel's own (wait4), not the samples'."""
+    """Runs `cmd`, sampling its RSS and CPU seconds; the peak and the total CPU are the kernel's
+    own (wait4), not the samples'."""
     out = tempfile.TemporaryFile(mode="w+")
     started_at = time.time()
     started = time.monotonic()
     proc = subprocess.Popen(cmd, env=env, cwd=REPO, stdout=out, stderr=subprocess.STDOUT, text=True)
-    samples: list[tuple[float, int]] = []
+    samples: list[tuple[float, int, float]] = []
     done = threading.Event()
 
     def sample() -> None:
         while not done.is_set():
-            rss = _rss(proc.pid)
-            if rss is not None:
-                samples.append((time.time(), rss))
+            rss, cpu = _rss(proc.pid), _cpu(proc.pid)
+            if rss is not None and cpu is not None:
+                samples.append((time.time(), rss, cpu))
             done.wait(SAMPLE_SECONDS)
 
     sampler = threading.Thread(target=sample, daemon=True)
@@ -109,9 +124,17 @@ def step_times(dagster_home: Path) -> tuple[str, list[tuple[str, float, float]]]
     return run.run_id, sorted(steps, key=lambda s: s[1])
 
 
-def _peak_between(samples: list[tuple[float, int]], start: float, end: float) -> int:
-    inside = [rss for t, rss in samples if start <= t <= end + SAMPLE_SECONDS]
+def _peak_between(samples: list[tuple[float, int, float]], start: float, end: float) -> int:
+    inside = [rss for t, rss, _ in samples if start <= t <= end + SAMPLE_SECONDS]
     return max(inside, default=0)
+
+
+def _cpu_between(samples: list[tuple[float, int, float]], start: float, end: float) -> float:
+    """CPU seconds spent from `start` to `end`, to the sampling interval: the last sample by the
+    end less the last one by the start."""
+    def by(t: float) -> float:
+        return max((cpu for at, _, cpu in samples if at <= t), default=0.0)
+    return by(end + SAMPLE_SECONDS) - by(start)
 
 
 def warehouse_counts(path: Path) -> dict[str, int]:
@@ -169,13 +192,16 @@ def bench_size(persons: int, workdir: Path, keep: bool, reuse_landing: Path | No
     stages = []
     if steps:
         stages.append(("(process start: imports, instance, resources)", steps[0][1] - job.started_at,
-                       _peak_between(job.samples, job.started_at, steps[0][1])))
+                       _peak_between(job.samples, job.started_at, steps[0][1]),
+                       _cpu_between(job.samples, job.started_at, steps[0][1])))
     for key, start, end in steps:
-        stages.append((key, end - start, _peak_between(job.samples, start, end)))
+        stages.append((key, end - start, _peak_between(job.samples, start, end),
+                       _cpu_between(job.samples, start, end)))
     if steps:
         last_end = max(end for _, _, end in steps)
         stages.append(("(between steps and after the last: summary, exit)",
-                       job.seconds - sum(s for _, s, _ in stages), _peak_between(job.samples, last_end, job_end)))
+                       job.seconds - sum(s for _, s, _, _ in stages), _peak_between(job.samples, last_end, job_end),
+                       job.cpu_seconds - sum(c for _, _, _, c in stages)))
     splink_seconds = sum(v for k, v in bare_result["seconds"].items() if k != "read_records")
     splink_cpu = sum(v for k, v in bare_result["cpu_seconds"].items() if k != "read_records")
     result = {
@@ -198,9 +224,9 @@ def _gb(n: int) -> str:
 
 def print_size(r: dict) -> None:
     print(f"\nNightly job at {r['persons']:,} persons ({r['counts']['records']:,} records), run {r['run_id']}")
-    print(f"{'stage':<52} {'seconds':>8} {'RSS GB':>7}")
-    for name, seconds, peak in sorted(r["stages"], key=lambda s: -s[1]):
-        print(f"{name:<52} {seconds:>8.1f} {_gb(peak):>7}")
+    print(f"{'stage':<52} {'seconds':>8} {'RSS GB':>7} {'CPU s':>7}")
+    for name, seconds, peak, cpu in sorted(r["stages"], key=lambda s: -s[1]):
+        print(f"{name:<52} {seconds:>8.1f} {_gb(peak):>7} {cpu:>7.1f}")
     bare = r["bare"]["seconds"]
     ratio = r["job_seconds"] / r["bare_splink_seconds"]
     print(f"\n{'job, ingest to publish (process wall)':<52} {r['job_seconds']:>8.1f} {_gb(r['job_peak']):>7}  peak")

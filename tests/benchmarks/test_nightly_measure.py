@@ -3,7 +3,7 @@ peak is the highest RSS sample inside the step."""
 
 import sys
 
-from benchmarks.nightly import _peak_between, measure
+from benchmarks.nightly import _cpu_between, _peak_between, measure
 
 
 def test_measure_reports_the_childs_peak_memory_and_output():
@@ -20,6 +20,7 @@ def test_measure_reports_the_childs_cpu_seconds_apart_from_its_waiting():
     measured = measure([sys.executable, "-c", busy], env={})
     assert measured.seconds >= 1.0
     assert 0.5 <= measured.cpu_seconds < measured.seconds - 0.3  # the sleep costs no CPU
+    assert measured.samples[-1][2] <= measured.cpu_seconds + 0.05  # the samples count the same CPU
 
 
 def test_measure_reports_a_failing_child():
@@ -27,6 +28,12 @@ def test_measure_reports_a_failing_child():
 
 
 def test_step_peak_is_the_highest_sample_inside_the_step():
-    samples = [(0.0, 10), (1.0, 50), (2.0, 20), (3.0, 90)]
+    samples = [(0.0, 10, 0.0), (1.0, 50, 0.8), (2.0, 20, 1.6), (3.0, 90, 2.0)]
     assert _peak_between(samples, 0.5, 2.5) == 50
     assert _peak_between(samples, 5.0, 6.0) == 0
+
+
+def test_step_cpu_is_the_cpu_counted_between_its_start_and_end():
+    samples = [(0.0, 10, 0.0), (1.0, 50, 0.8), (2.0, 20, 1.6), (3.0, 90, 2.0)]
+    assert _cpu_between(samples, 0.5, 2.5) == 1.6  # from the sample at 0.0 to the one at 2.0
+    assert _cpu_between(samples, 1.0, 3.0) == 2.0 - 0.8
