@@ -7,7 +7,7 @@ import polars as pl
 from assets.metadata import markdown_table, value_counts
 from assets.persons.golden import golden_records, parent_links
 from assets.linkage.rules import load_rules
-from assets.persons.delta import PersonsPlan, kept_rows, plan_persons, record_hashes_sql, save_state
+from assets.persons.delta import TOUCHED, PersonsPlan, kept_rows, plan_persons, record_hashes_sql, save_state
 from assets.persons.ids import assign_stable_person_ids, id_ages
 from assets.persons.status import combine_status
 from assets.publish.pseudonym import resolve_key, tokenise
@@ -130,7 +130,7 @@ def persons(context: dg.AssetExecutionContext, padu: PaduSettings, warehouse: Wa
 def _with_ids(con, source: str, touched: bool) -> pl.DataFrame:
     """One source's staged status columns with their person_id (of the touched persons only)."""
     columns = ", ".join(f's."{c}"' for c in ["source_record_id", *STATUS_COLUMNS[source]])
-    where = "WHERE i.person_id IN (SELECT person_id FROM __touched)" if touched else ""
+    where = f"WHERE i.person_id IN (SELECT person_id FROM {TOUCHED})" if touched else ""
     return con.sql(f"""
         SELECT {columns}, i.person_id FROM staging.{source} s
         JOIN persons.person_ids i ON i.record_key = '{source}:' || s.source_record_id {where}""").pl()

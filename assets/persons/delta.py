@@ -27,6 +27,9 @@ from assets.publish.pseudonym import token
 from assets.warehouse import replace_table, table_exists
 
 RECORD_STATE = "persons.record_state"
+# Tonight's touched person ids, registered on the persons connection by plan_persons for the
+# queries that read those persons only (kept_rows here, the status reads in assets.py).
+TOUCHED = "__touched"
 PERSONS_STATE = "persons.persons_state"
 # The DTSEN delivery date: one per night, read only as a tie-break within a person (see above).
 NOT_HASHED = {"delivery_date"}
@@ -97,8 +100,7 @@ def plan_persons(con: duckdb.DuckDBPyConnection, key: bytes, full_requested: boo
             -- a person who lost a record tonight and keeps others is chosen again
             SELECT old_id FROM differ WHERE old_id IN (SELECT person_id FROM __record_state))
         """).pl()["person_id"]
-    # Registered for the queries that read the touched persons only (kept_rows, the caller's).
-    con.register("__touched", pl.DataFrame({"person_id": touched}).to_arrow())
+    con.register(TOUCHED, pl.DataFrame({"person_id": touched}).to_arrow())
     return PersonsPlan(False, "unchanged persons kept", touched)
 
 
@@ -107,7 +109,7 @@ def kept_rows(con: duckdb.DuckDBPyConnection, table: str) -> pl.DataFrame:
     return con.sql(f"""
         SELECT t.* FROM {table} t
         WHERE t.person_id IN (SELECT person_id FROM __record_state)
-          AND t.person_id NOT IN (SELECT person_id FROM __touched)""").pl()
+          AND t.person_id NOT IN (SELECT person_id FROM {TOUCHED})""").pl()
 
 
 def save_state(con: duckdb.DuckDBPyConnection, key: bytes, reason: str, persons_computed: int) -> None:
