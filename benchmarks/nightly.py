@@ -131,10 +131,11 @@ def _peak_between(samples: list[tuple[float, int, float]], start: float, end: fl
 
 def _cpu_between(samples: list[tuple[float, int, float]], start: float, end: float) -> float:
     """CPU seconds spent from `start` to `end`, to the sampling interval: the last sample by the
-    end less the last one by the start."""
+    end less the last one by the start, so that steps that follow each other share a boundary
+    and no CPU second is counted twice."""
     def by(t: float) -> float:
         return max((cpu for at, _, cpu in samples if at <= t), default=0.0)
-    return by(end + SAMPLE_SECONDS) - by(start)
+    return by(end) - by(start)
 
 
 def warehouse_counts(path: Path) -> dict[str, int]:

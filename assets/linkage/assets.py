@@ -253,7 +253,8 @@ def linkage_clusters(context: dg.AssetExecutionContext, padu: PaduSettings, ware
     edges = cluster_edges(pairs, must_links)
     constraints = constraint_table(must_links, cannot_links)
 
-    previous = {t: warehouse.read(t) if warehouse.exists(t) else None
+    # Last night's clustering, which only a night that links incrementally can build on.
+    previous = {t: warehouse.read(t) if linkage_state["mode"] == "incremental" and warehouse.exists(t) else None
                 for t in ("linkage.clusters", COMPONENTS, "linkage.cluster_splits", CONSTRAINTS, CLUSTER_STATE)}
     plan = plan_clustering(
         None if previous[CLUSTER_STATE] is None or previous["linkage.clusters"] is None
