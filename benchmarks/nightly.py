@@ -147,8 +147,10 @@ def warehouse_counts(path: Path) -> dict[str, int]:
         return {
             "records": one("SELECT count(*) FROM staging.person_records"),
             "pairs_at_threshold": one("SELECT count(*) FROM linkage.pairs"),
-            # Every blocked pair (exact, all rules together), from linkage/diagnostics.
+            # Every blocked pair (all rules together), from linkage/diagnostics: exact up to 200,000
+            # records, estimated from a sample of records above (diagnostics.EXACT_COUNT_MAX_RECORDS).
             "candidate_pairs": one("SELECT max(cumulative_pairs) FROM linkage.blocking_report"),
+            "candidate_pairs_estimated": one("SELECT bool_or(is_estimate)::INTEGER FROM linkage.blocking_report"),
             "persons": one("SELECT count(DISTINCT cluster_id) FROM linkage.clusters"),
         }
     finally:
@@ -241,7 +243,8 @@ def print_size(r: dict) -> None:
           f"{r['job_cpu_seconds'] / r['bare_splink_cpu_seconds']:.2f}   (less moved by other load)")
     print(f"{'job seconds':<52} {r['job_seconds']:>8.1f}   target <= 180")
     print(f"{'job peak GB':<52} {_gb(r['job_peak']):>8}   target <= 4.0")
-    print(f"candidate pairs (blocking, exact) {r['counts']['candidate_pairs']:,}; pairs at p >= threshold: "
+    how = "estimated from a sample" if r["counts"].get("candidate_pairs_estimated") else "exact"
+    print(f"candidate pairs (blocking, {how}) {r['counts']['candidate_pairs']:,}; pairs at p >= threshold: "
           f"pipeline {r['counts']['pairs_at_threshold']:,}, bare {r['bare']['pairs_at_threshold']:,}; "
           f"clusters: pipeline {r['counts']['persons']:,}, bare {r['bare']['clusters']:,}")
     generation = (f"{r['generate_seconds']:.0f} s, {_gb(r['generate_peak'])} GB peak" if r["generate_peak"]
