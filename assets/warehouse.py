@@ -253,5 +253,18 @@ def env_settings() -> tuple[PaduSettings, Warehouse]:
         linkage_memory_limit=os.environ.get("PADU_LINKAGE_MEMORY_LIMIT", "2GB").strip(),
     )
     settings.backend  # an unknown backend stops here, before any run starts
-    warehouse = Warehouse(path=str(Path(data_dir) / "warehouse" / "padu_work.duckdb"))
-    return settings, warehouse
+    return settings, warehouse_in(data_dir)
+
+
+def warehouse_in(data_dir: str | Path) -> Warehouse:
+    """The working store of a data folder, where the nightly job keeps it."""
+    return Warehouse(path=str(Path(data_dir) / "warehouse" / "padu_work.duckdb"))
+
+
+def run_resources(landing_dir: str | Path, data_dir: str | Path, pseudonym_key: str) -> dict:
+    """The job's resources over a landing and a data folder, the other settings at their defaults
+    (generated nights in tests and benchmarks)."""
+    return {
+        "padu": PaduSettings(landing_dir=str(landing_dir), data_dir=str(data_dir), pseudonym_key=pseudonym_key),
+        "warehouse": warehouse_in(data_dir),
+    }

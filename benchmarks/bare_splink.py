@@ -12,6 +12,8 @@ import json
 import logging
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import duckdb
 import polars as pl
@@ -36,31 +38,33 @@ def run(records: pl.DataFrame) -> dict:
     timings: dict[str, float] = {}
     cpu: dict[str, float] = {}  # process CPU seconds (every thread: DuckDB's too)
 
-    started, cpu_started = time.monotonic(), time.process_time()
-    model_json, _ = train(records, rules)  # the pipeline's own training: same rules, seed, EM sessions
-    timings["train"], cpu["train"] = time.monotonic() - started, time.process_time() - cpu_started
+    @contextmanager
+    def phase(name: str) -> Iterator[None]:
+        started, cpu_started = time.monotonic(), time.process_time()
+        yield
+        timings[name], cpu[name] = time.monotonic() - started, time.process_time() - cpu_started
 
-    started, cpu_started = time.monotonic(), time.process_time()
-    con = duckdb.connect()
-    db_api = DuckDBAPI(connection=con)
-    table = db_api.register(records, dataset_display_name="person_records")
-    linker = Linker(table, model_json)
-    # The term frequencies the pipeline scores with (deduplicated DTSEN), so both score the same pairs.
-    for column, tf_table in term_frequency_tables(records, term_frequency_columns(model_json)).items():
-        lookup = db_api.register(tf_lookup(tf_table, column, records[column]), dataset_display_name=f"tf_{column}")
-        linker.table_management.register_term_frequency_lookup(lookup, column)
-    predictions = linker.inference.predict(threshold_match_probability=rules.predict_threshold)
-    pairs = con.execute(f"SELECT count(*) FROM {predictions.physical_name}").fetchall()[0][0]
-    timings["predict"], cpu["predict"] = time.monotonic() - started, time.process_time() - cpu_started
+    with phase("train"):
+        model_json, _ = train(records, rules)  # the pipeline's own training: same rules, seed, EM sessions
 
-    started, cpu_started = time.monotonic(), time.process_time()
-    clusters = linker.clustering.cluster_pairwise_predictions_at_threshold(
-        predictions, threshold_match_probability=rules.cluster_threshold
-    )
-    n_clusters = con.execute(
-        f"SELECT count(DISTINCT cluster_id) FROM {clusters.physical_name}"
-    ).fetchall()[0][0]
-    timings["cluster"], cpu["cluster"] = time.monotonic() - started, time.process_time() - cpu_started
+    with phase("predict"):
+        con = duckdb.connect()
+        db_api = DuckDBAPI(connection=con)
+        linker = Linker(db_api.register(records, dataset_display_name="person_records"), model_json)
+        # The term frequencies the pipeline scores with (deduplicated DTSEN), so both score the same pairs.
+        for column, tf_table in term_frequency_tables(records, term_frequency_columns(model_json)).items():
+            lookup = db_api.register(tf_lookup(tf_table, column, records[column]), dataset_display_name=f"tf_{column}")
+            linker.table_management.register_term_frequency_lookup(lookup, column)
+        predictions = linker.inference.predict(threshold_match_probability=rules.predict_threshold)
+        pairs = con.execute(f"SELECT count(*) FROM {predictions.physical_name}").fetchall()[0][0]
+
+    with phase("cluster"):
+        clusters = linker.clustering.cluster_pairwise_predictions_at_threshold(
+            predictions, threshold_match_probability=rules.cluster_threshold
+        )
+        n_clusters = con.execute(
+            f"SELECT count(DISTINCT cluster_id) FROM {clusters.physical_name}"
+        ).fetchall()[0][0]
     return {"seconds": timings, "cpu_seconds": cpu, "records": records.height, "pairs_at_threshold": pairs,
             "clusters": n_clusters}
 

@@ -18,18 +18,11 @@ from pathlib import Path
 import dagster as dg
 import polars as pl
 
-from assets.warehouse import FULL_REBUILD_TAG, PaduSettings, Warehouse
+from assets.warehouse import FULL_REBUILD_TAG, run_resources, warehouse_in
 from pipelines.definitions import ALL_ASSETS
 from synthetic.nights import generate_night
 
 LINKAGE_STEPS = ("linkage__model", "linkage__pairs", "linkage__clusters", "persons__person_ids")
-
-
-def _resources(landing: Path, data: Path) -> dict:
-    return {
-        "padu": PaduSettings(landing_dir=str(landing), data_dir=str(data), pseudonym_key="benchmark-key"),
-        "warehouse": Warehouse(path=str(data / "warehouse" / "padu_work.duckdb")),
-    }
 
 
 def _cpu_seconds() -> float:
@@ -40,7 +33,8 @@ def _cpu_seconds() -> float:
 
 def _run(landing: Path, data: Path, instance, tags: dict | None = None) -> tuple[dg.ExecuteInProcessResult, dict]:
     started, cpu = time.monotonic(), _cpu_seconds()
-    result = dg.materialize(ALL_ASSETS, resources=_resources(landing, data), instance=instance, tags=tags)
+    result = dg.materialize(ALL_ASSETS, resources=run_resources(landing, data, "benchmark-key"),
+                            instance=instance, tags=tags)
     wall = time.monotonic() - started
     if not result.success:
         raise SystemExit(f"run failed: {result.run_id}")
@@ -99,8 +93,8 @@ def main(argv: list[str] | None = None) -> int:
     _, inc_s = _run(landing, incremental, instance)
     _, full_s = _run(landing, full, instance, tags={FULL_REBUILD_TAG: "true"})
 
-    state = Warehouse(path=str(incremental / "warehouse" / "padu_work.duckdb")).read("linkage.state").row(0, named=True)
-    changes = Warehouse(path=str(incremental / "warehouse" / "padu_work.duckdb")).read("linkage.record_changes")
+    state = warehouse_in(incremental).read("linkage.state").row(0, named=True)
+    changes = warehouse_in(incremental).read("linkage.record_changes")
     records = state["records_new"] + state["records_changed"]
     before, after_inc, after_full = _records(night1), _records(incremental), _records(full)
     same = after_inc.join(after_full, on="record_key", suffix="_full")

@@ -192,14 +192,13 @@ def bench_size(persons: int, workdir: Path, keep: bool, reuse_landing: Path | No
     bare_result = json.loads(bare.stdout.strip().splitlines()[-1])
 
     job_end = job.started_at + job.seconds
+    def stage(name: str, start: float, end: float) -> tuple[str, float, int, float]:
+        return name, end - start, _peak_between(job.samples, start, end), _cpu_between(job.samples, start, end)
+
     stages = []
     if steps:
-        stages.append(("(process start: imports, instance, resources)", steps[0][1] - job.started_at,
-                       _peak_between(job.samples, job.started_at, steps[0][1]),
-                       _cpu_between(job.samples, job.started_at, steps[0][1])))
-    for key, start, end in steps:
-        stages.append((key, end - start, _peak_between(job.samples, start, end),
-                       _cpu_between(job.samples, start, end)))
+        stages.append(stage("(process start: imports, instance, resources)", job.started_at, steps[0][1]))
+    stages += [stage(key, start, end) for key, start, end in steps]
     if steps:
         last_end = max(end for _, _, end in steps)
         stages.append(("(between steps and after the last: summary, exit)",

@@ -256,9 +256,10 @@ def linkage_clusters(context: dg.AssetExecutionContext, padu: PaduSettings, ware
     # Last night's clustering, which only a night that links incrementally can build on.
     previous = {t: warehouse.read(t) if linkage_state["mode"] == "incremental" and warehouse.exists(t) else None
                 for t in ("linkage.clusters", COMPONENTS, "linkage.cluster_splits", CONSTRAINTS, CLUSTER_STATE)}
+    # Built on only when every one of them is there (a store from before this step kept them lacks some).
+    complete = all(table is not None for table in previous.values())
     plan = plan_clustering(
-        None if previous[CLUSTER_STATE] is None or previous["linkage.clusters"] is None
-        else previous[CLUSTER_STATE].row(0, named=True),
+        previous[CLUSTER_STATE].row(0, named=True) if complete else None,
         linkage_state, warehouse.read("linkage.record_changes"),
         pairs.filter(pl.col("match_probability") >= rules.cluster_threshold), constraints,
         previous[CONSTRAINTS], previous[COMPONENTS],

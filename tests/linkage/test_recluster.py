@@ -17,7 +17,7 @@ from assets.sources.contracts import CONTRACTS
 from assets.standardise.delta import state_table
 from assets.linkage.recluster import CLUSTER_STATE, PAIR_KEYS, constraint_table, plan_clustering
 from assets.linkage.review import ANSWER_COLUMNS, pair_id
-from assets.warehouse import FULL_REBUILD_TAG, PaduSettings, Warehouse
+from assets.warehouse import FULL_REBUILD_TAG, Warehouse, run_resources, warehouse_in
 from pipelines.definitions import ALL_ASSETS
 from synthetic.nights import generate_night
 
@@ -26,13 +26,6 @@ NIGHTS = 3
 TABLES = ("linkage.clusters", "linkage.components", "linkage.cluster_splits")
 UP_TO_CLUSTERS = "*linkage/clusters"
 FULL_REBUILD_CONFIG = {"ops": {"linkage__model": {"config": {"full_rebuild": True}}}}
-
-
-def resources(landing: Path, data: Path) -> dict:
-    return {
-        "padu": PaduSettings(landing_dir=str(landing), data_dir=str(data), pseudonym_key="test-key"),
-        "warehouse": Warehouse(path=str(data / "warehouse" / "padu_work.duckdb")),
-    }
 
 
 def tables(warehouse: Warehouse) -> dict:
@@ -58,18 +51,18 @@ def nights(tmp_path_factory):
     out = []
     for night in range(1, NIGHTS + 1):
         generate_night(landing, night, persons=PERSONS, nights=NIGHTS, change_share=0.02)
-        assert dg.materialize(ALL_ASSETS, resources=resources(landing, data), instance=instance,
+        assert dg.materialize(ALL_ASSETS, resources=run_resources(landing, data, "test-key"), instance=instance,
                               selection=UP_TO_CLUSTERS).success
-        warehouse = resources(landing, data)["warehouse"]
+        warehouse = warehouse_in(data)
         entry = {"night": night, **tables(warehouse), "changes": warehouse.read("linkage.record_changes")}
         if night > 1:  # the same night clustered in full, from a copy of the store before it
             full_data = root / f"full-{night}"
             shutil.copytree(root / f"before-{night}", full_data)
             # night 2 asks by the tag (the weekly schedule's way), night 3 by run config
             ask = {"tags": {FULL_REBUILD_TAG: "true"}} if night == 2 else {"run_config": FULL_REBUILD_CONFIG}
-            assert dg.materialize(ALL_ASSETS, resources=resources(landing, full_data), instance=instance,
-                                  selection=UP_TO_CLUSTERS, **ask).success
-            full_store = resources(landing, full_data)["warehouse"]
+            assert dg.materialize(ALL_ASSETS, resources=run_resources(landing, full_data, "test-key"),
+                                  instance=instance, selection=UP_TO_CLUSTERS, **ask).success
+            full_store = warehouse_in(full_data)
             entry["full"] = {**tables(full_store), "staging_reasons": {
                 source: full_store.read(state_table(source))["reason"][0] for source in CONTRACTS}}
         if night == 1:

@@ -15,7 +15,7 @@ from assets.sources.contracts import CONTRACTS
 from assets.linkage.recluster import CLUSTER_STATE
 from assets.persons.delta import PERSONS_STATE
 from assets.standardise.delta import state_table
-from assets.warehouse import FULL_REBUILD_TAG, PaduSettings, Warehouse
+from assets.warehouse import FULL_REBUILD_TAG, run_resources, warehouse_in
 from pipelines.definitions import ALL_ASSETS
 from synthetic.nights import generate_night
 
@@ -24,13 +24,6 @@ NIGHTS = 3
 KEY = ["source", "source_record_id"]
 PERSON_TABLES = ("persons", "household_links", "parent_links", "person_records")
 CLUSTER_TABLES = ("linkage.clusters", "linkage.components", "linkage.cluster_splits")
-
-
-def resources(landing: Path, data: Path) -> dict:
-    return {
-        "padu": PaduSettings(landing_dir=str(landing), data_dir=str(data), pseudonym_key="test-key"),
-        "warehouse": Warehouse(path=str(data / "warehouse" / "padu_work.duckdb")),
-    }
 
 
 def published(data: Path, table: str) -> pl.DataFrame:
@@ -45,8 +38,8 @@ def nights(tmp_path_factory):
     out = []
     for night in range(1, NIGHTS + 1):
         info = generate_night(landing, night, persons=PERSONS, nights=NIGHTS, change_share=0.02)
-        result = dg.materialize(ALL_ASSETS, resources=resources(landing, data), instance=instance)
-        warehouse = resources(landing, data)["warehouse"]
+        result = dg.materialize(ALL_ASSETS, resources=run_resources(landing, data, "test-key"), instance=instance)
+        warehouse = warehouse_in(data)
         state = warehouse.read("linkage.state").row(0, named=True)
         changes = warehouse.read("linkage.record_changes")
         pairs = warehouse.read("linkage.pairs")
@@ -56,8 +49,8 @@ def nights(tmp_path_factory):
         full_data = root / f"full-{night}"
         if night > 1:
             shutil.copytree(root / f"before-{night}", full_data)
-            full = dg.materialize(ALL_ASSETS, resources=resources(landing, full_data), instance=instance,
-                                  tags={FULL_REBUILD_TAG: "true"})
+            full = dg.materialize(ALL_ASSETS, resources=run_resources(landing, full_data, "test-key"),
+                                  instance=instance, tags={FULL_REBUILD_TAG: "true"})
             assert full.success
         shutil.copytree(data, root / f"before-{night + 1}")
         staged = {source: warehouse.read(f"staging.{source}") for source in CONTRACTS}
@@ -72,14 +65,14 @@ def nights(tmp_path_factory):
             "person_tables": person_tables, "cluster_tables": cluster_tables, "cluster_state": cluster_state,
             "records": records, "events": events, "scenarios": info["scenarios"],
             "full": None if night == 1 else {
-                "state": resources(landing, full_data)["warehouse"].read("linkage.state").row(0, named=True),
-                "pairs": resources(landing, full_data)["warehouse"].read("linkage.pairs"),
+                "state": warehouse_in(full_data).read("linkage.state").row(0, named=True),
+                "pairs": warehouse_in(full_data).read("linkage.pairs"),
                 "records": published(full_data, "person_records").select(*KEY, "person_id"),
-                "staged": {source: resources(landing, full_data)["warehouse"].read(f"staging.{source}")
+                "staged": {source: warehouse_in(full_data).read(f"staging.{source}")
                            for source in CONTRACTS},
                 "person_tables": {t: published(full_data, t) for t in PERSON_TABLES},
-                "cluster_tables": {t: resources(landing, full_data)["warehouse"].read(t) for t in CLUSTER_TABLES},
-                "cluster_state": resources(landing, full_data)["warehouse"].read(CLUSTER_STATE).row(0, named=True),
+                "cluster_tables": {t: warehouse_in(full_data).read(t) for t in CLUSTER_TABLES},
+                "cluster_state": warehouse_in(full_data).read(CLUSTER_STATE).row(0, named=True),
             },
         })
     return out
