@@ -11,7 +11,10 @@ import dagster as dg
 import polars as pl
 
 from assets.linkage.backend import release_splink
-from assets.linkage.diagnostics import blocking_report, cluster_metrics, comparison_viewer, link_rates, model_charts
+from assets.linkage.diagnostics import (
+    BLOCKING_STATE, blocking_recount_reason, blocking_report, cluster_metrics, comparison_viewer, link_rates,
+    model_charts,
+)
 from assets.linkage.incremental import (
     ModelStore, classify_records, combine_pairs, dropped_strong_pairs, record_hashes, score_all,
     score_touched, term_frequency_columns, term_frequency_tables,
@@ -347,15 +350,16 @@ def linkage_diagnostics(context: dg.AssetExecutionContext, padu: PaduSettings, w
         records, warehouse.read("linkage.pairs"), model_json, tf_tables,
         resolve_key(padu.pseudonym_key, padu.data_path, padu.production), viewer,
     )
-    blocking = blocking_report(records, rules)
+    blocking, blocking_state, recount = _blocking_report_tonight(context, warehouse, records, rules)
     release_splink()
     by_pair, by_province = link_rates(records, clusters)
     density = cluster_metrics(
         clusters, warehouse.read("linkage.pairs", ["record_key_l", "record_key_r", "match_probability"]),
         rules.cluster_threshold,
     )
-    warehouse.write({"linkage.blocking_report": blocking, "linkage.link_rates": by_pair,
-                     "linkage.link_rates_by_province": by_province, "linkage.cluster_metrics": density})
+    warehouse.write({"linkage.blocking_report": blocking, BLOCKING_STATE: blocking_state,
+                     "linkage.link_rates": by_pair, "linkage.link_rates_by_province": by_province,
+                     "linkage.cluster_metrics": density})
     return dg.MaterializeResult(
         metadata={
             "match_weights_chart": dg.MetadataValue.path(str(charts["match_weights"])),
@@ -364,6 +368,11 @@ def linkage_diagnostics(context: dg.AssetExecutionContext, padu: PaduSettings, w
             "comparison_viewer_pairs": viewer_pairs,
             "candidate_pairs": int(blocking["cumulative_pairs"][-1]) if blocking.height else 0,
             "blocking_rules": markdown_table(blocking, max_rows=30),
+            "blocking_report_counted": (
+                f"tonight ({recount})" if recount else
+                f"carried over from run {blocking_state['run_id'][0]}: "
+                f"{blocking_state['records_changed_since'][0]} records changed since"
+            ),
             "link_rates_by_source_pair": markdown_table(by_pair),
             "link_rates_by_province": markdown_table(by_province, max_rows=40),
             # A chain of records each linked only to the next: density near 2/n.
@@ -374,3 +383,24 @@ def linkage_diagnostics(context: dg.AssetExecutionContext, padu: PaduSettings, w
             ),
         }
     )
+
+
+def _blocking_report_tonight(context: dg.AssetExecutionContext, warehouse: Warehouse, records: pl.DataFrame,
+                             rules) -> tuple[pl.DataFrame, pl.DataFrame, str | None]:
+    """The blocking report, counted tonight or carried over (diagnostics.blocking_recount_reason),
+    its state row, and why it was counted (None when carried over)."""
+    linkage = warehouse.read("linkage.state").row(0, named=True)
+    previous = None
+    if warehouse.exists(BLOCKING_STATE) and warehouse.exists("linkage.blocking_report"):
+        previous = warehouse.read(BLOCKING_STATE).row(0, named=True)
+    changed_since = 0 if previous is None else previous["records_changed_since"]
+    if previous is not None and previous["linkage_run_id"] != linkage["run_id"]:  # not counted twice
+        changed_since += linkage["records_new"] + linkage["records_changed"] + linkage["records_deleted"]
+    reason = blocking_recount_reason(previous, rules.version_hash, linkage["mode"], changed_since, records.height)
+    if reason is None:
+        state = pl.DataFrame([{**previous, "linkage_run_id": linkage["run_id"], "records_changed_since": changed_since}])
+        return warehouse.read("linkage.blocking_report"), state, None
+    state = pl.DataFrame({"run_id": [context.run.run_id], "linkage_run_id": [linkage["run_id"]],
+                          "rules_version": [rules.version_hash], "records": [records.height],
+                          "records_changed_since": [0]})
+    return blocking_report(records, rules), state, reason

@@ -42,6 +42,31 @@ def blocking_report(records: pl.DataFrame, rules: LinkageRules) -> pl.DataFrame:
     )
 
 
+# The blocking report describes the rules on the whole population: an incremental night that
+# changed a few records would move its counts by about as much, less than the sampling error of a
+# recount above EXACT_COUNT_MAX_RECORDS. It is counted again on a full night, when the rules
+# changed, or once the records changed since the count (new, changed and deleted, summed over the
+# nights) reach this share of tonight's records.
+BLOCKING_RECOUNT_SHARE = 0.05
+BLOCKING_STATE = "linkage.blocking_report_state"
+
+
+def blocking_recount_reason(previous: dict | None, rules_version: str, linkage_mode: str,
+                            changed_since: int, records: int) -> str | None:
+    """Why the blocking report must be counted again tonight, or None to carry last night's over.
+    previous: the state row of the last count (rules_version, records_changed_since), if any;
+    changed_since: that count plus tonight's new, changed and deleted records."""
+    if previous is None:
+        return "no earlier count"
+    if linkage_mode != "incremental":
+        return "a full linkage night"
+    if previous["rules_version"] != rules_version:
+        return "the rules changed"
+    if changed_since >= BLOCKING_RECOUNT_SHARE * max(records, 1):
+        return f"{changed_since} records changed since the count (at least {BLOCKING_RECOUNT_SHARE:.0%})"
+    return None
+
+
 def model_charts(model_json: dict, out_dir: Path) -> dict[str, Path]:
     """Splink's match-weights and m/u charts of the trained model, as standalone HTML files.
     They are built from the model alone (an empty frame of the right columns), so they can hold

@@ -7,7 +7,7 @@ import polars as pl
 from assets.metadata import markdown_table, value_counts
 from assets.persons.golden import golden_records, parent_links
 from assets.linkage.rules import load_rules
-from assets.persons.delta import TOUCHED, PersonsPlan, kept_rows, plan_persons, record_hashes_sql, save_state
+from assets.persons.delta import TOUCHED, PersonsPlan, plan_persons, record_hashes_sql, save_state, update_in_place
 from assets.persons.ids import assign_stable_person_ids, id_ages
 from assets.persons.status import combine_status
 from assets.publish.pseudonym import resolve_key, tokenise
@@ -103,25 +103,29 @@ def persons(context: dg.AssetExecutionContext, padu: PaduSettings, warehouse: Wa
     # with the tables it describes, or not at all.
     with warehouse.transaction() as con:
         plan = plan_persons(con, key, full_requested, record_hashes_sql(RECORD_COLUMNS, STATUS_COLUMNS))
-        table, record_table, households, parents, computed = _person_tables(con, key, plan)
-        for name, frame in {"persons.persons": table, "persons.person_records": record_table,
-                            "persons.household_links": households, "persons.parent_links": parents}.items():
-            replace_table(con, name, frame)
-        save_state(con, key, plan.reason, computed)
-    context.log.info(f"persons: {computed} of {table.height} chosen tonight ({plan.reason})")
+        table, record_table, households, parents = _person_tables(con, key, plan)
+        # A full night writes every row; another deletes and inserts the touched persons' rows only.
+        for name, frame in {"persons.persons": table, "persons.household_links": households}.items():
+            (replace_table if plan.full else update_in_place)(con, name, frame)
+        replace_table(con, "persons.person_records", record_table)
+        replace_table(con, "persons.parent_links", parents)
+        save_state(con, key, plan.reason, table.height)
+        summary = con.sql("SELECT migrant_phase, sources, troubled_worker, trafficking_victim, "
+                          "bansos_eligible, sr_enrolled FROM persons.persons").pl()
+    context.log.info(f"persons: {table.height} of {summary.height} chosen tonight ({plan.reason})")
     return dg.MaterializeResult(
         metadata={
-            "dagster/row_count": table.height,
+            "dagster/row_count": summary.height,
             "records": record_table.height,
-            "persons_chosen_tonight": computed,
+            "persons_chosen_tonight": table.height,
             "persons_mode": "full" if plan.full else "changed persons only",
             "persons_reason": plan.reason,
-            "migrant_phase": markdown_table(value_counts(table, "migrant_phase")),
-            "troubled_workers": int(table["troubled_worker"].sum()),
-            "trafficking_victims": int(table["trafficking_victim"].sum()),
-            "bansos_eligible": int(table["bansos_eligible"].sum()),
-            "sr_enrolled": int(table["sr_enrolled"].sum()),
-            "persons_by_sources": markdown_table(value_counts(table, "sources")),
+            "migrant_phase": markdown_table(value_counts(summary, "migrant_phase")),
+            "troubled_workers": int(summary["troubled_worker"].sum()),
+            "trafficking_victims": int(summary["trafficking_victim"].sum()),
+            "bansos_eligible": int(summary["bansos_eligible"].sum()),
+            "sr_enrolled": int(summary["sr_enrolled"].sum()),
+            "persons_by_sources": markdown_table(value_counts(summary, "sources")),
             "parent_links": parents.height,
         }
     )
@@ -137,8 +141,8 @@ def _with_ids(con, source: str, touched: bool) -> pl.DataFrame:
 
 
 def _person_tables(con, key: bytes, plan: PersonsPlan):
-    """persons, person_records, household_links, parent_links, and how many
-    persons were chosen tonight: all of them, or the touched ones beside last night's rows."""
+    """The rows of tonight's chosen persons (all of them, or the touched ones) in persons and
+    household_links; person_records and parent_links whole."""
     records = con.sql(
         f"SELECT {', '.join('r.' + c for c in RECORD_COLUMNS)}, i.person_id FROM staging.person_records r "
         "JOIN persons.person_ids i USING (record_key)").pl()
@@ -164,13 +168,8 @@ def _person_tables(con, key: bytes, plan: PersonsPlan):
         pl.col("regency_code").alias("origin_regency_code"),
         pl.col("regency_code").str.slice(0, 2).alias("origin_province_code"),
     ).rename({"records": "record_count"}).select(PERSON_COLUMNS)
-    households = household_rows.drop("household_key")
-    computed = table.height
-    if not plan.full:
-        table = pl.concat([kept_rows(con, "persons.persons"), table])
-        households = pl.concat([kept_rows(con, "persons.household_links"), households])
     table = table.sort("person_id")
-    households = households.sort("household_token", "person_id", "source")
+    households = household_rows.drop("household_key").sort("household_token", "person_id", "source")
 
     link_confidence = _link_confidence(con)
     record_table = (
@@ -186,7 +185,7 @@ def _person_tables(con, key: bytes, plan: PersonsPlan):
     nik_to_person = (records.filter(pl.col("nik").is_not_null()).select("nik", "record_key", "person_id")
                      .sort("nik", "record_key").unique(subset="nik", keep="first").drop("record_key"))
     parents = parent_links(students.select("person_id", "father_nik", "mother_nik", "guardian_nik"), nik_to_person)
-    return table, record_table, households, parents, computed
+    return table, record_table, households, parents
 
 
 def _link_confidence(con) -> pl.DataFrame:

@@ -42,10 +42,12 @@ def published_tables(context: dg.AssetExecutionContext, padu: PaduSettings, ware
         f"SELECT * FROM {ledger_table(source)}" for source in CONTRACTS
     )
     tables = {
-        "persons": warehouse.read("persons.persons"),
+        # Updated in place on most nights (persons/delta.py): published in a fixed order.
+        "persons": warehouse.query("SELECT * FROM persons.persons ORDER BY person_id"),
         "person_records": warehouse.read("persons.person_records"),
         "person_id_events": events,
-        "household_links": warehouse.read("persons.household_links"),
+        "household_links": warehouse.query(
+            "SELECT * FROM persons.household_links ORDER BY household_token, person_id, source"),
         "parent_links": warehouse.read("persons.parent_links"),
         "quarantine": warehouse.read("raw.quarantine").drop("record"),
         "deliveries": warehouse.query(f"SELECT * FROM ({ledger_union}) ORDER BY source, file"),

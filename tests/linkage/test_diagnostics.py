@@ -6,7 +6,9 @@ import json
 
 import polars as pl
 
-from assets.linkage.diagnostics import blocking_report, cluster_metrics, link_rates, model_charts
+from assets.linkage.diagnostics import (
+    blocking_recount_reason, blocking_report, cluster_metrics, link_rates, model_charts,
+)
 from assets.linkage.model import LINKAGE_COLUMNS, train
 from assets.linkage.rules import load_rules
 from assets.standardise.block_keys import add_capped_keys
@@ -90,3 +92,14 @@ def test_cluster_metrics_tell_a_chain_from_a_clique():
         ("chain", 4, 3, 0.96), ("clique", 3, 3, 0.97),
     ]
     assert metrics["density"].to_list() == [0.5, 1.0]
+
+
+def test_the_blocking_report_is_counted_again_only_when_the_population_or_the_rules_moved():
+    last = {"rules_version": "v1", "records_changed_since": 0}
+    # an incremental night that changed 4% of the records since the count: carried over
+    assert blocking_recount_reason(last, "v1", "incremental", changed_since=400, records=10_000) is None
+    assert blocking_recount_reason(last, "v1", "incremental", changed_since=500, records=10_000) == (
+        "500 records changed since the count (at least 5%)")
+    assert blocking_recount_reason(None, "v1", "incremental", 0, 10_000) == "no earlier count"
+    assert blocking_recount_reason(last, "v1", "full", 0, 10_000) == "a full linkage night"
+    assert blocking_recount_reason(last, "v2", "incremental", 0, 10_000) == "the rules changed"

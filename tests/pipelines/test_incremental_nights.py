@@ -47,6 +47,7 @@ def nights(tmp_path_factory):
         events = published(data, "person_id_events")
         # The same night rebuilt in full from the state before it: a copy of yesterday's store.
         full_data = root / f"full-{night}"
+        full = None
         if night > 1:
             shutil.copytree(root / f"before-{night}", full_data)
             full = dg.materialize(ALL_ASSETS, resources=run_resources(landing, full_data, "test-key"),
@@ -64,7 +65,10 @@ def nights(tmp_path_factory):
             "staged": staged, "staging_state": staging_state, "persons_state": persons_state,
             "person_tables": person_tables, "cluster_tables": cluster_tables, "cluster_state": cluster_state,
             "records": records, "events": events, "scenarios": info["scenarios"],
+            "blocking_report": warehouse.read("linkage.blocking_report"),
             "full": None if night == 1 else {
+                "result": full,
+                "blocking_report": warehouse_in(full_data).read("linkage.blocking_report"),
                 "state": warehouse_in(full_data).read("linkage.state").row(0, named=True),
                 "pairs": warehouse_in(full_data).read("linkage.pairs"),
                 "records": published(full_data, "person_records").select(*KEY, "person_id"),
@@ -133,6 +137,23 @@ def test_later_nights_choose_only_touched_persons_and_equal_a_full_computation(n
             inc, full = n["person_tables"][table], n["full"]["person_tables"][table]
             assert inc.schema == full.schema, table
             assert canonical(inc, records).equals(canonical(full, full_records)), f"night {n['night']}: {table}"
+
+
+def diagnostics_metadata(result, name: str) -> str:
+    [event] = [e for e in result.get_asset_materialization_events()
+               if e.asset_key == dg.AssetKey(["linkage", "diagnostics"])]
+    return event.materialization.metadata[name].value
+
+
+def test_an_incremental_night_carries_the_blocking_report_over_and_a_full_one_counts_it(nights):
+    night2 = nights[1]
+    assert 0 < night2["state"]["records_new"] + night2["state"]["records_changed"] \
+        + night2["state"]["records_deleted"] < 0.05 * night2["records"].height
+    assert diagnostics_metadata(night2["result"], "blocking_report_counted").startswith("carried over from run")
+    assert night2["blocking_report"].equals(nights[0]["blocking_report"])
+    # The full rebuild of the same night counts again, on tonight's records.
+    assert diagnostics_metadata(night2["full"]["result"], "blocking_report_counted") == "tonight (a full linkage night)"
+    assert not night2["full"]["blocking_report"].equals(nights[0]["blocking_report"])
 
 
 def test_later_nights_cluster_only_touched_components_and_equal_a_full_clustering(nights):
