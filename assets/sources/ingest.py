@@ -10,7 +10,7 @@ from pathlib import Path
 import polars as pl
 
 from assets.sources.contracts import SourceContract
-from assets.sources.deliveries import Delivery, scan_source
+from assets.sources.deliveries import Delivery, delivery_digest, scan_source
 from assets.sources.quarantine import REASON, RULE, split_rows
 from assets.sources.readers import FILE, ROW_NUMBER, DeliveryFileError, read_delivery_file
 
@@ -19,6 +19,13 @@ DELIVERY_DATE = "_delivery_date"
 # seeds: 128 bits, so that a row unchanged since the last delivery is known without comparing
 # its text (assets/standardise/delta.py reuses its standardised values).
 ROW_HASH = ("_row_hash", "_row_hash_2")
+
+
+def ingest_state_table(source: str) -> str:
+    """One row: the delivery in `raw.<source>` (label, digest of its files), the reading code's
+    fingerprint and the run that read it (`run_id`, which staging compares with)."""
+    return f"raw.{source}__ingest"
+
 
 LEDGER_SCHEMA = {
     "source": pl.String,
@@ -39,6 +46,10 @@ class IngestResult:
     ledger: pl.DataFrame
     rejected: list[tuple[str, str]] = field(default_factory=list)  # (delivery label, reason)
     notes: list[str] = field(default_factory=list)
+    digest: str | None = None  # of the delivery's files (deliveries.delivery_digest)
+    # The delivery is the one already in the raw tables, byte for byte: nothing was read, and
+    # accepted, quarantined and ledger are empty (the stored tables hold them).
+    unchanged: bool = False
 
     @property
     def rows_read(self) -> int:
@@ -96,7 +107,10 @@ def _record_json(frame: pl.DataFrame, columns: list[str]) -> pl.Expr:
     return pl.struct(columns).struct.json_encode().alias("record") if columns else pl.lit(None, pl.String).alias("record")
 
 
-def ingest_source(landing_dir: Path, contract: SourceContract) -> IngestResult:
+def ingest_source(landing_dir: Path, contract: SourceContract, stored_digest: str | None = None) -> IngestResult:
+    """The newest complete delivery that can be read, split into accepted and quarantined rows;
+    or, when it is byte for byte the delivery of `stored_digest` (the one in the raw tables), an
+    `unchanged` result without reading it."""
     deliveries, notes = scan_source(landing_dir, contract.name)
     rejected: list[tuple[str, str]] = []
     for delivery in deliveries:
@@ -105,13 +119,19 @@ def ingest_source(landing_dir: Path, contract: SourceContract) -> IngestResult:
             continue
         for skipped in delivery.skipped_files:
             notes.append(f"skipped {delivery.label}/{skipped.name}: not a data file")
+        digest = delivery_digest(delivery)
+        if digest == stored_digest:
+            return IngestResult(contract.name, delivery, empty_accepted(contract), empty_quarantine(),
+                                pl.DataFrame(schema=LEDGER_SCHEMA), rejected, notes, digest, unchanged=True)
         try:
             rows, bad_rows, read_counts, read_notes = _read_delivery(delivery, landing_dir, contract)
         except DeliveryFileError as exc:
             rejected.append((delivery.label, f"{exc.file}: {exc.reason}"))
             continue
         notes.extend(read_notes)
-        return _split(contract, delivery, rows, bad_rows, read_counts, rejected, notes)
+        result = _split(contract, delivery, rows, bad_rows, read_counts, rejected, notes)
+        result.digest = digest
+        return result
     if not rejected:
         notes.append(f"no complete delivery of {contract.name}: the source is empty for this run")
     else:

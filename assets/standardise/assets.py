@@ -38,6 +38,9 @@ def build_staging_asset(source: str) -> dg.AssetsDefinition:
             plan = plan_staging(con, source, full_requested)
             if plan.full:
                 clear_state(con, source)
+            elif plan.unchanged:  # the same raw table as last night: nothing to stage or write
+                rows, restaged = con.execute(f"SELECT count(*) FROM staging.{source}").fetchall()[0][0], 0
+                write_state(con, source, plan, rows, restaged)
             else:  # only new and changed rows through the staging code, all in this transaction
                 rows, restaged = stage_changed_rows(con, source, plan, stage)
                 write_state(con, source, plan, rows, restaged)
@@ -57,7 +60,7 @@ def build_staging_asset(source: str) -> dg.AssetsDefinition:
             metadata={
                 "dagster/row_count": rows,
                 "rows_staged_tonight": restaged,
-                "staging_mode": "full" if plan.full else "changed rows only",
+                "staging_mode": "full" if plan.full else "kept" if plan.unchanged else "changed rows only",
                 "staging_reason": plan.reason,
                 "nik_issues": markdown_table(value_counts(counted, "nik_issue")),
                 "birth_date_issues": markdown_table(value_counts(counted, "birth_date_issue")),

@@ -30,7 +30,7 @@ import duckdb
 import polars as pl
 
 from assets.fingerprint import code_fingerprint
-from assets.sources.ingest import DELIVERY_DATE, ROW_HASH
+from assets.sources.ingest import DELIVERY_DATE, ROW_HASH, ingest_state_table
 from assets.sources.readers import FILE, ROW_NUMBER
 from assets.warehouse import replace_table
 
@@ -59,6 +59,9 @@ class StagingPlan:
     reference: date | None
     raw_columns: str
     previous_reference: date | None = None
+    # The raw table is the one staged last night (the same ingest): the staged table stays as it is.
+    unchanged: bool = False
+    raw_run_id: str | None = None  # the run that ingested the raw table staged tonight
 
 
 def _columns(con: duckdb.DuckDBPyConnection, table: str) -> dict[str, str]:
@@ -74,9 +77,10 @@ def plan_staging(con: duckdb.DuckDBPyConnection, source: str, full_requested: bo
     raw = _columns(con, f"raw.{source}")
     references = con.execute(f'SELECT DISTINCT "{DELIVERY_DATE}" FROM raw.{source}').fetchall() if raw else []
     reference = references[0][0] if len(references) == 1 else None
+    raw_run_id = _raw_run_id(con, source)
 
     def full(reason: str) -> StagingPlan:
-        return StagingPlan(True, reason, reference, _joined(raw))
+        return StagingPlan(True, reason, reference, _joined(raw), raw_run_id=raw_run_id)
 
     if full_requested:
         return full("the run asks for a full rebuild")
@@ -95,11 +99,21 @@ def plan_staging(con: duckdb.DuckDBPyConnection, source: str, full_requested: bo
         return full("no single delivery date")
     if reference < previous or reference.year != previous.year:
         return full(f"delivery date {reference} against {previous}")
-    return StagingPlan(False, "unchanged rows kept", reference, _joined(raw), previous)
+    staged_from = con.execute(f"SELECT raw_run_id FROM {state_table(source)}").fetchall()[0][0]
+    if raw_run_id is not None and staged_from == raw_run_id:
+        return StagingPlan(False, "the delivery staged before: kept", reference, _joined(raw), previous,
+                           unchanged=True, raw_run_id=raw_run_id)
+    return StagingPlan(False, "unchanged rows kept", reference, _joined(raw), previous, raw_run_id=raw_run_id)
 
 
 def _joined(columns) -> str:
     return ",".join(sorted(columns))
+
+
+def _raw_run_id(con: duckdb.DuckDBPyConnection, source: str) -> str | None:
+    if not _columns(con, ingest_state_table(source)):
+        return None
+    return con.execute(f"SELECT run_id FROM {ingest_state_table(source)}").fetchall()[0][0]
 
 
 def _sensitive(staged_columns: dict[str, str]) -> str:
@@ -167,6 +181,7 @@ def write_state(con: duckdb.DuckDBPyConnection, source: str, plan: StagingPlan, 
     delivered columns of the rows now staged."""
     replace_table(con, state_table(source), pl.DataFrame({
         "fingerprint": [staging_fingerprint()], "delivery_date": [plan.reference],
-        "raw_columns": [plan.raw_columns], "rows": [rows], "rows_staged": [restaged], "reason": [plan.reason],
-    }, schema={"fingerprint": pl.String, "delivery_date": pl.Date, "raw_columns": pl.String,
+        "raw_columns": [plan.raw_columns], "raw_run_id": [plan.raw_run_id], "rows": [rows],
+        "rows_staged": [restaged], "reason": [plan.reason],
+    }, schema={"fingerprint": pl.String, "delivery_date": pl.Date, "raw_columns": pl.String, "raw_run_id": pl.String,
                "rows": pl.Int64, "rows_staged": pl.Int64, "reason": pl.String}))
