@@ -13,15 +13,18 @@ import resource
 import shutil
 import tempfile
 import time
+from datetime import date, timedelta
 from pathlib import Path
 
 import dagster as dg
 import polars as pl
 
+from assets.sources.contracts import CONTRACTS
 from assets.warehouse import FULL_REBUILD_TAG, run_resources, warehouse_in
 from pipelines.definitions import ALL_ASSETS
 from synthetic.nights import generate_night
 
+NIGHT1_DATE = date(2026, 11, 27)  # night 2 delivers the day after
 LINKAGE_STEPS = ("linkage__model", "linkage__pairs", "linkage__clusters", "persons__person_ids")
 
 
@@ -61,6 +64,23 @@ def _records(data: Path) -> pl.DataFrame:
     )
 
 
+def _hold_back(landing: Path, held: Path, delivering: set[str]) -> list[str]:
+    """Moves night 2's delivery of every source not in `delivering` out of the landing folder (and
+    back whatever an earlier run held back), so that the newest delivery of those sources is night
+    1's, already ingested. Returns the sources held back."""
+    night2 = (NIGHT1_DATE + timedelta(days=1)).isoformat()
+    out = []
+    for source in CONTRACTS:
+        inside, aside = landing / source / night2, held / source / night2
+        if aside.exists() and not inside.exists():
+            aside.rename(inside)
+        if source not in delivering and inside.exists():
+            aside.parent.mkdir(parents=True, exist_ok=True)
+            inside.rename(aside)
+            out.append(source)
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--persons", type=int, default=100_000)
@@ -68,6 +88,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workdir", type=Path, default=None, help="kept when given; a temporary folder otherwise")
     parser.add_argument("--reuse", action="store_true",
                         help="with --workdir: keep its generated nights and night 1, run night 2 only")
+    parser.add_argument("--deliver", default=",".join(CONTRACTS),
+                        help="comma-separated sources that deliver on night 2 (default: all four); the "
+                        "others' night-2 deliveries are held back, as on a night DTSEN does not deliver")
     args = parser.parse_args(argv)
     logging.getLogger("splink").setLevel(logging.ERROR)
     root = args.workdir or Path(tempfile.mkdtemp(prefix="padu-bench-"))
@@ -77,14 +100,19 @@ def main(argv: list[str] | None = None) -> int:
     reuse = args.reuse and args.workdir is not None and (night1 / "published").is_dir()
     if not reuse:
         t = time.monotonic()
-        generate_night(landing, 1, persons=args.persons, nights=2, change_share=args.change_share)
+        generate_night(landing, 1, persons=args.persons, nights=2, change_share=args.change_share,
+                       first_date=NIGHT1_DATE)
         print(f"generated night 1 in {time.monotonic() - t:.0f} s")
         _, first = _run(landing, night1, instance)
         print(f"night 1 (full, trains the model): {first['_wall']} s")
         t = time.monotonic()
-        generate_night(landing, 2, persons=args.persons, nights=2, change_share=args.change_share)
+        generate_night(landing, 2, persons=args.persons, nights=2, change_share=args.change_share,
+                       first_date=NIGHT1_DATE)
         print(f"generated night 2 in {time.monotonic() - t:.0f} s")
 
+    held = _hold_back(landing, root / "held-back", set(args.deliver.split(",")))
+    if held:
+        print(f"night 2 without the deliveries of {', '.join(held)} (held back)")
     incremental, full = root / "night2-incremental", root / "night2-full"
     for folder in (incremental, full):
         shutil.rmtree(folder, ignore_errors=True)
