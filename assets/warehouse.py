@@ -33,8 +33,8 @@ def run_tag_set(context: dg.AssetExecutionContext, name: str) -> bool:
 def full_rebuild_requested(context: dg.AssetExecutionContext) -> bool:
     """Whether the run asks for a full rebuild: the tag `padu/full_rebuild` (the weekly schedule
     sets it), or the run config `ops: {linkage__model: {config: {full_rebuild: true}}}`. Either
-    one makes every step that keeps last night's work (staging, linkage, clustering, persons)
-    compute it all again."""
+    one makes every step that keeps last night's work (ingest, staging, linkage, clustering,
+    persons, the blocking report) compute it all again."""
     if run_tag_set(context, FULL_REBUILD_TAG):
         return True
     model_config = (context.run.run_config or {}).get("ops", {}).get("linkage__model", {}).get("config") or {}
