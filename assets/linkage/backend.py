@@ -108,7 +108,7 @@ def to_backend_sql(sql: str, read: str, write: str) -> str:
     return tree.sql(dialect=write)
 
 
-def _blocking_rule_sql(rule: Any) -> str:
+def blocking_rule_sql(rule: Any) -> str:
     return rule["blocking_rule"] if isinstance(rule, dict) else rule
 
 
@@ -122,7 +122,7 @@ def settings_for_backend(settings: dict, backend: LinkageBackend, rules_dialect:
         for level in comparison["comparison_levels"]:
             level["sql_condition"] = to_backend_sql(level["sql_condition"], rules_dialect, backend.name)
     out["blocking_rules_to_generate_predictions"] = [
-        {"blocking_rule": to_backend_sql(_blocking_rule_sql(rule), rules_dialect, backend.name),
+        {"blocking_rule": to_backend_sql(blocking_rule_sql(rule), rules_dialect, backend.name),
          "sql_dialect": backend.name}
         for rule in out.get("blocking_rules_to_generate_predictions", [])
     ]
@@ -144,7 +144,7 @@ def model_in_rules_dialect(model_json: dict, settings: dict, rules_dialect: str 
         for level, source in zip(trained["comparison_levels"], written["comparison_levels"], strict=True):
             level["sql_condition"] = source["sql_condition"]
     out["blocking_rules_to_generate_predictions"] = [
-        {"blocking_rule": _blocking_rule_sql(rule), "sql_dialect": rules_dialect}
+        {"blocking_rule": blocking_rule_sql(rule), "sql_dialect": rules_dialect}
         for rule in settings["blocking_rules_to_generate_predictions"]
     ]
     out["sql_dialect"] = rules_dialect

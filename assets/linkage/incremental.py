@@ -23,11 +23,14 @@ from pathlib import Path
 
 import duckdb
 import polars as pl
+import sqlglot
 from splink import DuckDBAPI
 from splink.internals.database_api import DatabaseAPI
+from sqlglot import exp
 
+from assets.frames import query_frames
 from assets.linkage.backend import (
-    DUCKDB, LinkageBackend, make_db_api, make_linker, register_frame, settings_for_backend,
+    DUCKDB, LinkageBackend, blocking_rule_sql, make_db_api, make_linker, register_frame, settings_for_backend,
 )
 
 PAIR_KEYS = ["record_key_l", "record_key_r"]
@@ -158,6 +161,51 @@ def score_all(records: pl.DataFrame, model_json: dict, tf_tables: dict[str, pl.D
         return _pairs_frame(linker.inference.predict(threshold_match_probability=threshold), None)
 
 
+def side_equalities(rule: str, dialect: str) -> list[exp.EQ]:
+    """The conjuncts of a blocking rule that equate an expression of one record (`l`) with one of
+    the other (`r`): every pair the rule lets through satisfies each of them."""
+    tree = sqlglot.parse_one(rule, dialect=dialect)
+    conjuncts = list(tree.flatten()) if isinstance(tree, exp.And) else [tree]
+    out = []
+    for conjunct in conjuncts:
+        if isinstance(conjunct, exp.EQ):
+            sides = [{c.table for c in side.find_all(exp.Column)} for side in (conjunct.left, conjunct.right)]
+            if sorted(map(sorted, sides)) == [["l"], ["r"]]:
+                out.append(conjunct)
+    return out
+
+
+def _as_sides(condition: exp.Expression, l_alias: str, r_alias: str, dialect: str) -> str:
+    renamed = condition.copy()
+    for column in renamed.find_all(exp.Column):
+        column.set("table", exp.to_identifier(l_alias if column.table == "l" else r_alias))
+    return renamed.sql(dialect=dialect)
+
+
+def blocking_partners(existing: pl.DataFrame, touched: pl.DataFrame, blocking_rules: list[str],
+                      dialect: str = "duckdb") -> pl.DataFrame:
+    """The records of `existing` that some blocking rule could pair with a record of `touched`
+    (on either side): each rule lets a pair through only where its equalities between the two
+    records hold, so the others can make no pair with a touched record. Scoring against these
+    gives the same pairs as scoring against all of `existing`, with a fraction of the records
+    (at a million, a night's 1% changes block with a few percent of the others). A rule with no
+    such equality keeps every record."""
+    conditions = set()
+    for rule in blocking_rules:
+        equalities = side_equalities(rule, dialect)
+        if not equalities:
+            return existing
+        for e_side, t_side in (("l", "r"), ("r", "l")):  # the existing record on either side
+            aliases = {"l": "e" if e_side == "l" else "t", "r": "e" if e_side == "r" else "t"}
+            conditions.add(" AND ".join(sorted(_as_sides(eq, aliases["l"], aliases["r"], dialect)
+                                               for eq in equalities)))
+    keys = " UNION ".join(
+        f"SELECT e.record_key FROM existing e SEMI JOIN touched t ON {condition}" for condition in sorted(conditions)
+    )
+    return query_frames(f"SELECT * FROM existing SEMI JOIN ({keys}) k USING (record_key)",
+                        {"existing": existing, "touched": touched})
+
+
 def score_touched(records: pl.DataFrame, touched: list[str], model_json: dict,
                   tf_tables: dict[str, pl.DataFrame], threshold: float,
                   backend: LinkageBackend = DUCKDB) -> pl.DataFrame:
@@ -165,9 +213,10 @@ def score_touched(records: pl.DataFrame, touched: list[str], model_json: dict,
     (`predict_between`) and among themselves (`predict_within`)."""
     is_touched = pl.col("record_key").is_in(pl.Series(touched, dtype=pl.String).implode())
     fresh = records.filter(is_touched)
-    existing = records.filter(~is_touched)
     if fresh.is_empty():
         return pl.DataFrame()
+    rules = [blocking_rule_sql(rule) for rule in model_json["blocking_rules_to_generate_predictions"]]
+    existing = blocking_partners(records.filter(~is_touched), fresh, rules, model_json.get("sql_dialect", "duckdb"))
     # predict_within on a single frame needs an explicit source_dataset column (Splink 5).
     fresh = fresh.with_columns(pl.lit("person_records").alias("source_dataset"))
     existing = existing.with_columns(pl.lit("person_records").alias("source_dataset"))
