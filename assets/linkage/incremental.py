@@ -175,11 +175,19 @@ def side_equalities(rule: str, dialect: str) -> list[exp.EQ]:
     return out
 
 
-def _as_sides(condition: exp.Expression, l_alias: str, r_alias: str, dialect: str) -> str:
-    renamed = condition.copy()
+def _on(side: exp.Expression, alias: str, dialect: str) -> str:
+    renamed = side.copy()
     for column in renamed.find_all(exp.Column):
-        column.set("table", exp.to_identifier(l_alias if column.table == "l" else r_alias))
+        column.set("table", exp.to_identifier(alias))
     return renamed.sql(dialect=dialect)
+
+
+def _existing_as(equality: exp.EQ, side: str, dialect: str) -> str:
+    """`equality` with the existing record `e` as record `side` (l or r) and the touched one `t`
+    as the other, the existing record's expression first (so a symmetric equality reads the same
+    either way round)."""
+    ordered = sorted((equality.left, equality.right), key=lambda s: next(s.find_all(exp.Column)).table != side)
+    return f"{_on(ordered[0], 'e', dialect)} = {_on(ordered[1], 't', dialect)}"
 
 
 def blocking_partners(existing: pl.DataFrame, touched: pl.DataFrame, blocking_rules: list[str],
@@ -195,10 +203,8 @@ def blocking_partners(existing: pl.DataFrame, touched: pl.DataFrame, blocking_ru
         equalities = side_equalities(rule, dialect)
         if not equalities:
             return existing
-        for e_side, t_side in (("l", "r"), ("r", "l")):  # the existing record on either side
-            aliases = {"l": "e" if e_side == "l" else "t", "r": "e" if e_side == "r" else "t"}
-            conditions.add(" AND ".join(sorted(_as_sides(eq, aliases["l"], aliases["r"], dialect)
-                                               for eq in equalities)))
+        for side in ("l", "r"):  # the existing record on either side
+            conditions.add(" AND ".join(sorted(_existing_as(eq, side, dialect) for eq in equalities)))
     keys = " UNION ".join(
         f"SELECT e.record_key FROM existing e SEMI JOIN touched t ON {condition}" for condition in sorted(conditions)
     )
