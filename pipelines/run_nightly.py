@@ -13,7 +13,9 @@ import polars as pl
 from pipelines.instance import dagster_home
 
 
-def _summary(settings, warehouse) -> str:
+def _summary(settings, warehouse, run_id: str) -> str:
+    from assets.sources.ingest import ingest_state_table
+
     lines = ["", "Padu nightly run"]
     deliveries = pl.read_parquet(settings.published_path / "deliveries.parquet")
     per_source = deliveries.group_by("source").agg(
@@ -24,9 +26,13 @@ def _summary(settings, warehouse) -> str:
     ).sort("source")
     lines.append("  records read per source:")
     for row in per_source.iter_rows(named=True):
+        # A delivery already ingested by an earlier run, byte for byte, is kept, not read again.
+        state = ingest_state_table(row["source"])
+        kept = warehouse.exists(state) and warehouse.read(state, ["run_id"])["run_id"][0] != run_id
         lines.append(
             f"    {row['source']:<16} delivery {row['delivery']}  read {row['read']:>9,}  "
             f"accepted {row['accepted']:>9,}  quarantined {row['quarantined']:>6,}"
+            + ("  (already ingested: kept)" if kept else "")
         )
     persons = pl.read_parquet(settings.published_path / "persons.parquet")
     records = pl.read_parquet(settings.published_path / "person_records.parquet")
@@ -76,7 +82,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"\nThe nightly run {result.run_id} failed {where}; see the Dagster UI (make ui)."
               + "".join(f"\n  {message}" for message in errors), file=sys.stderr)
         return 1
-    print(_summary(resources["padu"], resources["warehouse"]))
+    print(_summary(resources["padu"], resources["warehouse"], result.run_id))
     print(f"  run {result.run_id} took {seconds:.0f} s; history in {home} (make ui)")
     return 0
 

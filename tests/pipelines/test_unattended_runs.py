@@ -216,6 +216,9 @@ def test_the_same_night_again_publishes_the_same_persons_and_ids(night):
     assert before["person_records"].sort(KEY).equals(after["person_records"].sort(KEY))
     assert before["persons"].sort("person_id").equals(after["persons"].sort("person_id"))
     assert before["person_records"].height > 0
+    # The same deliveries: read by the first run only, and the operator is told so.
+    assert "already ingested" not in (night.root / "1-baseline.out").read_text()
+    assert (night.root / "4-next-run.out").read_text().count("(already ingested: kept)") == 4
 
 
 def test_a_reader_process_holding_the_database_open_never_fails_or_blocks_the_run(night):
