@@ -25,7 +25,7 @@ from assets.linkage.recluster import (
     crossing_edges, merge_kept, plan_clustering,
 )
 from assets.linkage.review import constraints_from_answers, read_answers, review_queue
-from assets.linkage.rules import load_rules, rules_code_version
+from assets.linkage.rules import LinkageRules, load_rules, rules_code_version
 from assets.metadata import markdown_table
 from assets.publish.pseudonym import resolve_key
 from assets.warehouse import PaduSettings, Warehouse, full_rebuild_requested, run_tag_set
@@ -333,7 +333,8 @@ def linkage_clusters(context: dg.AssetExecutionContext, padu: PaduSettings, ware
     code_version=rules_code_version(),
     description="How the linkage behaved, with no personal value: Splink's match-weight and m/u "
     "charts and its comparison viewer over a sample of tonight's pairs, identifying values shown "
-    "as keyed tokens (HTML under `$PADU_DATA_DIR/reports/<run>/`), pairs per blocking rule, link "
+    "as keyed tokens (HTML under `$PADU_DATA_DIR/reports/<run>/`), pairs per blocking rule (carried "
+    "over on incremental nights until 5% of the records changed), link "
     "rates per source pair and per province, and how densely each person's records are linked "
     "(`linkage.cluster_metrics`; the cluster size distribution is on `linkage/clusters`).",
     kinds={"splink"},
@@ -386,7 +387,7 @@ def linkage_diagnostics(context: dg.AssetExecutionContext, padu: PaduSettings, w
 
 
 def _blocking_report_tonight(context: dg.AssetExecutionContext, warehouse: Warehouse, records: pl.DataFrame,
-                             rules) -> tuple[pl.DataFrame, pl.DataFrame, str | None]:
+                             rules: LinkageRules) -> tuple[pl.DataFrame, pl.DataFrame, str | None]:
     """The blocking report, counted tonight or carried over (diagnostics.blocking_recount_reason),
     its state row, and why it was counted (None when carried over)."""
     linkage = warehouse.read("linkage.state").row(0, named=True)

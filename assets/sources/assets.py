@@ -63,8 +63,8 @@ def build_raw_asset(contract: SourceContract) -> dg.AssetsDefinition:
     def raw_source(context: dg.AssetExecutionContext, padu: PaduSettings, warehouse: Warehouse):
         # A delivery already in the raw tables, byte for byte and read by the same code, is not
         # read again (DTSEN and Sekolah Rakyat deliver far less often than nightly).
-        stored = None if full_rebuild_requested(context) else stored_delivery(warehouse, contract.name)
-        result = ingest_source(padu.landing_path, contract, stored_digest=stored)
+        kept_digest = None if full_rebuild_requested(context) else stored_delivery(warehouse, contract.name)
+        result = ingest_source(padu.landing_path, contract, stored_digest=kept_digest)
         for note in result.notes:
             context.log.warning(note)
         for label, reason in result.rejected:

@@ -16,7 +16,9 @@ so a row's values can be carried over when
   earlier than the last one, stages everything again.
 
 A full restaging also runs when the run asks for a full rebuild (`padu/full_rebuild`), when there
-is no previous staged table, or when it lacks the row hashes."""
+is no previous staged table, or when it lacks the row hashes. When the raw table is the very one
+staged last night (ingest kept a delivery it had read before: `raw_run_id`), nothing is staged
+or written."""
 
 from __future__ import annotations
 
