@@ -130,6 +130,13 @@ def replace_table(con: duckdb.DuckDBPyConnection, name: str, frame: pl.DataFrame
     con.unregister("__incoming")
 
 
+def insert_rows(con: duckdb.DuckDBPyConnection, name: str, frame: pl.DataFrame) -> None:
+    """The rows of `frame` appended to table `name` (schema.table), matched by column name."""
+    con.register("__incoming", frame.to_arrow())
+    con.execute(f"INSERT INTO {_quote(name)} BY NAME SELECT * FROM __incoming")
+    con.unregister("__incoming")
+
+
 class Warehouse(dg.ConfigurableResource):
     """The working store: one DuckDB file whose schemas are the layers (raw, staging, linkage,
     persons, quality). Identifying columns live here and nowhere else."""
@@ -177,9 +184,7 @@ class Warehouse(dg.ConfigurableResource):
                 if i == 0:  # a column null throughout the first frame still gets a type
                     replace_table(con, name, frame.with_columns(pl.col(pl.Null).cast(pl.String)))
                 else:
-                    con.register("__incoming", frame.to_arrow())
-                    con.execute(f"INSERT INTO {_quote(name)} BY NAME SELECT * FROM __incoming")
-                    con.unregister("__incoming")
+                    insert_rows(con, name, frame)
                 rows += frame.height
         return rows
 

@@ -168,8 +168,8 @@ def _person_tables(con, key: bytes, plan: PersonsPlan):
         pl.col("regency_code").alias("origin_regency_code"),
         pl.col("regency_code").str.slice(0, 2).alias("origin_province_code"),
     ).rename({"records": "record_count"}).select(PERSON_COLUMNS)
-    table = table.sort("person_id")
-    households = household_rows.drop("household_key").sort("household_token", "person_id", "source")
+    # Unsorted: publishing orders both tables (an incremental night appends to them in place).
+    households = household_rows.drop("household_key")
 
     link_confidence = _link_confidence(con)
     record_table = (

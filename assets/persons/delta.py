@@ -24,7 +24,7 @@ import polars as pl
 
 from assets.fingerprint import code_fingerprint
 from assets.publish.pseudonym import token
-from assets.warehouse import replace_table, table_exists
+from assets.warehouse import insert_rows, replace_table, table_exists
 
 RECORD_STATE = "persons.record_state"
 # Tonight's touched person ids, registered on the persons connection by plan_persons for the
@@ -113,9 +113,7 @@ def update_in_place(con: duckdb.DuckDBPyConnection, table: str, rows: pl.DataFra
         DELETE FROM {table}
         WHERE person_id IN (SELECT person_id FROM {TOUCHED})
            OR person_id NOT IN (SELECT person_id FROM __record_state)""")
-    con.register("__incoming", rows.to_arrow())
-    con.execute(f"INSERT INTO {table} BY NAME SELECT * FROM __incoming")
-    con.unregister("__incoming")
+    insert_rows(con, table, rows)
 
 
 def save_state(con: duckdb.DuckDBPyConnection, key: bytes, reason: str, persons_computed: int) -> None:
