@@ -1,0 +1,53 @@
+"""The working store held open for a run: every call a cursor on one database, its cached blocks
+dropped after each call, the file free for another process once the run ends."""
+
+import subprocess
+import sys
+
+import dagster as dg
+import polars as pl
+
+from assets.warehouse import Warehouse
+
+OPENS_FOR_WRITING = "import duckdb, sys; duckdb.connect(sys.argv[1]).close()"
+
+
+def _another_process_can_write(path: str) -> bool:
+    return subprocess.run([sys.executable, "-c", OPENS_FOR_WRITING, path], capture_output=True).returncode == 0
+
+
+def test_a_run_holds_the_file_open_and_frees_it_at_its_end(tmp_path):
+    path = str(tmp_path / "w.duckdb")
+    warehouse = Warehouse(path=path)
+    warehouse.write({"raw.t": pl.DataFrame({"id": [1, 2]})})
+    assert _another_process_can_write(path)  # outside a run nothing holds it between calls
+
+    warehouse.setup_for_execution(dg.build_init_resource_context())
+    try:
+        assert warehouse.read("raw.t")["id"].to_list() == [1, 2]
+        assert not _another_process_can_write(path)  # held between calls, as one writer
+        with warehouse.transaction() as con:
+            con.execute("INSERT INTO raw.t VALUES (3)")
+        assert warehouse.read("raw.t")["id"].to_list() == [1, 2, 3]
+    finally:
+        warehouse.teardown_after_execution(dg.build_init_resource_context())
+    assert _another_process_can_write(path)
+    assert Warehouse(path=path).read("raw.t")["id"].to_list() == [1, 2, 3]  # committed to the file
+
+
+def test_the_blocks_a_call_read_are_not_kept_in_memory_after_it(tmp_path):
+    warehouse = Warehouse(path=str(tmp_path / "w.duckdb"))
+    warehouse.write({"raw.t": pl.DataFrame({"id": range(3_000_000), "text": [f"value {i}" for i in range(3_000_000)]})})
+    warehouse.setup_for_execution(dg.build_init_resource_context())
+    try:
+        limit = warehouse.query("SELECT current_setting('memory_limit') AS m")["m"][0]
+        with warehouse.connect() as con:
+            assert con.sql("SELECT count(DISTINCT text) FROM raw.t").fetchall()[0][0] == 3_000_000
+            held_inside = con.sql("SELECT sum(memory_usage_bytes) FROM duckdb_memory()").fetchall()[0][0]
+        with warehouse.connect() as con:
+            held_after = con.sql("SELECT sum(memory_usage_bytes) FROM duckdb_memory()").fetchall()[0][0]
+        assert held_inside > 8_000_000  # the table's blocks, read by the call
+        assert held_after < held_inside / 4
+        assert warehouse.query("SELECT current_setting('memory_limit') AS m")["m"][0] == limit
+    finally:
+        warehouse.teardown_after_execution(dg.build_init_resource_context())
