@@ -6,13 +6,19 @@ import os
 import socket
 from pathlib import Path
 
-DAGSTER_YAML = """\
-# Written by Padu. One run at a time: the working DuckDB file has one writer.
+WRITTEN_BY_PADU = "# Written by Padu."
+DAGSTER_YAML = f"""\
+{WRITTEN_BY_PADU} One run at a time: the working DuckDB file has one writer.
 concurrency:
   runs:
     max_concurrent_runs: 1
 telemetry:
   enabled: false
+# Splink's warnings, in the run's event log under their step (assets/linkage/backend.py).
+python_logs:
+  managed_python_loggers:
+    - padu.splink
+  python_log_level: INFO
 """
 
 
@@ -23,7 +29,8 @@ def dagster_home(data_dir: Path | None = None) -> Path:
     home = Path(os.environ.get("DAGSTER_HOME") or data_dir / "dagster").resolve()
     home.mkdir(parents=True, exist_ok=True)
     config = home / "dagster.yaml"
-    if not config.exists():
+    # Padu's own file is brought up to date; one an operator wrote is theirs.
+    if not config.exists() or (config.read_text().startswith(WRITTEN_BY_PADU) and config.read_text() != DAGSTER_YAML):
         config.write_text(DAGSTER_YAML)
     os.environ["DAGSTER_HOME"] = str(home)
     return home

@@ -19,7 +19,7 @@ from assets.linkage.incremental import (
     ModelStore, classify_records, combine_pairs, dropped_strong_pairs, record_hashes, score_all,
     score_touched, term_frequency_columns, term_frequency_tables,
 )
-from assets.linkage.model import LINKAGE_COLUMNS, cluster_edges, collapsed_levels, train
+from assets.linkage.model import LINKAGE_COLUMNS, cluster_edges, collapsed_levels, train, untrained_levels
 from assets.linkage.recluster import (
     CLUSTER_STATE, COMPONENTS, CONSTRAINTS, cluster_people, clustering_fingerprint, constraint_table,
     crossing_edges, merge_kept, plan_clustering,
@@ -128,6 +128,8 @@ def linkage_model(context: dg.AssetExecutionContext, config: LinkageConfig, padu
             "m_and_u": markdown_table(weights.with_columns(pl.col("m", "u").round(5)), max_rows=100),
             "training_notes": "\n".join(notes) or "none",
             "levels_collapsed": "\n".join(collapsed) or "none",
+            # Splink's warning at every prediction, said once here (its text is in the run log).
+            "levels_not_trained": "\n".join(untrained_levels(model_json)) or "none",
         }
     )
     yield dg.AssetCheckResult(

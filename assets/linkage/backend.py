@@ -34,6 +34,30 @@ BACKENDS = ("duckdb", "spark")
 # made: the training narration (hundreds of "Count of 0 for level ..." lines) then fills the
 # terminal of `make run`. Its warnings are kept.
 SPLINK_LOG_LEVEL = logging.WARNING
+# Where Splink's warnings go: re-logged at INFO on this logger, which the Dagster instance manages
+# (pipelines/instance.py), so they are in the run's event log under the step that raised them.
+SPLINK_MESSAGES_LOGGER = "padu.splink"
+
+
+class _SplinkToRunLog(logging.Handler):
+    """Splink's warnings (a level EM never saw, the u sample size, predict's list of parameters at
+    their defaults: the model step's metadata lists those levels) for the run log, not the
+    terminal of `make run`, where a first night printed about thirty such lines. With Padu's
+    handler on its logger, Splink adds no stderr handler of its own."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        logging.getLogger(SPLINK_MESSAGES_LOGGER).info(f"Splink: {record.getMessage().strip()}")
+
+
+def _route_splink_messages() -> None:
+    splink = logging.getLogger("splink")
+    if not any(isinstance(h, _SplinkToRunLog) for h in splink.handlers):
+        splink.addHandler(_SplinkToRunLog(logging.WARNING))
+        splink.propagate = False
+    logging.getLogger(SPLINK_MESSAGES_LOGGER).setLevel(logging.INFO)
+
+
+_route_splink_messages()
 
 
 def make_linker(table, settings) -> Linker:

@@ -24,7 +24,7 @@ LINKAGE_COLUMNS = [
 def train(records: pl.DataFrame, rules: LinkageRules, backend: LinkageBackend = DUCKDB) -> tuple[dict, list[str]]:
     """Trains m and u probabilities with a fixed seed; returns the model as Splink JSON, its SQL in
     the rules' dialect whichever backend trained it."""
-    settings = rules.splink_settings()
+    settings = with_frequency_u(rules.splink_settings(), rules.u_from_value_frequencies(), records)
     dialect = rules.sql_dialect
     training = rules.training
     notes: list[str] = []
@@ -52,6 +52,36 @@ def train(records: pl.DataFrame, rules: LinkageRules, backend: LinkageBackend = 
     return model_json, notes
 
 
+def frequency_u(values: pl.Series) -> float | None:
+    """The chance that two records, both with a value, agree on it: sum n(n-1) over the values'
+    counts n, over M(M-1) for M records with a value. Random sampling estimates the same share, but
+    an identifier repeats so rarely that a million sampled pairs hold none of it at 1M persons
+    (u for "NIK equal" is about 4e-7 there), and Splink then scores the level with a default u
+    of 7e-4: an equal NIK weighed 10.4 instead of about 21. At least one agreeing pair is counted
+    when every value is unique. None with fewer than two values."""
+    present = values.drop_nulls()
+    m = present.len()
+    if m < 2:
+        return None
+    counts = present.value_counts()["count"].cast(pl.Float64)
+    agreeing = float((counts * (counts - 1)).sum())
+    return max(agreeing, 2.0) / (m * (m - 1))
+
+
+def with_frequency_u(settings: dict, columns: dict[tuple[str, str], str], records: pl.DataFrame) -> dict:
+    """`settings` with u fixed from value frequencies on the levels of `columns` ((comparison,
+    level label) -> column), so that random sampling and EM leave it as it is."""
+    comparisons = []
+    for comparison in settings["comparisons"]:
+        levels = []
+        for level in comparison["comparison_levels"]:
+            column = columns.get((comparison["output_column_name"], level.get("label_for_charts")))
+            u = frequency_u(records[column]) if column else None
+            levels.append({**level, "u_probability": u, "fix_u_probability": True} if u is not None else level)
+        comparisons.append({**comparison, "comparison_levels": levels})
+    return {**settings, "comparisons": comparisons}
+
+
 # Below this, EM has set a level's m to zero: the sessions' likely matches held none of it. A zero
 # m is a cannot-link the rules never asked for (docs/linkage.md, "EM at scale").
 COLLAPSED_M = 1e-6
@@ -68,6 +98,20 @@ def collapsed_levels(model_json: dict) -> list[str]:
                 continue
             if m < COLLAPSED_M:
                 found.append(f"{comparison['output_column_name']}: {level.get('label_for_charts')} (m {m:.1e})")
+    return found
+
+
+def untrained_levels(model_json: dict) -> list[str]:
+    """'comparison: level (m, u)' for every level whose m or u neither the rules fix nor training
+    estimated (no pair of the training sessions or the u sample fell in it). Splink scores those
+    with a default (1e-6 for a level EM saw none of) and says so at every prediction."""
+    found = []
+    for comparison in model_json["comparisons"]:
+        for level in comparison["comparison_levels"]:
+            missing = [p for p in ("m", "u") if not level.get("is_null_level") and level.get(f"{p}_probability") is None]
+            if missing:
+                found.append(f"{comparison['output_column_name']}: {level.get('label_for_charts')} "
+                             f"({', '.join(missing)})")
     return found
 
 

@@ -15,6 +15,9 @@ from assets.standardise.block_keys import CappedKey, parse_capped_keys
 
 RULES_DIR = Path(__file__).resolve().parents[2] / "linkage_rules"
 MODEL_FILE = RULES_DIR / "model.yaml"
+# A level key of ours, not Splink's: training sets the level's u from the named column's value
+# frequencies (splink_settings leaves it out).
+U_FROM_FREQUENCIES = "u_from_value_frequencies"
 
 
 @dataclass(frozen=True)
@@ -76,6 +79,15 @@ class LinkageRules:
     def comparison_columns(self) -> list[str]:
         return [c["output_column_name"] for c in self.raw["comparisons"]]
 
+    def u_from_value_frequencies(self) -> dict[tuple[str, str], str]:
+        """(comparison, level label) -> column, for the levels whose u training takes from how
+        often the column's values repeat (`u_from_value_frequencies:` in the file) instead of
+        from random pairs (assets/linkage/model.py, `frequency_u`)."""
+        return {
+            (c["output_column_name"], level["label_for_charts"]): level[U_FROM_FREQUENCIES]
+            for c in self.raw["comparisons"] for level in c["comparison_levels"] if U_FROM_FREQUENCIES in level
+        }
+
     def splink_settings(self) -> dict[str, Any]:
         """Settings in Splink's own dictionary format (the same shape as a saved model)."""
         return {
@@ -84,7 +96,12 @@ class LinkageRules:
             "blocking_rules_to_generate_predictions": [
                 {"blocking_rule": rule} for rule in self.blocking_rules
             ],
-            "comparisons": [dict(c) for c in self.raw["comparisons"]],
+            "comparisons": [
+                {**c, "comparison_levels": [
+                    {k: v for k, v in level.items() if k != U_FROM_FREQUENCIES} for level in c["comparison_levels"]
+                ]}
+                for c in self.raw["comparisons"]
+            ],
             # Keeps the comparison levels (gamma_*) and their weights (mw_*) for explaining a pair.
             "retain_intermediate_calculation_columns": True,
             "retain_matching_columns": False,

@@ -422,3 +422,38 @@ def test_every_comparison_gives_a_pair_one_level_whichever_record_is_left(genera
             "WHERE x.g <> y.g"
         ).fetchall()[0][0]
         assert differ == 0, comparison["output_column_name"]
+
+
+@pytest.mark.parametrize("comparison, level, column", [
+    ("nik", "NIK equal", "nik"), ("passport", "same passport", "passport"), ("phone", "same phone", "phone"),
+])
+def test_an_identifier_s_equal_level_has_u_from_its_value_frequencies(generated, comparison, level, column):
+    records, model_json, _ = generated
+    saved = next(lvl for c in model_json["comparisons"] if c["output_column_name"] == comparison
+                 for lvl in c["comparison_levels"] if lvl.get("label_for_charts") == level)
+    values = records[column].drop_nulls()
+    repeats = values.value_counts()["count"]
+    expected = float((repeats * (repeats - 1)).sum()) / (values.len() * (values.len() - 1))
+    assert saved["fix_u_probability"] is True
+    assert saved["u_probability"] == pytest.approx(expected, rel=1e-9)
+    assert "u_from_value_frequencies" not in saved
+
+
+def test_a_nik_under_an_unrelated_name_says_nothing(model):
+    # A placement typed with the NIK of another man of that village, born a day apart: far more
+    # often two people than one person under two names (8,200 of 8,402 such pairs at 1M persons).
+    pair = score(model, dtsen_row("1", "RIZKI SAPUTRA", "3201010702780001", "07-02-1978", "L"),
+                 placement_row("20180017846", "AGUS SANTOSO", "3201010702780001", "1978-02-08", None,
+                               jenis_kelamin="L"))
+    assert pair["nik"] == "NIK equal, names unrelated"
+    assert pair["mw_nik"] == pytest.approx(0.0, abs=1e-9)
+    assert pair["match_probability"] < 0.5
+
+
+def test_a_nik_under_a_related_name_is_strong_evidence(model):
+    # The same NIK, the name one letter short and the date one digit off: one person.
+    pair = score(model, dtsen_row("1", "SITI AMINAH", "3201014508900011", "05-08-1990", "P"),
+                 placement_row("20180017847", "SITI AMINA", "3201014508900011", "1990-08-15", None))
+    assert pair["nik"] == "NIK equal"
+    assert pair["mw_nik"] > 0
+    assert pair["match_probability"] > 0.99

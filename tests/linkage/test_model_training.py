@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import copy
 
+import pytest
+
 from assets.linkage.model import collapsed_levels
 from assets.linkage.rules import load_rules
 
@@ -44,3 +46,46 @@ def test_levels_the_rules_fix_near_zero_are_not_reported():
     ]
     assert len(fixed_near_zero) >= 4
     assert collapsed_levels(model) == []
+
+
+def test_u_from_value_frequencies_counts_agreeing_pairs_among_records_with_a_value():
+    import polars as pl
+    from assets.linkage.model import frequency_u
+
+    # a twice (1 agreeing pair of 4 * 3 / 2 = 6): 1/6; the null is no record with a value
+    assert frequency_u(pl.Series(["a", "a", "b", None, "c"])) == pytest.approx(2 / 12)
+    assert frequency_u(pl.Series(["a", "a", "a", "b"])) == pytest.approx(6 / 12)
+    # every value unique: counted as one agreeing pair, never a u of zero (an infinite weight)
+    assert frequency_u(pl.Series([str(i) for i in range(1000)])) == pytest.approx(2 / (1000 * 999))
+    assert frequency_u(pl.Series(["a", None], dtype=pl.String)) is None
+
+
+def test_splink_gets_the_rules_without_padu_s_own_level_key():
+    rules = load_rules()
+    assert set(rules.u_from_value_frequencies()) == {
+        ("nik", "NIK equal"), ("passport", "same passport"), ("phone", "same phone")}
+    settings = rules.splink_settings()
+    assert not any("u_from_value_frequencies" in level
+                   for c in settings["comparisons"] for level in c["comparison_levels"])
+    assert any("u_from_value_frequencies" in level  # the rules themselves are left as they are
+               for c in rules.raw["comparisons"] for level in c["comparison_levels"])
+
+
+def test_a_level_neither_fixed_nor_trained_is_listed_with_what_it_lacks():
+    from assets.linkage.model import untrained_levels
+
+    rules = load_rules()
+    model = trained_like(rules, {})
+    for comparison in model["comparisons"]:
+        for level in comparison["comparison_levels"]:
+            if not level.get("is_null_level"):
+                level.setdefault("u_probability", 0.01)
+    nik = next(c for c in model["comparisons"] if c["output_column_name"] == "nik")
+    excel = next(lvl for lvl in nik["comparison_levels"] if lvl["label_for_charts"].startswith("NIK equal but"))
+    del excel["m_probability"]
+    twins = next(lvl for lvl in nik["comparison_levels"] if "twins" in lvl["label_for_charts"])
+    del twins["u_probability"]
+    assert untrained_levels(model) == [
+        "nik: NIK equal but a last digit 0 (Excel) (m)",
+        "nik: NIK neighbouring serials, names differ (twins) (u)",
+    ]

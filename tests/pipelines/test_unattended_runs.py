@@ -370,3 +370,16 @@ def test_metadata_in_the_event_log_is_there_to_be_scanned(night):
         assert "quarantine_rules" in history and "invalid_values" in history and "rows_reconcile" in history
     finally:
         instance.dispose()
+
+
+def test_splink_s_warnings_are_in_the_run_log_not_on_the_terminal(night):
+    terminal = (night.root / "1-baseline.err").read_text() + (night.root / "1-baseline.out").read_text()
+    for narration in ("You have called predict()", "not observed in dataset", "max_pairs"):
+        assert narration not in terminal
+    instance = night.instance()
+    baseline = min(instance.get_runs(), key=lambda r: instance.get_run_record_by_id(r.run_id).create_timestamp)
+    logged = [e for e in instance.all_logs(baseline.run_id) if e.user_message.startswith("Splink: ")]
+    instance.dispose()
+    assert any("You have called predict()" in e.user_message for e in logged)
+    assert {e.step_key for e in logged} <= {"linkage__model", "linkage__pairs", "linkage__clusters",
+                                             "linkage__diagnostics", "quality__report"}
