@@ -330,7 +330,9 @@ def linkage_clusters(context: dg.AssetExecutionContext, padu: PaduSettings, ware
 
 @dg.asset(
     key=["linkage", "diagnostics"],
-    deps=[linkage_clusters],
+    # After publishing, which needs none of it: the analysts' tables come first, and a failure here
+    # never holds them back.
+    deps=[linkage_clusters, dg.AssetKey(["published", "run_info"])],
     group_name=LINKAGE_GROUP,
     code_version=rules_code_version(),
     description="How the linkage behaved, with no personal value: Splink's match-weight and m/u "

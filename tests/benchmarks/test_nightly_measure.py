@@ -3,7 +3,7 @@ peak is the highest RSS sample inside the step."""
 
 import sys
 
-from benchmarks.nightly import _cpu_between, _peak_between, measure, up_to_publish
+from benchmarks.nightly import _cpu_between, _peak_between, after_publish_steps, measure, up_to_publish
 
 
 def test_measure_reports_the_childs_peak_memory_and_output():
@@ -44,5 +44,8 @@ def test_step_cpu_is_the_cpu_counted_between_its_start_and_end():
 def test_ingest_to_publish_leaves_out_only_the_steps_after_publishing():
     result = {"job_seconds": 100.0, "job_cpu_seconds": 180.0, "stages": [
         ("raw__dtsen_individu", 10.0, 0, 15.0), ("published_tables", 6.0, 0, 9.0),
+        ("linkage__diagnostics", 4.0, 0, 6.0),
         ("quality__report", 7.0, 0, 11.0), ("housekeeping__landing_retention", 0.5, 0, 0.2)]}
-    assert up_to_publish(result) == (100.0 - 7.5, 180.0 - 11.2)
+    after = after_publish_steps()
+    assert after == ("housekeeping__landing_retention", "linkage__diagnostics", "quality__report")
+    assert up_to_publish(result, after) == (100.0 - 11.5, 180.0 - 17.2)

@@ -28,7 +28,7 @@ EXPECTED_GRAPH = {
     "linkage/model": ("linkage", ["staging/person_records"]),
     "linkage/pairs": ("linkage", ["linkage/model"]),
     "linkage/clusters": ("linkage", ["linkage/pairs"]),
-    "linkage/diagnostics": ("linkage", ["linkage/clusters"]),
+    "linkage/diagnostics": ("linkage", ["linkage/clusters", "published/run_info"]),
     "persons/person_ids": ("persons", ["linkage/clusters"]),
     "persons/persons": ("persons", ["persons/person_ids"]),
     **{
