@@ -3,6 +3,8 @@ how many pairs each blocking rule creates, and link rates per source pair and pe
 
 from __future__ import annotations
 
+import re
+import warnings
 from pathlib import Path
 
 import duckdb
@@ -22,23 +24,41 @@ from assets.linkage.rules import LinkageRules
 EXACT_COUNT_MAX_RECORDS = 200_000
 
 
+# Splink's warning for an estimate that rests on fewer sampled pairs than it recommends.
+_FEW_SAMPLED = re.compile(r"for blocking rule '(?P<rule>.*)' is based on (?P<pairs>[0-9,]+) sampled", re.S)
+
+
 def blocking_report(records: pl.DataFrame, rules: LinkageRules) -> pl.DataFrame:
     """Pair counts per blocking rule: new pairs each rule adds, and the running total; exact up
-    to EXACT_COUNT_MAX_RECORDS records, estimated from a sample above (`is_estimate`)."""
+    to EXACT_COUNT_MAX_RECORDS records, estimated from a sample above (`is_estimate`). Where an
+    estimate rests on fewer sampled pairs than the 1,000 Splink recommends (a rare key: a passport,
+    a phone), `few_sampled_pairs` says how many: Splink's warning about it, printed on the
+    terminal before, is this column."""
     db_api = DuckDBAPI(connection=duckdb.connect())
     table = db_api.register(records.select(LINKAGE_COLUMNS), dataset_display_name="person_records")
     proportion = min(1.0, EXACT_COUNT_MAX_RECORDS / max(records.height, 1))
-    counts = count_comparisons_from_blocking_rules(
-        table, blocking_rules=rules.blocking_rules, link_type="dedupe_only",
-        unique_id_column_name=rules.unique_id_column, record_sample_proportion=proportion,
-    )
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        counts = count_comparisons_from_blocking_rules(
+            table, blocking_rules=rules.blocking_rules, link_type="dedupe_only",
+            unique_id_column_name=rules.unique_id_column, record_sample_proportion=proportion,
+        )
+    few: dict[str, int] = {}
+    for warning in caught:
+        match = _FEW_SAMPLED.search(str(warning.message))
+        if match:
+            few[match["rule"]] = int(match["pairs"].replace(",", ""))
+        else:  # not ours to judge: shown as it would have been
+            warnings.warn_explicit(warning.message, warning.category, warning.filename, warning.lineno)
     return pl.DataFrame(
         {
             "rule": [c["blocking_rule"] for c in counts],
             "new_pairs": [int(c["marginal_comparison_count"]) for c in counts],
             "cumulative_pairs": [int(c["cumulative_comparison_count"]) for c in counts],
             "is_estimate": [bool(c["is_estimate"]) for c in counts],
-        }
+            "few_sampled_pairs": [few.get(c["blocking_rule"]) for c in counts],
+        },
+        schema_overrides={"few_sampled_pairs": pl.Int64},
     )
 
 
