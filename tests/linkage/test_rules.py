@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from assets.linkage.rules import MODEL_FILE, load_rules
 
 
@@ -19,3 +21,34 @@ def test_an_edit_during_a_run_waits_for_the_next_run(tmp_path):
     other = tmp_path / "other.yaml"
     other.write_text(rules_file.read_text())
     assert load_rules(other).cluster_threshold == 0.99
+
+
+def _columns_of_levels(comparison: dict) -> set[str]:
+    return {m.group(1) for level in comparison["comparison_levels"]
+            for m in re.finditer(r"\b([a-z_]+)_[lr]\b", level["sql_condition"])}
+
+
+def _columns_of_rule(rule: str) -> set[str]:
+    return set(re.findall(r"\b[lr]\.([a-z_]+)\b", rule))
+
+
+def test_every_trained_comparison_has_an_em_session_that_trains_it():
+    # Splink leaves a comparison that reads a column of an EM session's blocking rule out of that
+    # session. A level that read name_first_key once took the NIK out of its only session: every
+    # NIK m fell back to Splink's defaults, and "NIK equal" weighed 13.4 instead of 21.
+    rules = load_rules()
+    sessions = [_columns_of_rule(rule) for rule in rules.training["em_blocking_rules"]]
+    for comparison in rules.raw["comparisons"]:
+        if all(level.get("is_null_level") or level.get("fix_m_probability")
+               for level in comparison["comparison_levels"]):
+            continue  # nothing for EM to learn
+        reads = _columns_of_levels(comparison)
+        assert any(not (reads & session) for session in sessions), comparison["output_column_name"]
+
+
+def test_the_column_readers_see_what_splink_sees():
+    assert _columns_of_rule("l.name_first_key = r.name_first_key AND l.birth_date = r.birth_date") == {
+        "name_first_key", "birth_date"}
+    assert _columns_of_levels({"comparison_levels": [
+        {"sql_condition": "split_part(name_key_l, ' ', 1) <> name_first_key_r AND nik_l = nik_r"}]}) == {
+        "name_key", "name_first_key", "nik"}
