@@ -14,6 +14,20 @@ from assets.standardise.sources import STAGERS, person_records_sql
 from assets.warehouse import Warehouse, full_rebuild_requested
 
 STAGING_GROUP = "staging"
+# Delivered columns a stager replaces by their standardised value under the same name.
+STANDARDISED_IN_PLACE = frozenset({"nik", "desil"})
+
+
+def raw_copies(source: str, raw_columns: list[str]) -> list[str]:
+    """The delivered columns a staged table would only copy: they stay in `raw.<source>` alone.
+    Staging keeps the primary key and the row's place and hashes (`_file`, `_row_number`,
+    `_delivery_date`, `_row_hash`, `_row_hash_2`), which join a staged row to its raw one. At 1M
+    persons DTSEN staging wrote 63 columns, 17 of them copies; without them the table writes in
+    1.3 s instead of 2.3 s."""
+    keep = {CONTRACTS[source].primary_key} | STANDARDISED_IN_PLACE
+    return [c for c in raw_columns if not c.startswith("_") and c not in keep]
+
+
 # Rows standardised at a time. DTSEN staging peaked at 2.5 GB in 500k-row slices and 2.7 GB whole
 # at 1M persons, 17.7 GB whole at 10M records: a slice bounds it whatever the delivery's size.
 STAGING_CHUNK_ROWS = 500_000
@@ -25,13 +39,14 @@ def build_staging_asset(source: str) -> dg.AssetsDefinition:
         deps=[dg.AssetKey(["raw", source])],
         group_name=STAGING_GROUP,
         description=f"{CONTRACTS[source].description} Standardised: typed values, NIK, names, "
-        "dates, sex and region codes; a present value that is invalid becomes null, its raw text "
-        "stays, and `value_issues` says which column and why.",
+        "dates, sex and region codes; a present value that is invalid becomes null and "
+        "`value_issues` says which column and why. The delivered text stays in `raw.<source>`, "
+        "joined on `_file` and `_row_number`.",
         kinds={"duckdb", "polars"},
     )
     def staging_source(context: dg.AssetExecutionContext, warehouse: Warehouse) -> dg.MaterializeResult:
         def stage(raw: pl.DataFrame) -> pl.DataFrame:
-            return flag_invalid_values(source, raw, STAGERS[source](raw))
+            return flag_invalid_values(source, raw, STAGERS[source](raw)).drop(raw_copies(source, raw.columns))
 
         full_requested = full_rebuild_requested(context)
         with warehouse.transaction() as con:
