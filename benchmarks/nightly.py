@@ -228,20 +228,12 @@ def after_publish_steps() -> tuple[str, ...]:
     """The job's steps that run after the analysts' tables are published: those of the assets
     downstream of a published table (the diagnostics, the quality report, which measures only
     where the deliveries carry a truth file, and the landing retention), from the asset graph."""
+    import dagster as dg
+
     from pipelines.definitions import defs
 
-    graph = defs.resolve_asset_graph()
-    published = {key for key in graph.get_all_asset_keys() if key.path[0] == "published"}
-    after = set()
-    for key in graph.get_all_asset_keys():
-        if key not in published and graph.get(key).parent_keys and _descends(graph, key, published):
-            after.add("__".join(key.path))
-    return tuple(sorted(after))
-
-
-def _descends(graph, key, ancestors: set) -> bool:
-    parents = graph.get(key).parent_keys
-    return bool(parents & ancestors) or any(_descends(graph, parent, ancestors) for parent in parents)
+    downstream = dg.AssetSelection.key_prefixes("published").downstream(include_self=False)
+    return tuple(sorted("__".join(key.path) for key in downstream.resolve(defs.resolve_asset_graph())))
 
 
 def up_to_publish(r: dict, after: tuple[str, ...]) -> tuple[float, float]:

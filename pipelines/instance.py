@@ -30,7 +30,8 @@ def dagster_home(data_dir: Path | None = None) -> Path:
     home.mkdir(parents=True, exist_ok=True)
     config = home / "dagster.yaml"
     # Padu's own file is brought up to date; one an operator wrote is theirs.
-    if not config.exists() or (config.read_text().startswith(WRITTEN_BY_PADU) and config.read_text() != DAGSTER_YAML):
+    written = config.read_text() if config.exists() else None
+    if written is None or (written.startswith(WRITTEN_BY_PADU) and written != DAGSTER_YAML):
         config.write_text(DAGSTER_YAML)
     os.environ["DAGSTER_HOME"] = str(home)
     return home
