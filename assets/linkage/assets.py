@@ -184,22 +184,18 @@ def linkage_pairs(context: dg.AssetExecutionContext, padu: PaduSettings, warehou
         else pl.DataFrame(schema={"record_key_l": pl.String, "record_key_r": pl.String,
                                   "previous_match_weight": pl.Float64, "match_weight": pl.Float64})
     )
-    changes = pl.DataFrame({
-        "record_key": delta.new + delta.changed + delta.deleted,
-        "change": ["new"] * len(delta.new) + ["changed"] * len(delta.changed) + ["deleted"] * len(delta.deleted),
-    }, schema={"record_key": pl.String, "change": pl.String})
     seconds = round(time.monotonic() - started, 1)
     warehouse.write({
         "linkage.pairs": pairs,
         "linkage.record_hashes": hashes,
-        "linkage.record_changes": changes,
+        "linkage.record_changes": delta.changes,
         "linkage.dropped_pairs": dropped,
         # What the next night builds on: these pairs were scored by this model.
         "linkage.state": pl.DataFrame({
             "run_id": [context.run.run_id], "previous_run_id": pl.Series([previous_run_id], dtype=pl.String),
             "model_id": [run["model_id"]], "rules_version": [rules.version_hash], "mode": [run["mode"]],
-            "records_new": [len(delta.new)], "records_changed": [len(delta.changed)],
-            "records_deleted": [len(delta.deleted)], "pairs_scored": [scored_pairs], "seconds": [seconds],
+            "records_new": [delta.count("new")], "records_changed": [delta.count("changed")],
+            "records_deleted": [delta.count("deleted")], "pairs_scored": [scored_pairs], "seconds": [seconds],
         }),
     })
     p = pl.col("match_probability")
@@ -213,8 +209,8 @@ def linkage_pairs(context: dg.AssetExecutionContext, padu: PaduSettings, warehou
             "dagster/row_count": pairs.height,
             "linkage_mode": run["mode"],
             "model_id": run["model_id"],
-            "records_new": len(delta.new), "records_changed": len(delta.changed),
-            "records_deleted": len(delta.deleted), "records_unchanged": delta.unchanged,
+            "records_new": delta.count("new"), "records_changed": delta.count("changed"),
+            "records_deleted": delta.count("deleted"), "records_unchanged": delta.unchanged,
             "pairs_scored_tonight": scored_pairs,
             "joining_pairs_dropped": dropped.height,
             "seconds": seconds,

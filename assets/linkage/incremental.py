@@ -93,28 +93,41 @@ def record_hashes(records: pl.DataFrame, columns: list[str]) -> pl.DataFrame:
     )
 
 
+CHANGES = ("new", "changed", "deleted")
+
+
 @dataclass(frozen=True)
 class RecordDelta:
-    new: list[str]
-    changed: list[str]
-    deleted: list[str]
+    """changes: record_key and change (one of CHANGES) of each record that is not unchanged, by
+    change and then key (`linkage.record_changes`). Kept as a frame: on a first night every record
+    is new, and as Python lists the 1.3M keys of a 1M night cost 0.6 s to sort and write."""
+
+    changes: pl.DataFrame
     unchanged: int
 
+    def keys(self, *changes: str) -> pl.Series:
+        return self.changes.filter(pl.col("change").is_in(changes))["record_key"]
+
+    def count(self, change: str) -> int:
+        return self.keys(change).len()
+
     @property
-    def touched(self) -> list[str]:
-        return self.new + self.changed
+    def touched(self) -> pl.Series:
+        return self.keys("new", "changed")
 
 
 def classify_records(tonight: pl.DataFrame, previous: pl.DataFrame) -> RecordDelta:
     """tonight, previous: record_key, record_hash."""
-    joined = tonight.join(previous.rename({"record_hash": "previous_hash"}), on="record_key", how="left")
-    new = joined.filter(pl.col("previous_hash").is_null())["record_key"]
-    changed = joined.filter(pl.col("previous_hash").is_not_null() & (pl.col("previous_hash") != pl.col("record_hash")))
-    deleted = previous.join(tonight.select("record_key"), on="record_key", how="anti")["record_key"]
-    return RecordDelta(
-        new=sorted(new.to_list()), changed=sorted(changed["record_key"].to_list()),
-        deleted=sorted(deleted.to_list()), unchanged=joined.height - new.len() - changed.height,
-    )
+    previous_hash = pl.col("previous_hash")
+    change = (pl.when(previous_hash.is_null()).then(pl.lit("new"))
+              .when(previous_hash != pl.col("record_hash")).then(pl.lit("changed")))
+    present = (tonight.join(previous.rename({"record_hash": "previous_hash"}), on="record_key", how="left")
+               .select("record_key", change.alias("change")))
+    deleted = previous.join(tonight, on="record_key", how="anti").select("record_key", pl.lit("deleted").alias("change"))
+    changes = pl.concat([present.drop_nulls("change"), deleted])
+    order = pl.col("change").replace_strict(CHANGES, range(len(CHANGES)))
+    return RecordDelta(changes=changes.sort(order, "record_key"),
+                       unchanged=present.height - present["change"].is_not_null().sum())
 
 
 def scoring_linker(frames: dict[str, pl.DataFrame], model_json: dict, tf_tables: dict[str, pl.DataFrame],
@@ -212,7 +225,7 @@ def blocking_partners(existing: pl.DataFrame, touched: pl.DataFrame, blocking_ru
                         {"existing": existing, "touched": touched})
 
 
-def score_touched(records: pl.DataFrame, touched: list[str], model_json: dict,
+def score_touched(records: pl.DataFrame, touched: list[str] | pl.Series, model_json: dict,
                   tf_tables: dict[str, pl.DataFrame], threshold: float,
                   backend: LinkageBackend = DUCKDB) -> pl.DataFrame:
     """Incremental night: the touched records (new or changed) against the others
@@ -243,7 +256,7 @@ def score_touched(records: pl.DataFrame, touched: list[str], model_json: dict,
 def combine_pairs(previous: pl.DataFrame, scored: pl.DataFrame, delta: RecordDelta) -> pl.DataFrame:
     """Last night's pairs between records that are still there and unchanged, plus tonight's
     scores of every pair with a touched record."""
-    gone = pl.Series(delta.touched + delta.deleted, dtype=pl.String).implode()
+    gone = delta.keys(*CHANGES).implode()
     kept = previous.filter(~pl.col("record_key_l").is_in(gone) & ~pl.col("record_key_r").is_in(gone))
     if scored.is_empty():
         return kept
