@@ -15,6 +15,7 @@ from pipelines.instance import dagster_home
 
 def _summary(settings, warehouse, run_id: str) -> str:
     from assets.sources.ingest import ingest_state_table
+    from assets.warehouse import table_exists
 
     lines = ["", "Padu nightly run"]
     deliveries = pl.read_parquet(settings.published_path / "deliveries.parquet")
@@ -25,19 +26,20 @@ def _summary(settings, warehouse, run_id: str) -> str:
         pl.col("quarantined").sum(),
     ).sort("source")
     lines.append("  records read per source:")
-    for row in per_source.iter_rows(named=True):
-        # A delivery already ingested by an earlier run, byte for byte, is kept, not read again.
-        state = ingest_state_table(row["source"])
-        kept = warehouse.exists(state) and warehouse.read(state, ["run_id"])["run_id"][0] != run_id
-        lines.append(
-            f"    {row['source']:<16} delivery {row['delivery']}  read {row['read']:>9,}  "
-            f"accepted {row['accepted']:>9,}  quarantined {row['quarantined']:>6,}"
-            + ("  (already ingested: kept)" if kept else "")
-        )
-    persons = pl.read_parquet(settings.published_path / "persons.parquet")
-    records = pl.read_parquet(settings.published_path / "person_records.parquet")
-    lines.append(f"  persons published: {persons.height:,} from {records.height:,} records")
-    report = warehouse.read("quality.report")
+    with warehouse.connect() as con:  # one connection: outside a run each one opens the file
+        for row in per_source.iter_rows(named=True):
+            # A delivery already ingested by an earlier run, byte for byte, is kept, not read again.
+            state = ingest_state_table(row["source"])
+            kept = table_exists(con, state) and con.sql(f"SELECT run_id FROM {state}").fetchall()[0][0] != run_id
+            lines.append(
+                f"    {row['source']:<16} delivery {row['delivery']}  read {row['read']:>9,}  "
+                f"accepted {row['accepted']:>9,}  quarantined {row['quarantined']:>6,}"
+                + ("  (already ingested: kept)" if kept else "")
+            )
+        report = con.sql("SELECT * FROM quality.report").pl()
+    persons, records = (pl.scan_parquet(settings.published_path / f"{name}.parquet").select(pl.len()).collect().item()
+                        for name in ("persons", "person_records"))
+    lines.append(f"  persons published: {persons:,} from {records:,} records")
     if report.height and report["truth"][0]:
         q = report.row(0, named=True)
         lines.append(
