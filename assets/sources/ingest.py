@@ -4,6 +4,7 @@ rows were read, accepted and quarantined, so that the counts can be reconciled."
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -15,6 +16,8 @@ from assets.sources.quarantine import REASON, RULE, split_rows
 from assets.sources.readers import FILE, ROW_NUMBER, DeliveryFileError, read_delivery_file
 
 DELIVERY_DATE = "_delivery_date"
+# Parts of one delivery read at once (each holds its file's bytes and text while it is read).
+READERS = 2
 # A row's content (every delivered column, not its file or row number) hashed twice with two
 # seeds: 128 bits, so that a row unchanged since the last delivery is known without comparing
 # its text (assets/standardise/delta.py reuses its standardised values).
@@ -92,9 +95,13 @@ def _read_delivery(delivery: Delivery, landing_dir: Path, contract: SourceContra
     bad: list[pl.DataFrame] = []
     read_counts: dict[str, int] = {}
     notes: list[str] = []
-    for path in delivery.data_files:
-        file = path.relative_to(landing_dir).as_posix()
-        frame, read = read_delivery_file(path, file, contract)
+    files = [(path, path.relative_to(landing_dir).as_posix()) for path in delivery.data_files]
+    # The parts side by side: most of a file's reading (numpy over its bytes, Polars' parser,
+    # the Excel reader) runs without the GIL. At 1M persons the two DTSEN parts took 1.75 s
+    # against 2.3 to 2.85 s one after the other. Results and the first error come in file order.
+    with ThreadPoolExecutor(max_workers=min(len(files), READERS)) as pool:
+        reads = list(pool.map(lambda part: read_delivery_file(part[0], part[1], contract), files))
+    for (path, file), (frame, read) in zip(files, reads):
         parts.append(frame)
         bad.append(read.bad_rows.with_columns(pl.lit(file).alias(FILE)))
         read_counts[file] = read.rows_read

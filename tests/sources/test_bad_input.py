@@ -91,6 +91,23 @@ def test_an_empty_part_beside_full_parts_still_rejects_the_delivery(tmp_path):
     assert "part2.csv: has a header but no data rows" in result.rejected[0][1]
 
 
+def test_parts_read_side_by_side_give_rows_and_the_first_error_in_file_order(tmp_path):
+    # Parts are read in parallel (ingest.READERS); whichever finishes first, the rows keep the
+    # order of the files and a delivery with two bad parts names the first.
+    parts = {f"part{i}.csv": (KASUS_HEADER + "".join(KASUS_ROW.format(n=10 * i + j) for j in range(3))).encode()
+             for i in (1, 2, 3)}
+    delivery(tmp_path / "good", P2MI_KASUS.name, "2026-10-01", parts)
+    accepted = ingest_source(tmp_path / "good", P2MI_KASUS).accepted
+    assert accepted["id_kasus"].to_list() == ["C10", "C11", "C12", "C20", "C21", "C22", "C30", "C31", "C32"]
+    result = rejected_newest(
+        tmp_path / "bad", P2MI_KASUS,
+        {"part1.csv": os.urandom(200_000), "part2.csv": KASUS_HEADER.encode(), "part3.csv": GOOD_KASUS.encode()},
+        {"kasus.csv": GOOD_KASUS.encode()},
+    )
+    [(_, message)] = result.rejected
+    assert message.startswith("p2mi_kasus/2026-11-27/part1.csv: not a text CSV file"), message
+
+
 def test_rejection_reason_reaches_the_ui_on_a_failed_check(tmp_path):
     landing = tmp_path / "landing"
     delivery(landing, "p2mi_kasus", "2026-10-01", {"kasus.csv": GOOD_KASUS.encode()})
