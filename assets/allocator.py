@@ -15,7 +15,10 @@ and in `_int_malloc` and `_int_free`. With room for 32 arenas per core, 7 runs i
 22.4 to 23.2 s. This is the `linkage/pairs` step that took 10 to 14 s longer now and then
 (docs/benchmarks.md).
 
-An operator's own `MALLOC_ARENA_MAX` (read by glibc at start) is left as it is."""
+glibc fixes its limit when a process first needs a ninth arena, so the call must come before
+that: `assets/__init__.py` makes it, and every entry point imports `assets` before it runs a
+query (with `make run`, 4 arenas exist at that point). An operator's own `MALLOC_ARENA_MAX` (read
+by glibc at start) is left as it is."""
 
 from __future__ import annotations
 

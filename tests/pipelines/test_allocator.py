@@ -1,6 +1,6 @@
 """More malloc arenas (assets/allocator.py): threads beyond glibc's 8 per core get arenas of their
-own instead of sharing one, in a fresh process that imports Padu's assets (as every entry point
-does) and in one that does not, for contrast."""
+own instead of sharing one, in a fresh process that imports Padu's job as `make run` does, and in
+one that does not, for contrast."""
 
 import os
 import subprocess
@@ -15,8 +15,10 @@ REPO = Path(__file__).resolve().parents[2]
 # arena) and staying alive, then prints how many arenas malloc_info lists.
 COUNT_ARENAS = """
 import ctypes, os, sys, tempfile, threading
-if sys.argv[1] == "with_padu":
-    import assets  # noqa: F401
+if sys.argv[1] == "with_padu":  # the imports of pipelines/run_nightly.py, in its order
+    import polars, dagster  # noqa: F401
+    from pipelines.instance import dagster_home  # noqa: F401
+    from pipelines.definitions import defs  # noqa: F401
 threads = 8 * (os.cpu_count() or 1) + 8
 allocated, finish, held = threading.Barrier(threads + 1), threading.Event(), []
 def work():
