@@ -101,7 +101,7 @@ def _read_delivery(delivery: Delivery, landing_dir: Path, contract: SourceContra
     # against 2.3 to 2.85 s one after the other. Results and the first error come in file order.
     with ThreadPoolExecutor(max_workers=min(len(files), READERS)) as pool:
         reads = list(pool.map(lambda part: read_delivery_file(part[0], part[1], contract), files))
-    for (path, file), (frame, read) in zip(files, reads):
+    for (_, file), (frame, read) in zip(files, reads):
         parts.append(frame)
         bad.append(read.bad_rows.with_columns(pl.lit(file).alias(FILE)))
         read_counts[file] = read.rows_read
