@@ -8,10 +8,10 @@ the main thread, the two threads that execute one query wait on that arena's loc
 allocation.
 
 Measured on one 1M-record prediction (the same model and records, repeated in one process, each
-run inside a Dagster run): 22.6 to 23.6 s, but one run in three or four took 31.0 to 34.9 s. That
-run used 10 to 14 more CPU seconds and made about 350,000 voluntary context switches instead of
-about 400. perf showed the extra time in glibc's lock wait and wake (`__lll_lock_wait_private`)
-and in `_int_malloc` and `_int_free`. With room for 32 arenas per core, 7 runs in a row took
+run inside a Dagster run): 22.6 to 24.0 s, but in each of six processes one run of two to four
+took 31.0 to 34.9 s. That run used 11 to 15 more CPU seconds and made 334,640 to 420,246 voluntary
+context switches instead of about 400. perf showed the extra time in glibc's lock wait and wake
+(`__lll_lock_wait_private`) and in `_int_malloc` and `_int_free`. With room for 32 arenas per core, 7 runs in a row took
 22.4 to 23.2 s. This is the `linkage/pairs` step that took 10 to 14 s longer now and then
 (docs/benchmarks.md).
 
