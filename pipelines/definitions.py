@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import gc
+
 import dagster as dg
 
 from assets.linkage.assets import linkage_clusters, linkage_diagnostics, linkage_model, linkage_pairs
@@ -39,3 +41,10 @@ defs = dg.Definitions(
     resources=build_resources(),
     executor=dg.in_process_executor,
 )
+
+# What importing Dagster, Splink, Polars and the assets made lives as long as the process. Frozen,
+# it is no longer walked by Python's full garbage collections: Splink's calls make enough objects
+# to start one now and then, and `release_splink` makes one after each call. Over the linkage and
+# persons steps of a 1M night these took 0.91 s, frozen 0.52 s (165,000 objects frozen).
+gc.collect()
+gc.freeze()

@@ -87,10 +87,11 @@ def cluster_people(records: pl.DataFrame, edges: pl.DataFrame, must_links: pl.Da
         ClusterConstraints(rules.max_cluster_size, rules.stricter_thresholds,
                            reviewer_cannot_links | model_cannot_links),
     )
+    # In no particular order: every reader joins or groups on the keys. Sorting the two 1.3M-row
+    # frames by record key took 0.9 s at 1M persons.
     return Clustering(
-        clusters=clusters.select("record_key", pl.col("cluster_id").cast(pl.String)).sort("record_key"),
-        components=components.select("record_key", pl.col("cluster_id").cast(pl.String).alias("component_id"))
-        .sort("record_key"),
+        clusters=clusters.select("record_key", pl.col("cluster_id").cast(pl.String)),
+        components=components.select("record_key", pl.col("cluster_id").cast(pl.String).alias("component_id")),
         splits=splits, conflicts=conflicts,
     )
 

@@ -111,21 +111,23 @@ def _decode(data: bytes, file: str) -> tuple[str, str, list[str]]:
     if data.startswith(b"\xef\xbb\xbf"):
         data = data[3:]
     lines = data.split(b"\n")
-    decoded = [_decode_line(line) for line in lines]
+    # A plain ASCII line reads the same in every one of these encodings: only the others are
+    # decoded one by one (all 500,000 lines of a 77 MB DTSEN part took 0.5 s, in one thread).
+    decoded = {i: _decode_line(line) for i, line in enumerate(lines) if not line.isascii()}
     # A line that is valid UTF-8 and not plain ASCII is evidence of UTF-8; in a true
     # Windows-1252 file such a line (e.g. "Ã©") is all but impossible.
-    utf8_lines = sum(1 for line, (_, enc) in zip(lines, decoded) if enc == "utf-8" and not line.isascii())
-    if not utf8_lines:
+    if not any(enc == "utf-8" for _, enc in decoded.values()):
         try:
             return data.decode("cp1252"), "cp1252", []
         except UnicodeDecodeError:
             note = f"{file}: bytes undefined in Windows-1252; read as Latin-1"
             return data.decode("latin-1"), "latin-1", [note]
-    other = [i + 1 for i, (_, enc) in enumerate(decoded) if enc != "utf-8"]
+    other = [i + 1 for i, (_, enc) in decoded.items() if enc != "utf-8"]
     shown = ", ".join(map(str, other[:20])) + (f" and {len(other) - 20} more" if len(other) > 20 else "")
     note = (f"{file}: mixed encodings; {len(other)} line(s) are not UTF-8 and were read as "
             f"Windows-1252 (lines {shown}), the other lines as UTF-8")
-    return "\n".join(text for text, _ in decoded), "utf-8+cp1252", [note]
+    text = "\n".join(decoded[i][0] if i in decoded else line.decode("ascii") for i, line in enumerate(lines))
+    return text, "utf-8+cp1252", [note]
 
 
 def _sniff_delimiter(first_line: str) -> str:

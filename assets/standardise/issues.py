@@ -76,6 +76,11 @@ def _issue(raw: str, label: str, standardised: str, kind: str) -> pl.Expr:
     return pl.when(unusable).then(pl.lit(f"{label}: {_REASONS[kind]}"))
 
 
+def _same_rows(raw: pl.DataFrame, staged: pl.DataFrame) -> bool:
+    """Whether `staged` holds the rows of `raw` in the same order (by file and row number)."""
+    return raw.height == staged.height and raw.select(FILE, ROW_NUMBER).equals(staged.select(FILE, ROW_NUMBER))
+
+
 def flag_invalid_values(source: str, raw: pl.DataFrame, staged: pl.DataFrame) -> pl.DataFrame:
     """Adds `value_issues` (list of "column: reason", empty when every present value was usable)
     to one source's staged rows. Pairs whose columns are not there are skipped."""
@@ -88,7 +93,10 @@ def flag_invalid_values(source: str, raw: pl.DataFrame, staged: pl.DataFrame) ->
     overwritten = [column for column, (std, _) in pairs.items() if column == std]
     if overwritten:
         originals = raw.select(FILE, ROW_NUMBER, *[pl.col(c).alias(f"__raw_{c}") for c in overwritten])
-        staged = staged.join(originals, on=[FILE, ROW_NUMBER], how="left", maintain_order="left")
+        if _same_rows(raw, staged):  # the stagers keep the rows in order: side by side, no join
+            staged = staged.with_columns(originals.drop(FILE, ROW_NUMBER))
+        else:
+            staged = staged.join(originals, on=[FILE, ROW_NUMBER], how="left", maintain_order="left")
     checks = [
         _issue(f"__raw_{column}" if column in overwritten else column, column, std, kind)
         for column, (std, kind) in pairs.items()

@@ -55,6 +55,18 @@ def test_invalid_dates_and_desil_are_flagged_and_the_rows_kept(tmp_path):
     assert frame["tanggal_lahir"].to_list() == ["01-07-1985", "31-02-1980", "2030-01-01", "kemarin dulu"]
 
 
+def test_the_raw_text_of_a_replaced_column_is_matched_by_row_whatever_the_order(tmp_path):
+    """desil is replaced by its standardised value: its raw text comes back side by side when the
+    stager kept the rows in order, and by file and row number when it did not."""
+    write_delivery(tmp_path, "dtsen_individu", DTSEN)
+    raw = ingest_source(tmp_path, DTSEN_INDIVIDU).accepted
+    stager = STAGERS["dtsen_individu"]
+    in_order = flag_invalid_values("dtsen_individu", raw, stager(raw))
+    shuffled = flag_invalid_values("dtsen_individu", raw, stager(raw).reverse())
+    assert shuffled.reverse().equals(in_order)
+    assert in_order["value_issues"].list.join("|").to_list()[1].startswith("desil: not a number")
+
+
 def test_event_dates_in_the_future_are_valid_and_unparseable_ones_flagged(tmp_path):
     text = (
         "id_penempatan,nik,nama_lengkap,jenis_kelamin,tanggal_lahir,negara_penempatan,status_penempatan,"
