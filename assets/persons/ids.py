@@ -41,15 +41,17 @@ def new_person_id(run_id: str, first_record_key: str) -> str:
     return "P" + hashlib.sha256(f"{run_id}|{first_record_key}".encode()).hexdigest()[:16].upper()
 
 
-def _record_keys(clusters: pl.DataFrame) -> pl.DataFrame:
-    """cluster_id, record_keys: each cluster's record keys in order, space-separated. Clusters of
-    one record are most (825,620 of 1,032,233 at 1M persons) and are taken apart: joining every
-    cluster's keys took 2.4 s, this 1.0 s."""
-    alone = pl.len().over("cluster_id") == 1
+def _record_keys(clusters: pl.DataFrame, created: pl.DataFrame) -> pl.DataFrame:
+    """cluster_id, record_keys of the `created` clusters (cluster_id, first_record, records): each
+    cluster's record keys in order, space-separated. A cluster of one record (825,620 of 1,032,233
+    at 1M persons) is its first record; only the others are gathered from `clusters` (joining
+    every cluster's keys took 2.4 s, all of them gathered 0.9 s, the others only 0.3 s)."""
+    several = created.filter(pl.col("records") > 1).select("cluster_id")
+    gathered = clusters.join(several, on="cluster_id").group_by("cluster_id").agg(
+        pl.col("record_key").sort().str.join(" ").alias("record_keys"))
     return pl.concat([
-        clusters.filter(alone).select("cluster_id", pl.col("record_key").alias("record_keys")),
-        clusters.filter(~alone).sort("record_key").group_by("cluster_id").agg(
-            pl.col("record_key").str.join(" ").alias("record_keys")),
+        created.filter(pl.col("records") == 1).select("cluster_id", pl.col("first_record").alias("record_keys")),
+        gathered,
     ])
 
 
@@ -267,8 +269,7 @@ def _assign(
     )
     events: list[dict] = []
     created = fresh.join(split_from.select("cluster_id"), on="cluster_id", how="anti")
-    created = created.join(_record_keys(clusters.join(created.select("cluster_id"), on="cluster_id")),
-                           on="cluster_id", how="left")
+    created = created.join(_record_keys(clusters, created), on="cluster_id", how="left")
     created_events = created.select(
         pl.lit(run_id).alias("run_id"), pl.lit(recorded_at).cast(EVENT_SCHEMA["recorded_at"]).alias("recorded_at"),
         pl.lit("created").alias("event"), "person_id", pl.lit(None, pl.String).alias("related_person_id"),
