@@ -70,6 +70,7 @@ def split_rows(frame: pl.DataFrame, contract: SourceContract) -> tuple[pl.DataFr
     # Rows are hashed over their content only, so identical rows in two files count as repeats.
     work = work.with_columns(rule.alias(RULE), reason.alias(REASON))
     helper_cols = [c for c in work.columns if c.startswith("__")]
-    accepted = work.filter(pl.col(REASON).is_null()).sort("__order").drop(helper_cols + [RULE, REASON])
-    quarantined = work.filter(pl.col(REASON).is_not_null()).sort("__order").drop(helper_cols)
+    # Still in file order: the joins above keep the order of `work`.
+    accepted = work.filter(pl.col(REASON).is_null()).drop(helper_cols + [RULE, REASON])
+    quarantined = work.filter(pl.col(REASON).is_not_null()).drop(helper_cols)
     return accepted, quarantined

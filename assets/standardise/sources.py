@@ -103,9 +103,13 @@ def _person_columns(
 
 
 def _region_columns(frame: pl.DataFrame, village_col: str | None, text_col: str | None) -> pl.DataFrame:
-    village = village_code(pl.col(village_col)) if village_col else pl.lit(None, dtype=pl.String)
-    frame = frame.with_columns(village.alias("village_code"))
-    frame = frame.with_columns(modern_regency(regency_of(pl.col("village_code"))).alias("__regency_from_code"))
+    if village_col:  # per distinct village (46,000 in 500,000 DTSEN rows: 0.30 s on every row)
+        codes = frame.select(village_col).unique().with_columns(village_code(pl.col(village_col)).alias("village_code"))
+        codes = codes.with_columns(modern_regency(regency_of(pl.col("village_code"))).alias("__regency_from_code"))
+        frame = frame.join(codes, on=village_col, how="left", nulls_equal=True, maintain_order="left")
+    else:
+        frame = frame.with_columns(pl.lit(None, dtype=pl.String).alias("village_code"),
+                                   pl.lit(None, dtype=pl.String).alias("__regency_from_code"))
     if text_col:
         frame = map_regency_text(frame, text_col, "__regency_from_text")
     else:
