@@ -184,8 +184,11 @@ def _person_tables(con, key: bytes, plan: PersonsPlan):
         records.select("source", "source_record_id", "record_key", "person_id")
         .join(link_confidence, on="record_key", how="left")
         .with_columns(pl.len().over("person_id").cast(pl.Int32).alias("person_record_count"))
+        # By source, then source record id: the record key "<source>:<id>" sorts the same, since
+        # no source name begins another, and one string column sorts faster than two (1.3M: 0.3
+        # against 0.45 s).
+        .sort("record_key")
         .drop("record_key")
-        .sort("source", "source_record_id")
     )
     # A NIK on the records of two persons: the person of its first record by record key. Not the
     # smaller person id: a new person's id hashes the run id, so two runs of one night would choose

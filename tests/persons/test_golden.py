@@ -66,3 +66,16 @@ def test_a_person_of_one_record_takes_its_values_nulls_included():
     assert (t["nik"], t["sex"], t["birth_year"], t["sources"]) == ("3501010101950001", None, None, "p2mi_kasus")
     # The household key comes from the only record that has one, whatever its source.
     assert (m["household_key"], m["nik"], m["records"]) == ("KK7", "3601010101600001", 2)
+
+
+def test_record_keys_sort_as_source_then_source_record_id():
+    """persons.person_records is sorted by record key "<source>:<id>" for its (source, id) order:
+    that holds while no source name begins another."""
+    from assets.sources.contracts import CONTRACTS
+
+    names = list(CONTRACTS)
+    assert not [(a, b) for a in names for b in names if a != b and b.startswith(a)]
+    keys = pl.DataFrame({"source": ["sr_siswa", "p2mi_penempatan", "p2mi_kasus", "p2mi_kasus", "dtsen_individu"],
+                         "source_record_id": ["1", "0", "B", "A-1", "9"]})
+    by_key = keys.with_columns((pl.col("source") + ":" + pl.col("source_record_id")).alias("k")).sort("k").drop("k")
+    assert by_key.equals(keys.sort("source", "source_record_id"))
