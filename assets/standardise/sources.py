@@ -17,13 +17,15 @@ from assets.standardise.values import clean_identifier, clean_text, parse_bool, 
 DELIVERY_DATE = "_delivery_date"
 REFERENCE = pl.col(DELIVERY_DATE)
 
-# Columns of the common linkage schema, in order (docs/data_dictionary.md describes each).
+# Columns of the common linkage schema, in order: what the linkage rules, the capped blocking keys
+# and the persons step read. The other standardised values (the NIK's issue and decoded parts,
+# the cleaned name, titles and father's name, the birth date's issue) stay in `staging.<source>`:
+# without those nine columns the table took 2.9 s to build at 1M persons, against 3.4 s.
 PERSON_RECORD_COLUMNS = [
     "record_key", "source", "source_record_id", "delivery_date",
-    "nik", "nik_issue", "nik_sex", "nik_birth_date", "nik_region", "nik_matches_birth_date",
-    "name_clean", "name_titles", "name_father", "name_key", "name_key_nospace", "name_key_sorted",
-    "name_first_key", "name_last_key", "name_key_weak",
-    "sex", "birth_date", "birth_year", "birth_date_is_default", "birth_date_issue",
+    "nik", "nik_matches_birth_date",
+    "name_key", "name_key_nospace", "name_key_sorted", "name_first_key", "name_last_key",
+    "sex", "birth_date", "birth_year", "birth_date_is_default",
     "kk", "passport", "phone", "village_code", "district_code", "regency_code", "birth_regency_code",
     "household_key", "lone_name_key",
 ]
