@@ -170,9 +170,7 @@ def _person_tables(con, key: bytes, plan: PersonsPlan):
         .select("person_id", "source", "household_key").unique()
         .join(household_tokens, on="household_key", how="left")
     )
-    table = table.join(
-        household_rows.select("household_key", "household_token").unique(), on="household_key", how="left"
-    )
+    table = table.join(household_tokens, on="household_key", how="left")
     table = table.with_columns(
         pl.col("regency_code").alias("origin_regency_code"),
         pl.col("regency_code").str.slice(0, 2).alias("origin_province_code"),
