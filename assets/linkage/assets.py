@@ -26,6 +26,7 @@ from assets.linkage.recluster import (
 )
 from assets.linkage.review import constraints_from_answers, read_answers, review_queue
 from assets.linkage.rules import LinkageRules, load_rules, rules_code_version
+from assets.linkage.sole_candidates import sole_candidate_links
 from assets.metadata import markdown_table
 from assets.publish.pseudonym import resolve_key
 from assets.warehouse import PaduSettings, Warehouse, full_rebuild_requested, run_tag_set
@@ -230,6 +231,8 @@ def linkage_pairs(context: dg.AssetExecutionContext, padu: PaduSettings, warehou
     "(assets/linkage/constraints.py, assets/linkage/conflicts.py). On an incremental night only the "
     "components that new, changed or deleted records or changed constraints touch are clustered "
     "again; every other record keeps last night's cluster (assets/linkage/recluster.py). "
+    "Two records of different sources that are each other's only candidate join from a lower "
+    "probability (assets/linkage/sole_candidates.py, `linkage.sole_candidate_links`). "
     "Also writes `linkage.components`, `linkage.cluster_splits`, `linkage.cluster_constraints`, "
     "`linkage.cluster_state` and the clerical review queue (`linkage.review_queue`, "
     "`$PADU_DATA_DIR/review/queue.csv`).",
@@ -251,6 +254,11 @@ def linkage_clusters(context: dg.AssetExecutionContext, padu: PaduSettings, ware
     answers = read_answers(review_dir / "answers.csv")
     reviewed_matches, cannot_links = constraints_from_answers(answers)
     must_links = pl.concat([stated, reviewed_matches], how="vertical_relaxed")
+    sole = sole_candidate_links(
+        pairs, must_links, cannot_links,
+        rules.sole_candidate_min_probability or rules.cluster_threshold, rules.cluster_threshold,
+    )
+    must_links = pl.concat([must_links, sole.select(must_links.columns)], how="vertical_relaxed")
     edges = cluster_edges(pairs, must_links)
     constraints = constraint_table(must_links, cannot_links)
 
@@ -289,7 +297,7 @@ def linkage_clusters(context: dg.AssetExecutionContext, padu: PaduSettings, ware
     queue = review_queue(in_band, answers, lower, upper)
     warehouse.write({
         "linkage.clusters": clusters, COMPONENTS: components, "linkage.cluster_splits": splits,
-        CONSTRAINTS: constraints, "linkage.review_queue": queue,
+        CONSTRAINTS: constraints, "linkage.review_queue": queue, "linkage.sole_candidate_links": sole,
         CLUSTER_STATE: pl.DataFrame({
             "run_id": [context.run.run_id], "pairs_run_id": [linkage_state["run_id"]],
             "model_id": [run["model_id"]], "fingerprint": [clustering_fingerprint()],
@@ -311,6 +319,7 @@ def linkage_clusters(context: dg.AssetExecutionContext, padu: PaduSettings, ware
             "clustering_mode": f"{'full' if plan.full else 'incremental'}: {plan.reason}",
             "records_clustered_tonight": records.height,
             "clusters_split": splits.height,
+            "sole_candidate_links": sole.height,
             "conflicts_inside_clusters_tonight": result.conflicts.height,
             "review_answers_applied": answers.height,
             "review_queue": queue.height,

@@ -67,6 +67,13 @@ class LinkageRules:
         return float(self.raw["clustering"]["cannot_link_below_match_probability"])
 
     @property
+    def sole_candidate_min_probability(self) -> float | None:
+        """Pairs of different sources that are each other's only candidate join from this
+        probability (assets/linkage/sole_candidates.py); None: only at the cluster threshold."""
+        value = self.raw["clustering"].get("sole_candidate_min_probability")
+        return None if value is None else float(value)
+
+    @property
     def stricter_thresholds(self) -> tuple[float, ...]:
         return tuple(float(t) for t in self.raw["clustering"]["stricter_thresholds"])
 

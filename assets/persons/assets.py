@@ -68,6 +68,9 @@ def person_ids(context: dg.AssetExecutionContext, padu: PaduSettings, warehouse:
                         "WHERE match_probability >= ?", [threshold]),
         warehouse.read("staging.stated_links", ["record_key_l", "record_key_r"])
         .with_columns(pl.lit(None, pl.Float64).alias("match_weight")),
+        # Pairs joined below the threshold as each other's sole candidate.
+        warehouse.query("SELECT s.record_key_l, s.record_key_r, p.match_weight FROM linkage.sole_candidate_links s "
+                        "JOIN linkage.pairs p USING (record_key_l, record_key_r)"),
     ])
     dropped = warehouse.read("linkage.dropped_pairs") if warehouse.exists("linkage.dropped_pairs") else None
     mapping, events = assign_stable_person_ids(

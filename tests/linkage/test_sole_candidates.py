@@ -1,0 +1,87 @@
+"""Sole candidates (assets/linkage/sole_candidates.py): two records of different sources that are
+each other's only candidate join below the cluster threshold; a rival on either side, one source,
+a reviewer's non-match or a probability below the floor keeps them apart. On an incremental night
+a sole pair that appears or goes sends its records to be clustered again."""
+
+from __future__ import annotations
+
+import polars as pl
+
+from assets.linkage import recluster
+from assets.linkage.recluster import PAIR_KEYS, constraint_table, plan_clustering
+from assets.linkage.rules import load_rules
+from assets.linkage.sole_candidates import REASON, sole_candidate_links
+
+CASE, DTSEN, DTSEN2, PLACEMENT = "p2mi_kasus:KSS-1", "dtsen_individu:1", "dtsen_individu:2", "p2mi_penempatan:7"
+NO_LINKS = pl.DataFrame(schema={"record_key_l": pl.String, "record_key_r": pl.String, "reason": pl.String})
+
+
+def pairs(*rows: tuple[str, str, float]) -> pl.DataFrame:
+    return pl.DataFrame(list(rows), schema={"record_key_l": pl.String, "record_key_r": pl.String,
+                                            "match_probability": pl.Float64}, orient="row")
+
+
+def sole(scored: pl.DataFrame, must: pl.DataFrame = NO_LINKS, cannot: frozenset = frozenset()) -> list[tuple]:
+    return sole_candidate_links(scored, must, cannot, 0.6, 0.95).select(PAIR_KEYS).rows()
+
+
+def test_a_thin_case_and_the_one_dtsen_record_it_could_be_are_joined():
+    out = sole_candidate_links(pairs((DTSEN, CASE, 0.71)), NO_LINKS, frozenset(), 0.6, 0.95)
+    assert out.rows(named=True) == [
+        {"record_key_l": DTSEN, "record_key_r": CASE, "match_probability": 0.71, "reason": REASON}
+    ]
+
+
+def test_a_rival_candidate_on_either_side_keeps_the_pair_apart():
+    # the case has a second DTSEN candidate, however weak
+    assert sole(pairs((DTSEN, CASE, 0.71), (DTSEN2, CASE, 0.52))) == []
+    # the DTSEN record has a placement of its own: it is not the case's alone
+    assert sole(pairs((DTSEN, CASE, 0.71), (DTSEN, PLACEMENT, 0.99))) == []
+    # a rival elsewhere leaves this pair alone
+    assert sole(pairs((DTSEN, CASE, 0.71), (DTSEN2, PLACEMENT, 0.80))) == [(DTSEN, CASE), (DTSEN2, PLACEMENT)]
+
+
+def test_a_stated_link_counts_as_a_candidate():
+    stated = pl.DataFrame({"record_key_l": [CASE], "record_key_r": [PLACEMENT], "reason": ["case names placement"]})
+    assert sole(pairs((DTSEN, CASE, 0.71)), stated) == []
+    # stated and scored, the same pair counts once
+    scored_and_stated = pl.DataFrame({"record_key_l": [DTSEN], "record_key_r": [CASE], "reason": ["x"]})
+    assert sole(pairs((DTSEN, CASE, 0.71)), scored_and_stated) == [(DTSEN, CASE)]
+
+
+def test_one_source_a_low_probability_a_strong_pair_and_a_non_match_are_not_joined():
+    assert sole(pairs((DTSEN, DTSEN2, 0.9))) == []  # twins on one card look like this
+    assert sole(pairs((DTSEN, CASE, 0.59))) == []
+    assert sole(pairs((DTSEN, CASE, 0.97))) == []  # joined by the cluster threshold anyway
+    # a reviewer's non-match, whichever way round it was written
+    assert sole(pairs((DTSEN, CASE, 0.71)), cannot=frozenset({(CASE, DTSEN)})) == []
+    assert sole(pairs((DTSEN, CASE, 0.71)), cannot=frozenset({(DTSEN, CASE)})) == []
+
+
+def test_the_rules_file_sets_the_floor_below_the_cluster_threshold():
+    rules = load_rules()
+    assert rules.predict_threshold <= rules.sole_candidate_min_probability < rules.cluster_threshold
+
+
+def test_a_sole_pair_that_loses_its_standing_is_clustered_again():
+    # Night 1: the case and the DTSEN record were each other's sole candidate, one component.
+    night1 = sole_candidate_links(pairs((DTSEN, CASE, 0.71)), NO_LINKS, frozenset(), 0.6, 0.95)
+    previous_constraints = constraint_table(night1.select("record_key_l", "record_key_r", "reason"), frozenset())
+    previous_components = pl.DataFrame({
+        "record_key": [DTSEN, CASE, PLACEMENT], "component_id": [DTSEN, DTSEN, PLACEMENT],
+    })
+    # Night 2: a new placement pairs with the case below the cluster threshold; the pair is no
+    # longer sole, and both of its records are clustered again though neither changed.
+    tonight = pairs((DTSEN, CASE, 0.71), ("p2mi_penempatan:8", CASE, 0.8))
+    night2 = sole_candidate_links(tonight, NO_LINKS, frozenset(), 0.6, 0.95)
+    assert night2.is_empty()
+    plan = plan_clustering(
+        {"fingerprint": recluster.clustering_fingerprint(), "pairs_run_id": "r1", "model_id": "m"},
+        {"mode": "incremental", "previous_run_id": "r1", "model_id": "m"},
+        pl.DataFrame({"record_key": ["p2mi_penempatan:8"], "change": ["new"]}),
+        tonight.filter(pl.col("match_probability") >= 0.95).select(PAIR_KEYS),
+        constraint_table(night2.select("record_key_l", "record_key_r", "reason"), frozenset()),
+        previous_constraints, previous_components,
+    )
+    assert not plan.full
+    assert plan.redo.to_list() == sorted([CASE, DTSEN, "p2mi_penempatan:8"])
