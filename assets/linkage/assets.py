@@ -27,6 +27,7 @@ from assets.linkage.recluster import (
 from assets.linkage.review import constraints_from_answers, read_answers, review_queue
 from assets.linkage.rules import LinkageRules, load_rules, rules_code_version
 from assets.linkage.sole_candidates import sole_candidate_links
+from assets.linkage.twins import COLUMNS as TWIN_COLUMNS, twin_cannot_links
 from assets.metadata import markdown_table
 from assets.publish.pseudonym import resolve_key
 from assets.warehouse import PaduSettings, Warehouse, full_rebuild_requested, run_tag_set
@@ -254,6 +255,13 @@ def linkage_clusters(context: dg.AssetExecutionContext, padu: PaduSettings, ware
     answers = read_answers(review_dir / "answers.csv")
     reviewed_matches, cannot_links = constraints_from_answers(answers)
     must_links = pl.concat([stated, reviewed_matches], how="vertical_relaxed")
+    twins = pl.DataFrame(schema={"record_key_l": pl.String, "record_key_r": pl.String})
+    if rules.twin_name_rule is not None and "name_key" in tf_tables:
+        twins = twin_cannot_links(
+            pairs, lambda keys: warehouse.read_rows_of("staging.person_records", keys, TWIN_COLUMNS),
+            tf_tables["name_key"], *rules.twin_name_rule,
+        ).join(must_links.select("record_key_l", "record_key_r"), on=["record_key_l", "record_key_r"], how="anti")
+        cannot_links = cannot_links | frozenset(twins.iter_rows())
     sole = sole_candidate_links(
         pairs, must_links, cannot_links,
         rules.sole_candidate_min_probability or rules.cluster_threshold, rules.cluster_threshold,
@@ -320,6 +328,7 @@ def linkage_clusters(context: dg.AssetExecutionContext, padu: PaduSettings, ware
             "records_clustered_tonight": records.height,
             "clusters_split": splits.height,
             "sole_candidate_links": sole.height,
+            "twin_cannot_links": twins.height,
             "conflicts_inside_clusters_tonight": result.conflicts.height,
             "review_answers_applied": answers.height,
             "review_queue": queue.height,

@@ -47,7 +47,7 @@ CLUSTER_STATE = "linkage.cluster_state"
 PAIR_KEYS = ["record_key_l", "record_key_r"]
 # What a cluster depends on besides its records, edges and constraints.
 CLUSTERING_CODE = ("backend.py", "conflicts.py", "constraints.py", "incremental.py", "model.py", "recluster.py",
-                   "sole_candidates.py")
+                   "sole_candidates.py", "twins.py")
 
 
 @cache

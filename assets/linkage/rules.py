@@ -74,6 +74,15 @@ class LinkageRules:
         return None if value is None else float(value)
 
     @property
+    def twin_name_rule(self) -> tuple[float, int] | None:
+        """(share, holders) that make a name established for the twins rule
+        (assets/linkage/twins.py); None: no such rule."""
+        clustering = self.raw["clustering"]
+        if clustering.get("twin_min_name_share") is None:
+            return None
+        return float(clustering["twin_min_name_share"]), int(clustering.get("twin_min_name_holders", 1))
+
+    @property
     def stricter_thresholds(self) -> tuple[float, ...]:
         return tuple(float(t) for t in self.raw["clustering"]["stricter_thresholds"])
 

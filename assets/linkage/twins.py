@@ -1,0 +1,61 @@
+"""Twins on one family card whose NIK the model cannot see.
+
+Twins are registered on one card, born on one day, often under names one letter apart (NAILA PUTRI
+and NAILI PUTRI, FAYAR and FAYRI RAMADAN). With both NIKs the model keeps them apart (the family
+card levels in `linkage_rules/model.yaml`); with one NIK missing it sees one card, one date and a
+name with one typo, and joins them. A duplicate row of one person on the card looks the same, except
+for the name it carries: a typed-over name is one almost nobody else has (AULIA PTURI, DADAG), while
+a twin's is an established name.
+
+So two rows of one source on one card, born on one day, one NIK missing, under two names that are
+each held by at least `clustering.twin_min_name_share` of the population and by a few people at
+the least (the model's frozen term frequencies, counted on the deduplicated DTSEN), neither name's words all inside the other's (AULIA
+and AULIA PUTRI are one person written short), are two people: a cannot-link, which the clustering
+keeps like a reviewer's non-match (assets/linkage/constraints.py, rule 2).
+
+Measured on the 50,000-person generator with its hardest noise (docs/linkage.md, "Twins whose NIK
+is missing")."""
+
+from __future__ import annotations
+
+from typing import Callable
+
+import polars as pl
+
+KEYS = ["record_key_l", "record_key_r"]
+COLUMNS = ["record_key", "nik", "name_key", "kk", "birth_date"]
+
+
+def _words(column: str) -> pl.Expr:
+    return pl.col(column).str.split(" ")
+
+
+def twin_cannot_links(pairs: pl.DataFrame, records_of: Callable[[pl.DataFrame], pl.DataFrame],
+                      name_shares: pl.DataFrame, min_share: float, min_holders: int) -> pl.DataFrame:
+    """pairs: record_key_l, record_key_r (every scored pair); records_of: the COLUMNS of the
+    records of a frame of record keys; name_shares: name_key, tf_name_key, total (the model's
+    term frequencies). A name is established when its share is at least `min_share` and at least
+    `min_holders` people hold it (in a small population a share is one person). Returns
+    record_key_l, record_key_r of the pairs that are twins by the rule above."""
+    source = [pl.col(k).str.split_exact(":", 1).struct.field("field_0") for k in KEYS]
+    same_source = pairs.filter(source[0] == source[1]).select(KEYS)
+    if same_source.is_empty():
+        return same_source
+    keys = pl.concat([same_source["record_key_l"], same_source["record_key_r"]]).unique().to_frame("record_key")
+    established = name_shares.filter(
+        pl.col("tf_name_key") >= min_share, pl.col("tf_name_key") * pl.col("total") >= min_holders - 0.5
+    ).select("name_key")
+    records = records_of(keys).join(established, on="name_key", how="semi")
+    both = (
+        same_source
+        .join(records.rename(lambda c: f"{c}_l"), on="record_key_l")
+        .join(records.rename(lambda c: f"{c}_r"), on="record_key_r")
+    )
+    return both.filter(
+        pl.col("kk_l") == pl.col("kk_r"),
+        pl.col("birth_date_l") == pl.col("birth_date_r"),
+        pl.col("nik_l").is_null() | pl.col("nik_r").is_null(),
+        pl.col("name_key_l") != pl.col("name_key_r"),
+        ~_words("name_key_l").list.set_difference(_words("name_key_r")).list.len().eq(0),
+        ~_words("name_key_r").list.set_difference(_words("name_key_l")).list.len().eq(0),
+    ).select(KEYS).sort(KEYS)

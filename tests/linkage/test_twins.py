@@ -1,0 +1,71 @@
+"""Twins whose NIK is missing (assets/linkage/twins.py): two rows of one source on one card, born on
+one day, one NIK missing, under two established names are two people; a typed-over duplicate, a
+name written short, two sources, two NIKs or two cards are left to the model."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import polars as pl
+
+from assets.linkage.rules import load_rules
+from assets.linkage.twins import COLUMNS, twin_cannot_links
+
+KK, DAY = "3212051108110001", date(2012, 6, 23)
+TOTAL = 50_000
+
+
+def shares(total: int = TOTAL, **holders: int) -> pl.DataFrame:
+    """The model's term frequencies of the names given, each held by that many of `total` people."""
+    return pl.DataFrame({
+        "name_key": list(holders), "tf_name_key": [n / total for n in holders.values()],
+        "total": [total] * len(holders),
+    })
+
+
+NAMES = shares(**{"NAILA PUTRI": 10, "NAILI PUTRI": 10, "AULIA PUTRI": 250, "AULIA PTURI": 1, "AULIA": 29})
+
+
+def rows(*records: tuple) -> pl.DataFrame:
+    return pl.DataFrame(list(records), schema={"record_key": pl.String, "nik": pl.String, "name_key": pl.String,
+                                               "kk": pl.String, "birth_date": pl.Date}, orient="row")
+
+
+def twins(records: pl.DataFrame, names: pl.DataFrame = NAMES, min_share: float = 0.0001, holders: int = 3) -> list:
+    keys = records["record_key"].to_list()
+    pairs = pl.DataFrame({"record_key_l": [keys[0]], "record_key_r": [keys[1]]})
+    records_of = lambda wanted: records.join(wanted, on="record_key", how="semi").select(COLUMNS)
+    return twin_cannot_links(pairs, records_of, names, min_share, holders).rows()
+
+
+def test_twins_with_established_names_and_one_nik_are_a_cannot_link():
+    a = ("dtsen_individu:1", "3212056306120001", "NAILA PUTRI", KK, DAY)
+    b = ("dtsen_individu:2", None, "NAILI PUTRI", KK, DAY)
+    assert twins(rows(a, b)) == [("dtsen_individu:1", "dtsen_individu:2")]
+
+
+def test_a_typed_over_duplicate_and_a_name_written_short_are_left_to_the_model():
+    a = ("dtsen_individu:1", "3212056306120001", "AULIA PUTRI", KK, DAY)
+    assert twins(rows(a, ("dtsen_individu:2", None, "AULIA PTURI", KK, DAY))) == []  # held by one person
+    assert twins(rows(a, ("dtsen_individu:2", None, "AULIA", KK, DAY))) == []  # all its words in the other
+
+
+def test_other_sources_cards_dates_and_two_niks_are_left_to_the_model():
+    a = ("dtsen_individu:1", "3212056306120001", "NAILA PUTRI", KK, DAY)
+    assert twins(rows(a, ("sr_siswa:SR1", None, "NAILI PUTRI", KK, DAY))) == []
+    assert twins(rows(a, ("dtsen_individu:2", None, "NAILI PUTRI", "3212051108110002", DAY))) == []
+    assert twins(rows(a, ("dtsen_individu:2", None, "NAILI PUTRI", KK, date(2012, 6, 24)))) == []
+    assert twins(rows(a, ("dtsen_individu:2", "3212056306120002", "NAILI PUTRI", KK, DAY))) == []
+
+
+def test_in_a_small_population_a_share_is_not_enough():
+    few = shares(5_000, **{"NAILA PUTRI": 2, "NAILI PUTRI": 2})  # a share of 0.0004, but two people
+    a = ("dtsen_individu:1", "3212056306120001", "NAILA PUTRI", KK, DAY)
+    b = ("dtsen_individu:2", None, "NAILI PUTRI", KK, DAY)
+    assert twins(rows(a, b), few) == []
+    assert twins(rows(a, b), few, holders=2) == [("dtsen_individu:1", "dtsen_individu:2")]
+
+
+def test_the_rules_file_sets_the_twin_rule():
+    share, holders = load_rules().twin_name_rule
+    assert 0 < share < 0.001 and holders >= 2
