@@ -5,6 +5,11 @@ inside a cluster of three or more records is scored with the night's model; a pa
 `clustering.cannot_link_below_match_probability` becomes a cannot-link, and the cluster is split
 by rule 2 of assets/linkage/constraints.py.
 
+Only when some comparison speaks against the pair (a match weight at or below
+`clustering.cannot_link_evidence_weight`). Two thin case records, each a name and a passport
+number, score below 0.001 on the prior alone: nothing says they are two people, and the same
+person's third record (a placement holding both passports in turn) must be free to join them.
+
 Scored on DuckDB whatever the linkage backend: the pairs inside clusters are few (about 52,000 at
 200,000 persons)."""
 
@@ -19,10 +24,12 @@ CLUSTER_KEY = "__cluster_key"
 
 
 def within_cluster_conflicts(records: pl.DataFrame, clusters: pl.DataFrame, model_json: dict,
-                             tf_tables: dict[str, pl.DataFrame], below: float) -> pl.DataFrame:
+                             tf_tables: dict[str, pl.DataFrame], below: float,
+                             evidence_weight: float | None = None) -> pl.DataFrame:
     """records: LINKAGE_COLUMNS; clusters: record_key, cluster_id. Returns record_key_l,
     record_key_r, match_probability of the pairs inside one cluster that the model scores below
-    `below`."""
+    `below` and, when `evidence_weight` is given, on which some comparison weighs at most
+    `evidence_weight`."""
     empty = pl.DataFrame(schema={"record_key_l": pl.String, "record_key_r": pl.String,
                                  "match_probability": pl.Float64})
     sizes = clusters.group_by("cluster_id").len("size")
@@ -41,6 +48,10 @@ def within_cluster_conflicts(records: pl.DataFrame, clusters: pl.DataFrame, mode
     linker, _ = scoring_linker({"person_records": subset}, settings, tf_tables)
     scored = pl.from_arrow(linker.inference.predict().as_pyarrow_table())
     low = scored.filter(pl.col("match_probability") < below)
+    if evidence_weight is not None:
+        weights = [c for c in scored.columns
+                   if c.startswith("mw_") and not c.startswith("mw_tf_adj_") and c != "mw_prior"]
+        low = low.filter(pl.min_horizontal(weights) <= evidence_weight)
     if low.is_empty():
         return empty
     swap = pl.col("record_key_l") > pl.col("record_key_r")

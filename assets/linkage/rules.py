@@ -67,6 +67,13 @@ class LinkageRules:
         return float(self.raw["clustering"]["cannot_link_below_match_probability"])
 
     @property
+    def cannot_link_evidence_weight(self) -> float | None:
+        """A pair inside a cluster is a cannot-link only when some comparison weighs at most this
+        against it (assets/linkage/conflicts.py); None: the probability alone decides."""
+        value = self.raw["clustering"].get("cannot_link_evidence_weight")
+        return None if value is None else float(value)
+
+    @property
     def sole_candidate_min_probability(self) -> float | None:
         """Pairs of different sources that are each other's only candidate join from this
         probability (assets/linkage/sole_candidates.py); None: only at the cluster threshold."""

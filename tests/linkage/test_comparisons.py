@@ -457,3 +457,31 @@ def test_a_nik_under_a_related_name_is_strong_evidence(model):
     assert pair["nik"] == "NIK equal"
     assert pair["mw_nik"] > 0
     assert pair["match_probability"] > 0.99
+
+
+def test_two_thin_records_are_no_conflict_without_a_comparison_against_them(model):
+    # Two case records that give a name and a sex only score low on the prior alone (below 0.001
+    # at 200,000 persons; this 3,000-person model's prior is larger, hence the bound of 0.05). With
+    # the rules' evidence weight that is no reason to keep them apart. A father and son are still
+    # a conflict: their birth dates weigh against them.
+    model_json, tf_tables = model
+    kk = "3201010101100001"
+    common_name = tf_tables["name_key"].sort("tf_name_key", descending=True)["name_key"][0]
+    records = staged([
+        case_row("K1", common_name),
+        case_row("K2", common_name),
+        placement_row("P1", common_name, "3201011208880001", "12-08-1988", "81234567890", jenis_kelamin="L"),
+        dtsen_row("father", "BUDI SANTOSO", "3201011203650001", "12-03-1965", "L", kk),
+        dtsen_row("son", "BUDI SANTOSO", "3201011203650001", "02-09-1992", "L", kk),
+        dtsen_row("other", "BUDI SANTOSO", None, "12-03-1965", "L"),
+    ])
+    clusters = pl.DataFrame({"record_key": records["record_key"], "cluster_id": ["c1"] * 3 + ["c2"] * 3})
+    thin = ("p2mi_kasus:K1", "p2mi_kasus:K2")
+    by_probability = within_cluster_conflicts(records, clusters, model_json, tf_tables, 0.05)
+    assert thin in set(by_probability.select("record_key_l", "record_key_r").iter_rows())
+    weight = load_rules().cannot_link_evidence_weight
+    assert weight is not None and weight < 0
+    with_evidence = within_cluster_conflicts(records, clusters, model_json, tf_tables, 0.05, weight)
+    pairs = set(with_evidence.select("record_key_l", "record_key_r").iter_rows())
+    assert thin not in pairs
+    assert ("dtsen_individu:father", "dtsen_individu:son") in pairs
