@@ -233,7 +233,8 @@ def linkage_pairs(context: dg.AssetExecutionContext, padu: PaduSettings, warehou
     "components that new, changed or deleted records or changed constraints touch are clustered "
     "again; every other record keeps last night's cluster (assets/linkage/recluster.py). "
     "Two records of different sources that are each other's only candidate join from a lower "
-    "probability (assets/linkage/sole_candidates.py, `linkage.sole_candidate_links`). "
+    "probability (assets/linkage/sole_candidates.py, `linkage.sole_candidate_links`); twins on one "
+    "card whose NIK is missing are kept apart (assets/linkage/twins.py). "
     "Also writes `linkage.components`, `linkage.cluster_splits`, `linkage.cluster_constraints`, "
     "`linkage.cluster_state` and the clerical review queue (`linkage.review_queue`, "
     "`$PADU_DATA_DIR/review/queue.csv`).",

@@ -21,6 +21,11 @@ LINKAGE_COLUMNS = [
 ] + [key.name for key in load_rules().capped_block_keys]
 
 
+def source_of_key(column: str) -> pl.Expr:
+    """The source of a record key (`<source>:<source_record_id>`)."""
+    return pl.col(column).str.split_exact(":", 1).struct.field("field_0")
+
+
 def train(records: pl.DataFrame, rules: LinkageRules, backend: LinkageBackend = DUCKDB) -> tuple[dict, list[str]]:
     """Trains m and u probabilities with a fixed seed; returns the model as Splink JSON, its SQL in
     the rules' dialect whichever backend trained it."""

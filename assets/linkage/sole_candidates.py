@@ -23,12 +23,10 @@ from __future__ import annotations
 
 import polars as pl
 
+from assets.linkage.model import source_of_key
+
 REASON = "each other's sole candidate, different sources"
 KEYS = ["record_key_l", "record_key_r"]
-
-
-def _source(column: str) -> pl.Expr:
-    return pl.col(column).str.split_exact(":", 1).struct.field("field_0")
 
 
 def _both_ways(pairs: pl.DataFrame) -> pl.DataFrame:
@@ -49,7 +47,7 @@ def sole_candidate_links(pairs: pl.DataFrame, must_links: pl.DataFrame, cannot_l
         pairs.filter(pl.col("match_probability").is_between(low, high, closed="left"))
         .join(single.select("record_key_l"), on="record_key_l", how="semi")
         .join(single.select(pl.col("record_key_l").alias("record_key_r")), on="record_key_r", how="semi")
-        .filter(_source("record_key_l") != _source("record_key_r"))
+        .filter(source_of_key("record_key_l") != source_of_key("record_key_r"))
         .select(*KEYS, "match_probability", pl.lit(REASON).alias("reason"))
     )
     if cannot_links:
