@@ -244,6 +244,21 @@ def test_father_and_son_with_one_name_and_one_nik_stay_apart(model):
     assert pair["match_probability"] < 0.01
 
 
+def test_two_balinese_birth_orders_are_two_people(model):
+    # I WAYAN (first child) and I MADE (second), born on one day in one village: twins, however
+    # alike the rest; a record without a birth-order name is no conflict, nor one order twice
+    wayan, made = ("I WAYAN ADI", None, "21-11-2004", "L"), ("I MADE ADI", None, "21-11-2004", "L")
+    twins = score(model, dtsen_row("1", *wayan), dtsen_row("2", *made))
+    assert twins["name"] == "Balinese birth orders differ"
+    assert twins["match_probability"] < 0.001
+    for other in ("I PUTU ADI", "ADI"):  # Putu is a first child too; no order given
+        pair = score(model, dtsen_row("1", *wayan), dtsen_row("2", other, None, "21-11-2004", "L"))
+        assert pair["name"] != "Balinese birth orders differ"
+    ketut = score(model, dtsen_row("1", "NI KETUT SARI", None, "03-02-1990", "P"),
+                  dtsen_row("2", "NI NYOMAN SARI", None, "03-02-1990", "P"))
+    assert ketut["name"] == "Balinese birth orders differ"
+
+
 def test_muhammad_family_and_old_spelling_give_one_name_key(model):
     pair = score(model, dtsen_row("1", "MUHAMMAD RIZKI", None, "17-01-1988", "L"),
                  dtsen_row("2", "MOCH. RIZKY", None, "17-01-1988", "L"))
