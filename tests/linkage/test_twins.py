@@ -1,6 +1,7 @@
-"""Twins whose NIK is missing (assets/linkage/twins.py): two rows of one source on one card, born on
-one day, one NIK missing, under two established names are two people; a typed-over duplicate, a
-name written short, two sources, two NIKs or two cards are left to the model."""
+"""Two established names in one register (assets/linkage/twins.py): two rows of one source born on
+one day under two established names are two people when they share a card and one NIK is missing
+(twins), or are on two cards without one NIK; a typed-over duplicate, a name written short, two
+sources, one card with two NIKs or an unknown card are left to the model."""
 
 from __future__ import annotations
 
@@ -50,12 +51,22 @@ def test_a_typed_over_duplicate_and_a_name_written_short_are_left_to_the_model()
     assert twins(rows(a, ("dtsen_individu:2", None, "AULIA", KK, DAY))) == []  # all its words in the other
 
 
-def test_other_sources_cards_dates_and_two_niks_are_left_to_the_model():
+def test_two_cards_and_two_niks_under_two_established_names_are_two_people():
+    a = ("dtsen_individu:1", "3212056306120001", "NAILA PUTRI", KK, DAY)
+    other_card = "3212051108110002"
+    pair = [("dtsen_individu:1", "dtsen_individu:2")]
+    assert twins(rows(a, ("dtsen_individu:2", None, "NAILI PUTRI", other_card, DAY))) == pair
+    assert twins(rows(a, ("dtsen_individu:2", "3212056306120002", "NAILI PUTRI", other_card, DAY))) == pair
+    # ... but one NIK on two cards is one person who moved
+    assert twins(rows(a, ("dtsen_individu:2", "3212056306120001", "NAILI PUTRI", other_card, DAY))) == []
+
+
+def test_other_sources_dates_one_card_with_two_niks_and_unknown_cards_are_left_to_the_model():
     a = ("dtsen_individu:1", "3212056306120001", "NAILA PUTRI", KK, DAY)
     assert twins(rows(a, ("sr_siswa:SR1", None, "NAILI PUTRI", KK, DAY))) == []
-    assert twins(rows(a, ("dtsen_individu:2", None, "NAILI PUTRI", "3212051108110002", DAY))) == []
     assert twins(rows(a, ("dtsen_individu:2", None, "NAILI PUTRI", KK, date(2012, 6, 24)))) == []
     assert twins(rows(a, ("dtsen_individu:2", "3212056306120002", "NAILI PUTRI", KK, DAY))) == []
+    assert twins(rows(a, ("dtsen_individu:2", None, "NAILI PUTRI", None, DAY))) == []
 
 
 def test_in_a_small_population_a_share_is_not_enough():
