@@ -232,7 +232,7 @@ def linkage_pairs(context: dg.AssetExecutionContext, padu: PaduSettings, warehou
     "(assets/linkage/constraints.py, assets/linkage/conflicts.py). On an incremental night only the "
     "components that new, changed or deleted records or changed constraints touch are clustered "
     "again; every other record keeps last night's cluster (assets/linkage/recluster.py). "
-    "Two records of different sources that are each other's only candidate join from a lower "
+    "Two records of different sources that are each other's only (or clearly best) candidate join from a lower "
     "probability (assets/linkage/sole_candidates.py, `linkage.sole_candidate_links`); twins on one "
     "card whose NIK is missing are kept apart (assets/linkage/twins.py). "
     "Also writes `linkage.components`, `linkage.cluster_splits`, `linkage.cluster_constraints`, "
@@ -266,6 +266,7 @@ def linkage_clusters(context: dg.AssetExecutionContext, padu: PaduSettings, ware
     sole = sole_candidate_links(
         pairs, must_links, cannot_links,
         rules.sole_candidate_min_probability or rules.cluster_threshold, rules.cluster_threshold,
+        rules.sole_candidate_runner_up_ratio,
     )
     must_links = pl.concat([must_links, sole.select(must_links.columns)], how="vertical_relaxed")
     edges = cluster_edges(pairs, must_links)

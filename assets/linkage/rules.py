@@ -81,6 +81,11 @@ class LinkageRules:
         return None if value is None else float(value)
 
     @property
+    def sole_candidate_runner_up_ratio(self) -> float:
+        """How far behind the pair a sole candidate's other candidates must score (0: none)."""
+        return float(self.raw["clustering"].get("sole_candidate_runner_up_ratio", 0.0))
+
+    @property
     def twin_name_rule(self) -> tuple[float, int] | None:
         """(share, holders) that make a name established for the twins rule
         (assets/linkage/twins.py); None: no such rule."""

@@ -1,4 +1,5 @@
-"""Sole candidates: two records of different sources that are each other's only candidate.
+"""Sole candidates: two records of different sources that are each other's only candidate, or
+each other's best one by a clear margin.
 
 A record that the model pairs with exactly one other record at the prediction threshold, which in
 turn is paired with nothing else, is a pair the model finds likely but the cluster threshold holds
@@ -8,7 +9,9 @@ Across sources such a pair is joined from a lower probability (`clustering.sole_
 each source lists a person once or a few times, so a record whose only candidate in the whole
 population is one record of another source, with no rival on either side, is that person far more
 often than the probability alone says. Within one source it is not: two DTSEN records that are each
-other's only candidate are mostly twins or siblings on one card, and stay apart.
+other's only candidate are mostly twins or siblings on one card, and stay apart. A rival far behind
+does not change that: each record's other candidates may score up to
+`clustering.sole_candidate_runner_up_ratio` times the pair (a must-link counts as 1.0).
 
 Measured on the generator with its hardest noise (docs/linkage.md, "Sole candidates"): at 50,000
 persons 47 such pairs at p >= 0.6, of which 46 are one person; at 200,000, 279 and 254.
@@ -25,29 +28,42 @@ import polars as pl
 
 from assets.linkage.model import source_of_key
 
-REASON = "each other's sole candidate, different sources"
+REASON = "each other's clear best candidate, different sources"
 KEYS = ["record_key_l", "record_key_r"]
 
 
 def _both_ways(pairs: pl.DataFrame) -> pl.DataFrame:
-    swapped = pairs.select(pl.col("record_key_r").alias("record_key_l"), pl.col("record_key_l").alias("record_key_r"))
-    return pl.concat([pairs, swapped])
+    swapped = pairs.rename({"record_key_l": "record_key_r", "record_key_r": "record_key_l"})
+    return pl.concat([pairs, swapped.select(pairs.columns)])
 
 
 def sole_candidate_links(pairs: pl.DataFrame, must_links: pl.DataFrame, cannot_links: frozenset[tuple[str, str]],
-                         low: float, high: float) -> pl.DataFrame:
+                         low: float, high: float, runner_up_ratio: float = 0.0) -> pl.DataFrame:
     """pairs: record_key_l, record_key_r, match_probability (every pair at the prediction
     threshold); must_links: record_key_l, record_key_r. Returns record_key_l, record_key_r,
-    match_probability, reason of the pairs with low <= probability < high whose two records, of
-    different sources, have no other candidate."""
-    both_ways = _both_ways(pl.concat([pairs.select(KEYS), must_links.select(KEYS)]))
-    # Distinct partners: a pair both scored and stated counts once.
-    single = both_ways.unique().group_by("record_key_l").len("partners").filter(pl.col("partners") == 1)
+    match_probability, reason of the pairs with low <= probability < high, of records of
+    different sources, where each record is the other's best candidate and every other candidate
+    of either scores at most `runner_up_ratio` times the pair (0: none at all; a must-link counts
+    as 1.0)."""
+    candidates = pl.concat([
+        pairs.select(*KEYS, "match_probability"),
+        must_links.select(*KEYS, pl.lit(1.0).alias("match_probability")),
+    ])
+    # A pair both scored and stated counts once, at its highest.
+    both_ways = _both_ways(candidates).group_by(KEYS).agg(pl.col("match_probability").max())
+    ranked = both_ways.sort("match_probability", descending=True).group_by("record_key_l").agg(
+        pl.col("record_key_r").first().alias("best"),
+        pl.col("match_probability").get(1, null_on_oob=True).fill_null(0.0).alias("runner_up"),
+    )
+    p = pl.col("match_probability")
     sole = (
-        pairs.filter(pl.col("match_probability").is_between(low, high, closed="left"))
-        .join(single.select("record_key_l"), on="record_key_l", how="semi")
-        .join(single.select(pl.col("record_key_l").alias("record_key_r")), on="record_key_r", how="semi")
+        pairs.filter(p.is_between(low, high, closed="left"))
         .filter(source_of_key("record_key_l") != source_of_key("record_key_r"))
+        .join(ranked.rename({"best": "best_l", "runner_up": "runner_up_l"}), on="record_key_l")
+        .join(ranked.rename({"record_key_l": "record_key_r", "best": "best_r", "runner_up": "runner_up_r"}),
+              on="record_key_r")
+        .filter(pl.col("best_l") == pl.col("record_key_r"), pl.col("best_r") == pl.col("record_key_l"),
+                pl.max_horizontal("runner_up_l", "runner_up_r") <= p * runner_up_ratio)
         .select(*KEYS, "match_probability", pl.lit(REASON).alias("reason"))
     )
     if cannot_links:

@@ -85,3 +85,20 @@ def test_a_sole_pair_that_loses_its_standing_is_clustered_again():
     )
     assert not plan.full
     assert plan.redo.to_list() == sorted([CASE, DTSEN, "p2mi_penempatan:8"])
+
+
+def test_a_rival_far_behind_leaves_a_clear_best_candidate():
+    scored = pairs((DTSEN, CASE, 0.9), (DTSEN2, CASE, 0.6))
+    assert sole(scored) == []  # no rival at all is asked for by default
+    clear = sole_candidate_links(scored, NO_LINKS, frozenset(), 0.6, 0.95, runner_up_ratio=0.8)
+    assert clear.select(PAIR_KEYS).rows() == [(DTSEN, CASE)]  # 0.6 <= 0.8 * 0.9
+    close = pairs((DTSEN, CASE, 0.7), (DTSEN2, CASE, 0.6))  # 0.6 > 0.8 * 0.7
+    assert sole_candidate_links(close, NO_LINKS, frozenset(), 0.6, 0.95, runner_up_ratio=0.8).is_empty()
+    # a rival on the other side counts too, and a stated link is a rival at 1.0
+    other_side = pairs((DTSEN, CASE, 0.9), (DTSEN, PLACEMENT, 0.8))
+    assert sole_candidate_links(other_side, NO_LINKS, frozenset(), 0.6, 0.95, runner_up_ratio=0.8).is_empty()
+    stated = pl.DataFrame({"record_key_l": [CASE], "record_key_r": [PLACEMENT], "reason": ["case names placement"]})
+    assert sole_candidate_links(pairs((DTSEN, CASE, 0.9)), stated, frozenset(), 0.6, 0.95, 0.8).is_empty()
+    # equal best candidates: neither is clearly best
+    tie = pairs((DTSEN, CASE, 0.9), (DTSEN2, CASE, 0.9))
+    assert sole_candidate_links(tie, NO_LINKS, frozenset(), 0.6, 0.95, runner_up_ratio=0.8).is_empty()
