@@ -162,6 +162,18 @@ def test_two_people_told_apart_by_their_niks(model, left, right, level):
     assert pair["match_probability"] < 0.001
 
 
+def test_a_nik_one_digit_off_under_an_unrelated_name_is_no_typo(model):
+    # INTAN SAFITRI and EUIS, born on one day, NIKs one digit apart in the region digits: two
+    # people each given serial 0001, not one NIK mistyped
+    left = dtsen_row("1", "INTAN SAFITRI", "3212014802210001", "08-02-2021", "P")
+    related = score(model, left, dtsen_row("2", "INTAN SAFITRI", "3212024802210001", "08-02-2021", "P"))
+    assert related["nik"] == "NIK one typo in the region digits"
+    unrelated = score(model, left, dtsen_row("2", "EUIS", "3212024802210001", "08-02-2021", "P"))
+    assert unrelated["nik"] not in {"NIK one typo in the region digits", "NIK one typo in the birth-date digits"}
+    assert unrelated["mw_nik"] <= 0
+    assert unrelated["match_probability"] < 0.5
+
+
 def test_namesakes_born_on_one_day_on_two_family_cards_stay_apart(model):
     # one common name, 1 July (a default date), one district: the office gave serials 0001 and 0002
     pair = score(model, dtsen_row("1", "SUMARNI", "3201014107640001", "01-07-1964", "P", "3201010202050001"),
