@@ -10,7 +10,7 @@ from assets.sources.contracts import CONTRACTS
 from assets.standardise.block_keys import with_capped_keys
 from assets.standardise.delta import clear_state, plan_staging, stage_changed_rows, write_state
 from assets.standardise.issues import flag_invalid_values, issue_counts
-from assets.standardise.sources import STAGERS, person_records_sql
+from assets.standardise.sources import PASSPORT_ON_NO_PLACEMENT, STAGERS, person_records_sql
 from assets.warehouse import Warehouse, full_rebuild_requested
 
 STAGING_GROUP = "staging"
@@ -121,7 +121,8 @@ def person_records(warehouse: Warehouse) -> dg.MaterializeResult:
         warehouse.read("staging.p2mi_kasus", ["source_record_id", "placement_id"]),
     )
     union = " UNION ALL ".join(person_records_sql(source, f"staging.{source}") for source in CONTRACTS)
-    records = with_capped_keys(load_rules().capped_block_keys, f"({union})")
+    combined = f"(WITH __union AS ({union}) {PASSPORT_ON_NO_PLACEMENT.format(records='__union')})"
+    records = with_capped_keys(load_rules().capped_block_keys, combined)
     with warehouse.transaction() as con:
         con.execute(f"CREATE OR REPLACE TABLE staging.person_records AS {records}")
         con.register("__links", links.to_arrow())

@@ -27,7 +27,7 @@ PERSON_RECORD_COLUMNS = [
     "name_key", "name_key_nospace", "name_key_sorted", "name_first_key", "name_last_key",
     "sex", "birth_date", "birth_year", "birth_date_is_default",
     "kk", "passport", "phone", "village_code", "district_code", "regency_code", "birth_regency_code",
-    "household_key", "lone_name_key",
+    "household_key", "lone_name_key", "passport_on_no_placement",
 ]
 
 
@@ -260,9 +260,24 @@ def person_records_sql(source: str, table: str) -> str:
         # A record with neither a NIK nor a full birth date (a returnee's case with an age) has
         # only its name to be found by: blocking joins this key against every record's name.
         "lone_name_key": "CASE WHEN nik IS NULL AND birth_date IS NULL THEN name_key_nospace END",
+        # Set across sources by staging/person_records (PASSPORT_ON_NO_PLACEMENT); one source
+        # alone cannot tell.
+        "passport_on_no_placement": "CAST(NULL AS BOOLEAN)",
     }
     columns = ", ".join(f'{derived[c]} AS "{c}"' if c in derived else f'"{c}"' for c in PERSON_RECORD_COLUMNS)
     return f"SELECT {columns} FROM {table}"
+
+
+# A case that gives a passport number no placement carries: the worker left without a placement
+# P2MI recorded (non-procedural, or on another passport). P2MI keeps both registers, and a case
+# about a placed worker names the passport of one of their placements: at 50,000 and 200,000
+# heavy-noise persons all 280 and 1,093 such cases of a person with placements did. Read by the
+# passport comparison (`linkage_rules/model.yaml`). `{records}` is the union of the sources' rows.
+PASSPORT_ON_NO_PLACEMENT = (
+    "SELECT * REPLACE (source = 'p2mi_kasus' AND passport IS NOT NULL AND passport NOT IN "
+    "(SELECT passport FROM {records} WHERE source = 'p2mi_penempatan' AND passport IS NOT NULL) "
+    "AS passport_on_no_placement) FROM {records}"
+)
 
 
 def to_person_records(source: str, staged: pl.DataFrame) -> pl.DataFrame:

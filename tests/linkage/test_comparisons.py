@@ -271,6 +271,28 @@ def test_two_balinese_birth_orders_are_two_people(model):
     assert ketut["name"] == "Balinese birth orders differ"
 
 
+def test_a_case_on_a_passport_no_placement_carries_is_not_a_placed_worker(model):
+    # staging flags a case whose passport is on no placement (the person_records step, across
+    # sources); against a placement that is two people, against DTSEN it says nothing
+    case = case_row("K1", "SITI AMINAH", umur="35", jenis_kelamin="P")
+    placement = placement_row("P1", "SITI AMINAH", None, "05-08-1990", None)
+    model_json, tf_tables = model
+    records = staged([case, placement]).with_columns(
+        passport_on_no_placement=pl.Series([True, False]), passport=pl.Series(["X7654321", "C1234567"]))
+    linker, registered = scoring_linker({"person_records": records}, model_json, tf_tables)
+    db_api = registered["person_records"].db_api
+    one = [db_api.register(records.slice(i, 1), dataset_display_name=f"record_{i}") for i in (0, 1)]
+    row = pl.from_arrow(linker.inference.score_pair(*one).as_pyarrow_table()).row(0, named=True)
+    assert row["mw_passport"] < -10
+    assert row["match_probability"] < 0.001
+    unflagged = records.with_columns(passport_on_no_placement=pl.Series([False, False]))
+    linker, registered = scoring_linker({"person_records": unflagged}, model_json, tf_tables)
+    one = [registered["person_records"].db_api.register(unflagged.slice(i, 1), dataset_display_name=f"u_{i}")
+           for i in (0, 1)]
+    row = pl.from_arrow(linker.inference.score_pair(*one).as_pyarrow_table()).row(0, named=True)
+    assert -1 < row["mw_passport"] < 0  # passports differ: a renewed passport says little
+
+
 def test_muhammad_family_and_old_spelling_give_one_name_key(model):
     pair = score(model, dtsen_row("1", "MUHAMMAD RIZKI", None, "17-01-1988", "L"),
                  dtsen_row("2", "MOCH. RIZKY", None, "17-01-1988", "L"))

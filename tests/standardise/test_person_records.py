@@ -46,3 +46,24 @@ def test_keys_household_and_lone_name_key():
     assert cases["record_key"].to_list() == ["p2mi_kasus:2", "p2mi_kasus:3"]
     assert cases["household_key"].to_list() == [None, None]  # no DTSEN family id outside DTSEN
     assert cases["lone_name_key"].to_list() == ["BUDISANTOSO", None]
+
+
+def test_a_case_passport_that_no_placement_carries_is_flagged():
+    from assets.frames import query_frames
+    from assets.standardise.sources import PASSPORT_ON_NO_PLACEMENT
+
+    union = pl.DataFrame({
+        "record_key": ["p2mi_penempatan:1", "p2mi_kasus:A", "p2mi_kasus:B", "p2mi_kasus:C", "dtsen_individu:9"],
+        "source": ["p2mi_penempatan", "p2mi_kasus", "p2mi_kasus", "p2mi_kasus", "dtsen_individu"],
+        "passport": ["C1234567", "C1234567", "X7654321", None, None],
+        "passport_on_no_placement": pl.Series([None] * 5, dtype=pl.Boolean),
+    })
+    flagged = query_frames(PASSPORT_ON_NO_PLACEMENT.format(records="__u") + " ORDER BY record_key", {"__u": union})
+    assert dict(flagged.select("record_key", "passport_on_no_placement").iter_rows()) == {
+        "dtsen_individu:9": False,
+        "p2mi_kasus:A": False,  # its placement's passport
+        "p2mi_kasus:B": True,  # a passport no placement carries
+        "p2mi_kasus:C": False,  # no passport given
+        "p2mi_penempatan:1": False,
+    }
+    assert flagged.columns == union.columns
