@@ -121,8 +121,8 @@ def person_records(warehouse: Warehouse) -> dg.MaterializeResult:
         warehouse.read("staging.p2mi_kasus", ["source_record_id", "placement_id"]),
     )
     union = " UNION ALL ".join(person_records_sql(source, f"staging.{source}") for source in CONTRACTS)
-    combined = f"(WITH __union AS ({union}) {PASSPORT_ON_NO_PLACEMENT.format(records='__union')})"
-    records = with_capped_keys(load_rules().capped_block_keys, combined)
+    flagged = PASSPORT_ON_NO_PLACEMENT.format(records=f"({union})", placements="staging.p2mi_penempatan")
+    records = with_capped_keys(load_rules().capped_block_keys, f"({flagged})")
     with warehouse.transaction() as con:
         con.execute(f"CREATE OR REPLACE TABLE staging.person_records AS {records}")
         con.register("__links", links.to_arrow())

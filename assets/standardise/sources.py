@@ -272,10 +272,11 @@ def person_records_sql(source: str, table: str) -> str:
 # P2MI recorded (non-procedural, or on another passport). P2MI keeps both registers, and a case
 # about a placed worker names the passport of one of their placements: at 50,000 and 200,000
 # heavy-noise persons all 280 and 1,093 such cases of a person with placements did. Read by the
-# passport comparison (`linkage_rules/model.yaml`). `{records}` is the union of the sources' rows.
+# passport comparison (`linkage_rules/model.yaml`). `{records}`: the union of the sources' rows;
+# `{placements}`: the staged placements (read apart, so that the union is scanned once).
 PASSPORT_ON_NO_PLACEMENT = (
     "SELECT * REPLACE (source = 'p2mi_kasus' AND passport IS NOT NULL AND passport NOT IN "
-    "(SELECT passport FROM {records} WHERE source = 'p2mi_penempatan' AND passport IS NOT NULL) "
+    "(SELECT passport FROM {placements} WHERE passport IS NOT NULL) "
     "AS passport_on_no_placement) FROM {records}"
 )
 

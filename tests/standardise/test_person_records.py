@@ -58,7 +58,9 @@ def test_a_case_passport_that_no_placement_carries_is_flagged():
         "passport": ["C1234567", "C1234567", "X7654321", None, None],
         "passport_on_no_placement": pl.Series([None] * 5, dtype=pl.Boolean),
     })
-    flagged = query_frames(PASSPORT_ON_NO_PLACEMENT.format(records="__u") + " ORDER BY record_key", {"__u": union})
+    placements = union.filter(pl.col("source") == "p2mi_penempatan")
+    sql = PASSPORT_ON_NO_PLACEMENT.format(records="__u", placements="__p") + " ORDER BY record_key"
+    flagged = query_frames(sql, {"__u": union, "__p": placements})
     assert dict(flagged.select("record_key", "passport_on_no_placement").iter_rows()) == {
         "dtsen_individu:9": False,
         "p2mi_kasus:A": False,  # its placement's passport
