@@ -16,7 +16,7 @@ from assets.linkage.diagnostics import (
     model_charts,
 )
 from assets.linkage.incremental import (
-    ModelStore, classify_records, combine_pairs, dropped_strong_pairs, record_hashes, score_all,
+    PAIR_KEYS, ModelStore, classify_records, combine_pairs, dropped_strong_pairs, record_hashes, score_all,
     score_touched, term_frequency_columns, term_frequency_tables,
 )
 from assets.linkage.model import LINKAGE_COLUMNS, cluster_edges, collapsed_levels, train, untrained_levels
@@ -256,12 +256,12 @@ def linkage_clusters(context: dg.AssetExecutionContext, padu: PaduSettings, ware
     answers = read_answers(review_dir / "answers.csv")
     reviewed_matches, cannot_links = constraints_from_answers(answers)
     must_links = pl.concat([stated, reviewed_matches], how="vertical_relaxed")
-    twins = pl.DataFrame(schema={"record_key_l": pl.String, "record_key_r": pl.String})
+    twins = pl.DataFrame(schema={k: pl.String for k in PAIR_KEYS})
     if rules.twin_name_rule is not None and "name_key" in tf_tables:
         twins = twin_cannot_links(
             pairs, lambda keys: warehouse.read_rows_of("staging.person_records", keys, TWIN_COLUMNS),
             tf_tables["name_key"], *rules.twin_name_rule,
-        ).join(must_links.select("record_key_l", "record_key_r"), on=["record_key_l", "record_key_r"], how="anti")
+        ).join(must_links.select(PAIR_KEYS), on=PAIR_KEYS, how="anti")
         cannot_links = cannot_links | frozenset(twins.iter_rows())
     sole = sole_candidate_links(
         pairs, must_links, cannot_links,

@@ -38,13 +38,13 @@ from assets.fingerprint import code_fingerprint
 from assets.linkage.backend import DUCKDB, LinkageBackend, release_splink
 from assets.linkage.conflicts import within_cluster_conflicts
 from assets.linkage.constraints import ClusterConstraints, enforce_constraints
+from assets.linkage.incremental import PAIR_KEYS
 from assets.linkage.model import cluster
 from assets.linkage.rules import LinkageRules
 
 COMPONENTS = "linkage.components"
 CONSTRAINTS = "linkage.cluster_constraints"
 CLUSTER_STATE = "linkage.cluster_state"
-PAIR_KEYS = ["record_key_l", "record_key_r"]
 # What a cluster depends on besides its records, edges and constraints.
 CLUSTERING_CODE = ("backend.py", "conflicts.py", "constraints.py", "incremental.py", "model.py", "recluster.py",
                    "sole_candidates.py", "twins.py")

@@ -26,10 +26,10 @@ from __future__ import annotations
 
 import polars as pl
 
+from assets.linkage.incremental import PAIR_KEYS as KEYS
 from assets.linkage.model import source_of_key
 
 REASON = "each other's clear best candidate, different sources"
-KEYS = ["record_key_l", "record_key_r"]
 
 
 def _both_ways(pairs: pl.DataFrame) -> pl.DataFrame:

@@ -25,9 +25,9 @@ from typing import Callable
 
 import polars as pl
 
+from assets.linkage.incremental import PAIR_KEYS as KEYS
 from assets.linkage.model import source_of_key
 
-KEYS = ["record_key_l", "record_key_r"]
 COLUMNS = ["record_key", "nik", "name_key", "kk", "birth_date"]
 
 
