@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import polars as pl
 
-from assets.linkage.incremental import scoring_linker
+from assets.linkage.incremental import ordered_pair_keys, scoring_linker
 from assets.linkage.model import LINKAGE_COLUMNS
 
 CLUSTER_KEY = "__cluster_key"
@@ -54,9 +54,4 @@ def within_cluster_conflicts(records: pl.DataFrame, clusters: pl.DataFrame, mode
         low = low.filter(pl.min_horizontal(weights) <= evidence_weight)
     if low.is_empty():
         return empty
-    swap = pl.col("record_key_l") > pl.col("record_key_r")
-    return low.select(
-        pl.when(swap).then("record_key_r").otherwise("record_key_l").alias("record_key_l"),
-        pl.when(swap).then("record_key_l").otherwise("record_key_r").alias("record_key_r"),
-        "match_probability",
-    )
+    return low.select(*ordered_pair_keys(), "match_probability")

@@ -38,7 +38,7 @@ from assets.fingerprint import code_fingerprint
 from assets.linkage.backend import DUCKDB, LinkageBackend, release_splink
 from assets.linkage.conflicts import within_cluster_conflicts
 from assets.linkage.constraints import ClusterConstraints, enforce_constraints
-from assets.linkage.incremental import PAIR_KEYS
+from assets.linkage.incremental import PAIR_KEYS, ordered_pair_keys
 from assets.linkage.model import cluster
 from assets.linkage.rules import LinkageRules
 
@@ -104,9 +104,7 @@ def constraint_table(must_links: pl.DataFrame, cannot_links: frozenset[tuple[str
     cannot = pl.DataFrame(list(cannot_links), schema={k: pl.String for k in PAIR_KEYS}, orient="row")
     cannot = cannot.with_columns(pl.lit("cannot"))
     both = pl.concat([must_links.select(*PAIR_KEYS, pl.lit("must")), cannot]).rename({"literal": "kind"})
-    return both.select(
-        pl.min_horizontal(PAIR_KEYS).alias("record_key_l"), pl.max_horizontal(PAIR_KEYS).alias("record_key_r"), "kind",
-    ).unique().sort(both.columns)
+    return both.select(*ordered_pair_keys(), "kind").unique().sort(both.columns)
 
 
 @dataclass(frozen=True)

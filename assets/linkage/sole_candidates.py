@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import polars as pl
 
-from assets.linkage.incremental import PAIR_KEYS as KEYS
+from assets.linkage.incremental import PAIR_KEYS as KEYS, ordered_pair_keys
 from assets.linkage.model import source_of_key
 
 REASON = "each other's clear best candidate, different sources"
@@ -68,5 +68,6 @@ def sole_candidate_links(pairs: pl.DataFrame, must_links: pl.DataFrame, cannot_l
     )
     if cannot_links:
         refused = pl.DataFrame(list(cannot_links), schema={k: pl.String for k in KEYS}, orient="row")
-        sole = sole.join(_both_ways(refused), on=KEYS, how="anti")
+        # The scored pairs hold the smaller key left (incremental._pairs_frame); so do these.
+        sole = sole.join(refused.select(ordered_pair_keys()), on=KEYS, how="anti")
     return sole.sort(KEYS)
