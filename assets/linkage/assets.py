@@ -6,14 +6,14 @@ the run asks for a full rebuild (`padu/full_rebuild` tag, run config, the weekly
 import json
 import time
 from dataclasses import replace
+from pathlib import Path
 
 import dagster as dg
 import polars as pl
 
 from assets.linkage.backend import release_splink
 from assets.linkage.diagnostics import (
-    BLOCKING_STATE, blocking_recount_reason, blocking_report, cluster_metrics, comparison_viewer, link_rates,
-    model_charts,
+    BLOCKING_STATE, blocking_report, cluster_metrics, comparison_viewer, link_rates, model_charts_of, plan_recount,
 )
 from assets.linkage.incremental import (
     PAIR_KEYS, ModelStore, classify_records, combine_pairs, dropped_strong_pairs, record_hashes, score_all,
@@ -352,48 +352,42 @@ def linkage_clusters(context: dg.AssetExecutionContext, padu: PaduSettings, ware
     group_name=LINKAGE_GROUP,
     code_version=rules_code_version(),
     description="How the linkage behaved, with no personal value: Splink's match-weight and m/u "
-    "charts and its comparison viewer over a sample of tonight's pairs, identifying values shown "
-    "as keyed tokens (HTML under `$PADU_DATA_DIR/reports/<run>/`), pairs per blocking rule (carried "
-    "over on incremental nights until 5% of the records changed), link "
+    "charts of the model (HTML under `$PADU_DATA_DIR/reports/models/<model>/`), its comparison "
+    "viewer over a sample of the scored pairs, identifying values shown as keyed tokens (HTML under "
+    "`$PADU_DATA_DIR/reports/<run>/`), and pairs per blocking rule (these two carried over on "
+    "incremental nights until 5% of the records changed), link "
     "rates per source pair and per province, and how densely each person's records are linked "
     "(`linkage.cluster_metrics`; the cluster size distribution is on `linkage/clusters`).",
     kinds={"splink"},
 )
 def linkage_diagnostics(context: dg.AssetExecutionContext, padu: PaduSettings, warehouse: Warehouse):
     rules = load_rules()
-    _, model_json, tf_tables = _night_model(padu, warehouse)
-    records = warehouse.read("staging.person_records", LINKAGE_COLUMNS)
-    clusters = warehouse.read("linkage.clusters")
-    out_dir = padu.reports_path / context.run.run_id
-    charts = model_charts(model_json, out_dir)
-    viewer = out_dir / "comparison_viewer.html"
-    viewer_pairs = comparison_viewer(
-        records, warehouse.read("linkage.pairs"), model_json, tf_tables,
-        resolve_key(padu.pseudonym_key, padu.data_path, padu.production), viewer,
-    )
-    blocking, blocking_state, recount = _blocking_report_tonight(context, warehouse, records, rules)
+    run, model_json, tf_tables = _night_model(padu, warehouse)
+    charts = model_charts_of(run["model_id"], model_json, padu.reports_path)
+    population = _population_reports_tonight(context, padu, warehouse, rules, model_json, tf_tables)
+    blocking, state = population["blocking"], population["state"].row(0, named=True)
     release_splink()
-    by_pair, by_province = link_rates(records, clusters)
+    clusters = warehouse.read("linkage.clusters")
+    by_pair, by_province = link_rates(
+        warehouse.read("staging.person_records", ["record_key", "source", "regency_code"]), clusters)
     density = cluster_metrics(
         clusters, warehouse.read("linkage.pairs", ["record_key_l", "record_key_r", "match_probability"]),
         rules.cluster_threshold,
     )
-    warehouse.write({"linkage.blocking_report": blocking, BLOCKING_STATE: blocking_state,
+    warehouse.write({"linkage.blocking_report": blocking, BLOCKING_STATE: population["state"],
                      "linkage.link_rates": by_pair, "linkage.link_rates_by_province": by_province,
                      "linkage.cluster_metrics": density})
+    counted = (f"tonight ({population['reason']})" if population["reason"] else
+               f"carried over from run {state['run_id']}: {state['records_changed_since']} records changed since")
     return dg.MaterializeResult(
         metadata={
             "match_weights_chart": dg.MetadataValue.path(str(charts["match_weights"])),
             "m_u_chart": dg.MetadataValue.path(str(charts["m_u_parameters"])),
-            "comparison_viewer": dg.MetadataValue.path(str(viewer)),
-            "comparison_viewer_pairs": viewer_pairs,
+            "comparison_viewer": dg.MetadataValue.path(state["comparison_viewer"]),
+            "comparison_viewer_pairs": state["comparison_viewer_pairs"],
             "candidate_pairs": int(blocking["cumulative_pairs"][-1]) if blocking.height else 0,
             "blocking_rules": markdown_table(blocking, max_rows=30),
-            "blocking_report_counted": (
-                f"tonight ({recount})" if recount else
-                f"carried over from run {blocking_state['run_id'][0]}: "
-                f"{blocking_state['records_changed_since'][0]} records changed since"
-            ),
+            "blocking_report_counted": counted,
             "link_rates_by_source_pair": markdown_table(by_pair),
             "link_rates_by_province": markdown_table(by_province, max_rows=40),
             # A chain of records each linked only to the next: density near 2/n.
@@ -406,22 +400,23 @@ def linkage_diagnostics(context: dg.AssetExecutionContext, padu: PaduSettings, w
     )
 
 
-def _blocking_report_tonight(context: dg.AssetExecutionContext, warehouse: Warehouse, records: pl.DataFrame,
-                             rules: LinkageRules) -> tuple[pl.DataFrame, pl.DataFrame, str | None]:
-    """The blocking report, counted tonight or carried over (diagnostics.blocking_recount_reason),
-    its state row, and why it was counted (None when carried over)."""
-    linkage = warehouse.read("linkage.state").row(0, named=True)
-    previous = None
-    if warehouse.exists(BLOCKING_STATE) and warehouse.exists("linkage.blocking_report"):
-        previous = warehouse.read(BLOCKING_STATE).row(0, named=True)
-    changed_since = 0 if previous is None else previous["records_changed_since"]
-    if previous is not None and previous["linkage_run_id"] != linkage["run_id"]:  # not counted twice
-        changed_since += linkage["records_new"] + linkage["records_changed"] + linkage["records_deleted"]
-    reason = blocking_recount_reason(previous, rules.version_hash, linkage["mode"], changed_since, records.height)
-    if reason is None:
-        state = pl.DataFrame([{**previous, "linkage_run_id": linkage["run_id"], "records_changed_since": changed_since}])
-        return warehouse.read("linkage.blocking_report"), state, None
-    state = pl.DataFrame({"run_id": [context.run.run_id], "linkage_run_id": [linkage["run_id"]],
-                          "rules_version": [rules.version_hash], "records": [records.height],
-                          "records_changed_since": [0]})
-    return blocking_report(records, rules), state, reason
+def _population_reports_tonight(context: dg.AssetExecutionContext, padu: PaduSettings, warehouse: Warehouse,
+                                rules: LinkageRules, model_json: dict, tf_tables: dict) -> dict:
+    """The reports that describe the whole population, the blocking report and the comparison
+    viewer over a sample of the pairs: made tonight or carried over from the night that made them
+    (diagnostics.blocking_recount_reason). Returns blocking (the report), state (its state row:
+    the viewer's file and pair count too) and reason (why they were made tonight; None when
+    carried over)."""
+    plan = plan_recount(warehouse, BLOCKING_STATE, "linkage.blocking_report", rules.version_hash)
+    if plan.reason is None and not Path(plan.previous.get("comparison_viewer") or "").is_file():
+        plan.reason = "the last comparison viewer is gone"
+    if plan.reason is None:
+        return {"blocking": warehouse.read("linkage.blocking_report"), "state": plan.carried_state(), "reason": None}
+    records = warehouse.read("staging.person_records", LINKAGE_COLUMNS)
+    viewer = padu.reports_path / context.run.run_id / "comparison_viewer.html"
+    viewer_pairs = comparison_viewer(
+        records, warehouse.read("linkage.pairs"), model_json, tf_tables,
+        resolve_key(padu.pseudonym_key, padu.data_path, padu.production), viewer,
+    )
+    state = plan.fresh_state(context.run.run_id, comparison_viewer=str(viewer), comparison_viewer_pairs=viewer_pairs)
+    return {"blocking": blocking_report(records, rules), "state": state, "reason": plan.reason}

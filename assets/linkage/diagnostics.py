@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 import warnings
+from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
@@ -87,6 +88,48 @@ def blocking_recount_reason(previous: dict | None, rules_version: str, linkage_m
     return None
 
 
+CHARTS = ("match_weights", "m_u_parameters")
+
+
+@dataclass
+class RecountPlan:
+    """Whether a report on the whole population is made tonight or carried over, and the state
+    row that goes with it (its table: run_id, linkage_run_id, rules_version, records,
+    records_changed_since, and whatever the report adds)."""
+
+    previous: dict | None
+    linkage_run_id: str
+    rules_version: str
+    records: int
+    changed_since: int
+    reason: str | None  # why it is made tonight; None: carried over
+
+    def carried_state(self) -> pl.DataFrame:
+        return pl.DataFrame([{**self.previous, "linkage_run_id": self.linkage_run_id,
+                              "records_changed_since": self.changed_since}])
+
+    def fresh_state(self, run_id: str, **extra) -> pl.DataFrame:
+        return pl.DataFrame([{"run_id": run_id, "linkage_run_id": self.linkage_run_id,
+                              "rules_version": self.rules_version, "records": self.records,
+                              "records_changed_since": 0, **extra}])
+
+
+def plan_recount(warehouse, state_table: str, report_table: str, rules_version: str) -> RecountPlan:
+    """The plan for a report kept in `report_table` with its state row in `state_table`, after
+    tonight's linkage (`linkage.state`): the records changed since it was made add up night by
+    night, tonight's counted once however often the step runs."""
+    linkage = warehouse.read("linkage.state").row(0, named=True)
+    previous = None
+    if warehouse.exists(state_table) and warehouse.exists(report_table):
+        previous = warehouse.read(state_table).row(0, named=True)
+    changed_since = 0 if previous is None else previous["records_changed_since"]
+    if previous is not None and previous["linkage_run_id"] != linkage["run_id"]:
+        changed_since += linkage["records_new"] + linkage["records_changed"] + linkage["records_deleted"]
+    records = int(warehouse.query("SELECT count(*) AS n FROM staging.person_records")["n"][0])
+    reason = blocking_recount_reason(previous, rules_version, linkage["mode"], changed_since, records)
+    return RecountPlan(previous, linkage["run_id"], rules_version, records, changed_since, reason)
+
+
 def model_charts(model_json: dict, out_dir: Path) -> dict[str, Path]:
     """Splink's match-weights and m/u charts of the trained model, as standalone HTML files.
     They are built from the model alone (an empty frame of the right columns), so they can hold
@@ -100,10 +143,23 @@ def model_charts(model_json: dict, out_dir: Path) -> dict[str, Path]:
         "m_u_parameters": linker.visualisations.m_u_parameters_chart(),
     }
     paths = {}
-    for name, chart in charts.items():
+    for name in CHARTS:
         paths[name] = out_dir / f"{name}.html"
-        chart.save(str(paths[name]))
+        # Written aside and renamed: a run killed mid-write leaves no half chart to be kept.
+        partial = out_dir / f".partial-{name}.html"
+        charts[name].save(str(partial))
+        partial.rename(paths[name])
     return paths
+
+
+def model_charts_of(model_id: str, model_json: dict, reports_dir: Path) -> dict[str, Path]:
+    """The charts of one trained model, drawn the first night it scores and kept under
+    `reports/models/<model_id>/`: they depend on the model alone (0.3 s a night at 1M)."""
+    out_dir = reports_dir / "models" / model_id
+    paths = {name: out_dir / f"{name}.html" for name in CHARTS}
+    if all(path.exists() for path in paths.values()):
+        return paths
+    return model_charts(model_json, out_dir)
 
 
 def link_rates(records: pl.DataFrame, clusters: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:

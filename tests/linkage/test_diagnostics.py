@@ -9,6 +9,7 @@ import polars as pl
 
 from assets.linkage.diagnostics import (
     blocking_recount_reason, blocking_report, cluster_metrics, link_rates, model_charts,
+    model_charts_of,
 )
 from assets.linkage.model import LINKAGE_COLUMNS, train
 from assets.linkage.rules import load_rules
@@ -54,6 +55,22 @@ def test_charts_come_from_the_model_and_hold_no_record(tmp_path):
     assert "NIK equal" in html and "3212014107850001" not in html and "SITI" not in html
     assert paths["m_u_parameters"].exists()
     json.dumps(model)  # the model itself is plain JSON
+
+
+def test_charts_are_drawn_once_per_model(tmp_path):
+    model, _ = train(records(), load_rules())
+    paths = model_charts_of("model-a", model, tmp_path)
+    assert paths["match_weights"] == tmp_path / "models" / "model-a" / "match_weights.html"
+    drawn = {name: path.stat().st_mtime_ns for name, path in paths.items()}
+    paths["m_u_parameters"].write_text("kept")  # a second night reads nothing and redraws nothing
+    assert model_charts_of("model-a", model, tmp_path) == paths
+    assert paths["m_u_parameters"].read_text() == "kept"
+    assert paths["match_weights"].stat().st_mtime_ns == drawn["match_weights"]
+    # Another model, or a chart gone: drawn (again), never from a half-written file.
+    assert "NIK equal" in model_charts_of("model-b", model, tmp_path)["match_weights"].read_text()
+    paths["match_weights"].unlink()
+    assert "NIK equal" in model_charts_of("model-a", model, tmp_path)["m_u_parameters"].read_text()
+    assert not list((tmp_path / "models").rglob(".partial-*"))
 
 
 def test_link_rates_per_source_pair_and_province():

@@ -139,10 +139,17 @@ def test_later_nights_choose_only_touched_persons_and_equal_a_full_computation(n
             assert canonical(inc, records).equals(canonical(full, full_records)), f"night {n['night']}: {table}"
 
 
-def diagnostics_metadata(result, name: str) -> str:
-    [event] = [e for e in result.get_asset_materialization_events()
-               if e.asset_key == dg.AssetKey(["linkage", "diagnostics"])]
+def asset_metadata(result, key: list[str], name: str):
+    [event] = [e for e in result.get_asset_materialization_events() if e.asset_key == dg.AssetKey(key)]
     return event.materialization.metadata[name].value
+
+
+def diagnostics_metadata(result, name: str):
+    return asset_metadata(result, ["linkage", "diagnostics"], name)
+
+
+def quality_metadata(result, name: str):
+    return asset_metadata(result, ["quality", "report"], name)
 
 
 def test_an_incremental_night_carries_the_blocking_report_over_and_a_full_one_counts_it(nights):
@@ -151,9 +158,20 @@ def test_an_incremental_night_carries_the_blocking_report_over_and_a_full_one_co
         + night2["state"]["records_deleted"] < 0.05 * night2["records"].height
     assert diagnostics_metadata(night2["result"], "blocking_report_counted").startswith("carried over from run")
     assert night2["blocking_report"].equals(nights[0]["blocking_report"])
+    # The comparison viewer and the quality report's blocking recall go with it: night 1's, as made.
+    assert diagnostics_metadata(night2["result"], "comparison_viewer") == diagnostics_metadata(
+        nights[0]["result"], "comparison_viewer")
+    assert night2["result"].run_id not in diagnostics_metadata(night2["result"], "comparison_viewer")
+    assert quality_metadata(night2["result"], "blocking_recall_counted").startswith("carried over from run")
+    assert quality_metadata(night2["result"], "blocking_recall") == quality_metadata(nights[0]["result"], "blocking_recall")
+    # The model's charts are drawn once per model, the first night it scores.
+    assert diagnostics_metadata(night2["result"], "m_u_chart") == diagnostics_metadata(nights[0]["result"], "m_u_chart")
     # The full rebuild of the same night counts again, on tonight's records.
     assert diagnostics_metadata(night2["full"]["result"], "blocking_report_counted") == "tonight (a full linkage night)"
     assert not night2["full"]["blocking_report"].equals(nights[0]["blocking_report"])
+    full_viewer = diagnostics_metadata(night2["full"]["result"], "comparison_viewer")
+    assert night2["full"]["result"].run_id in full_viewer and Path(full_viewer).is_file()
+    assert quality_metadata(night2["full"]["result"], "blocking_recall_counted") == "tonight (a full linkage night)"
 
 
 def test_later_nights_cluster_only_touched_components_and_equal_a_full_clustering(nights):
