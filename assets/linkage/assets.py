@@ -21,7 +21,7 @@ from assets.linkage.incremental import (
 )
 from assets.linkage.model import LINKAGE_COLUMNS, cluster_edges, collapsed_levels, train, untrained_levels
 from assets.linkage.recluster import (
-    CLUSTER_STATE, COMPONENTS, CONSTRAINTS, cluster_people, clustering_fingerprint, constraint_table,
+    CLUSTER_STATE, COMPONENTS, CONSTRAINTS, REDONE, cluster_people, clustering_fingerprint, constraint_table,
     crossing_edges, merge_kept, plan_clustering,
 )
 from assets.linkage.review import constraints_from_answers, read_answers, review_queue
@@ -308,13 +308,17 @@ def linkage_clusters(context: dg.AssetExecutionContext, padu: PaduSettings, ware
     warehouse.write({
         "linkage.clusters": clusters, COMPONENTS: components, "linkage.cluster_splits": splits,
         CONSTRAINTS: constraints, "linkage.review_queue": queue, "linkage.sole_candidate_links": sole,
+        # Last night's and tonight's records outside it keep their cluster (empty on a full night).
+        REDONE: pl.DataFrame({"record_key": [] if plan.full else plan.redo}, schema={"record_key": pl.String}),
         CLUSTER_STATE: pl.DataFrame({
             "run_id": [context.run.run_id], "pairs_run_id": [linkage_state["run_id"]],
             "model_id": [run["model_id"]], "fingerprint": [clustering_fingerprint()],
             "mode": ["full" if plan.full else "incremental"], "reason": [plan.reason],
             "records": [clusters.height], "records_clustered": [records.height],
             "conflicts": [result.conflicts.height],
-        }),
+            # The clustering whose clusters the kept records carry over.
+            "built_on_run_id": [None if plan.full else previous[CLUSTER_STATE]["run_id"][0]],
+        }, schema_overrides={"built_on_run_id": pl.String}),
     })
     review_dir.mkdir(parents=True, exist_ok=True)
     queue.write_csv(review_dir / "queue.csv")

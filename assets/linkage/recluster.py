@@ -45,6 +45,8 @@ from assets.linkage.rules import LinkageRules
 COMPONENTS = "linkage.components"
 CONSTRAINTS = "linkage.cluster_constraints"
 CLUSTER_STATE = "linkage.cluster_state"
+# The records an incremental clustering did not keep (ClusterPlan.redo): what the person ids redo.
+REDONE = "linkage.cluster_redo"
 # What a cluster depends on besides its records, edges and constraints.
 CLUSTERING_CODE = ("backend.py", "conflicts.py", "constraints.py", "incremental.py", "model.py", "recluster.py",
                    "sole_candidates.py", "twins.py")

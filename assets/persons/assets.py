@@ -14,9 +14,12 @@ from assets.persons.ids import assign_stable_person_ids, id_ages
 from assets.persons.status import combine_status
 from assets.publish.pseudonym import resolve_key, token_table
 from assets.publish.store import read_published
-from assets.warehouse import PaduSettings, Warehouse, replace_table, full_rebuild_requested
+from assets.linkage.recluster import CLUSTER_STATE, REDONE
+from assets.warehouse import PaduSettings, Warehouse, full_rebuild_requested, insert_rows, replace_table
 
 PERSONS_GROUP = "persons"
+# The run that last assigned the ids in `persons.person_ids` and the clustering it assigned them to.
+PERSON_IDS_STATE = "persons.person_ids_state"
 
 # The published order of `persons`: identity, where the person is found, then status by programme.
 PERSON_COLUMNS = [
@@ -50,18 +53,90 @@ STATUS_COLUMNS = {  # per source, what its status function in status.py reads
     description="`person_id` of every record, carried over from the last published tables where "
     "the person is the same (docs/status_and_ids.md), with tonight's id events "
     "(`persons.person_id_events`: created, merged, split, moved, retired, each with its records "
-    "and the pairs that caused it).",
+    "and the pairs that caused it). On an incremental night only the records the clustering did not "
+    "keep are assigned again; the others keep their row (`persons.person_ids_state` says which).",
     kinds={"duckdb", "polars"},
 )
 def person_ids(context: dg.AssetExecutionContext, padu: PaduSettings, warehouse: Warehouse):
-    clusters = warehouse.read("linkage.clusters")
-    previous = read_published(padu.published_path, "person_records", ["source", "source_record_id", "person_id"])
-    if previous is not None:
-        previous = previous.select(
-            (pl.col("source") + ":" + pl.col("source_record_id")).alias("record_key"), "person_id"
-        )
-    history = read_published(padu.published_path, "person_id_events", ["event", "person_id", "recorded_at"])
     threshold = load_rules().cluster_threshold
+    history = read_published(padu.published_path, "person_id_events", ["event", "person_id", "recorded_at"])
+    cluster_state = warehouse.read(CLUSTER_STATE).row(0, named=True)
+    reason = _full_ids_reason(context, padu, warehouse, cluster_state, history)
+    if reason is None:  # only the records the clustering did not keep: the others keep their id
+        redone = warehouse.read(REDONE)
+        clusters = warehouse.read_rows_of("linkage.clusters", redone)
+        previous = warehouse.read_rows_of("persons.person_ids", redone)
+    else:
+        redone = None
+        clusters = warehouse.read("linkage.clusters")
+        previous = read_published(padu.published_path, "person_records", ["source", "source_record_id", "person_id"])
+        if previous is not None:
+            previous = previous.select(
+                (pl.col("source") + ":" + pl.col("source_record_id")).alias("record_key"), "person_id"
+            )
+    ids = None if previous is None else previous["person_id"].unique().implode()
+    mapping, events = assign_stable_person_ids(
+        clusters, previous, context.run.run_id,
+        ages=id_ages(history if history is None or ids is None else history.filter(pl.col("person_id").is_in(ids))),
+        edges=_joining_pairs(warehouse, threshold, redone), dropped_pairs=(
+            warehouse.read("linkage.dropped_pairs") if warehouse.exists("linkage.dropped_pairs") else None),
+        issued_ids=None if history is None else history["person_id"],
+    )
+    kept = 0 if previous is None else mapping.join(previous, on=["record_key", "person_id"]).height
+    state = pl.DataFrame({"run_id": [context.run.run_id], "cluster_run_id": [cluster_state["run_id"]],
+                          "mode": ["full" if redone is None else "redone records only"],
+                          "reason": [reason or "the clustering kept the other records"],
+                          "records_assigned": [mapping.height]})
+    with warehouse.transaction() as con:
+        if redone is None:
+            replace_table(con, "persons.person_ids", mapping)
+        else:
+            kept += con.execute("SELECT count(*) FROM persons.person_ids i ANTI JOIN linkage.cluster_redo r "
+                                "USING (record_key)").fetchone()[0]
+            con.execute("DELETE FROM persons.person_ids WHERE record_key IN "
+                        "(SELECT record_key FROM linkage.cluster_redo)")
+            insert_rows(con, "persons.person_ids", mapping)
+        replace_table(con, "persons.person_id_events", events)
+        replace_table(con, PERSON_IDS_STATE, state)
+        records, persons = con.execute("SELECT count(*), count(DISTINCT person_id) FROM persons.person_ids").fetchone()
+    context.log.info(f"person ids: {mapping.height} of {records} records assigned tonight ({state['reason'][0]})")
+    return dg.MaterializeResult(
+        metadata={
+            "dagster/row_count": records,
+            "persons": persons,
+            "records_keeping_their_id": kept,
+            "records_assigned_tonight": mapping.height,
+            "person_ids_mode": f"{state['mode'][0]}: {state['reason'][0]}",
+            "events": markdown_table(value_counts(events, "event")),
+        }
+    )
+
+
+def _full_ids_reason(context: dg.AssetExecutionContext, padu: PaduSettings, warehouse: Warehouse,
+                     cluster_state: dict, history: pl.DataFrame | None) -> str | None:
+    """Why every record's id is decided again tonight, or None when only the records the
+    clustering did not keep are (`linkage.cluster_redo`). The others' clusters are last night's,
+    each one a person whose id was published and is held by no other record, so the id rules keep
+    it (ids.unchanged_persons); they apply to the redone records only, which hold every record of
+    every person they touch, and give what they give over every cluster."""
+    if full_rebuild_requested(context):
+        return "the run asks for a full rebuild"
+    if cluster_state["mode"] != "incremental":
+        return "every record was clustered tonight"
+    if history is None or not warehouse.exists(PERSON_IDS_STATE) or not warehouse.exists(REDONE):
+        return "no earlier ids to build on"
+    state = warehouse.read(PERSON_IDS_STATE).row(0, named=True)
+    if state["cluster_run_id"] != cluster_state.get("built_on_run_id"):
+        return "the last ids were not given to the clusters tonight's clustering kept"
+    published = read_published(padu.published_path, "run_info", ["run_id"])
+    if published is None or published["run_id"][0] != state["run_id"]:
+        return "the last ids were not published"
+    return None
+
+
+def _joining_pairs(warehouse: Warehouse, threshold: float, redone: pl.DataFrame | None) -> pl.DataFrame:
+    """The pairs that join tonight's persons (the evidence of id events): scored at the cluster
+    threshold, stated links and sole-candidate links; with a record in `redone`, when given."""
     edges = pl.concat([
         # Only the joining pairs leave DuckDB: most scored pairs are below the cluster threshold.
         warehouse.query("SELECT record_key_l, record_key_r, match_weight FROM linkage.pairs "
@@ -72,22 +147,10 @@ def person_ids(context: dg.AssetExecutionContext, padu: PaduSettings, warehouse:
         warehouse.query("SELECT s.record_key_l, s.record_key_r, p.match_weight FROM linkage.sole_candidate_links s "
                         "JOIN linkage.pairs p USING (record_key_l, record_key_r)"),
     ])
-    dropped = warehouse.read("linkage.dropped_pairs") if warehouse.exists("linkage.dropped_pairs") else None
-    mapping, events = assign_stable_person_ids(
-        clusters, previous, context.run.run_id, ages=id_ages(history), edges=edges, dropped_pairs=dropped,
-        issued_ids=None if history is None else history["person_id"],
-    )
-    warehouse.write({"persons.person_ids": mapping, "persons.person_id_events": events})
-    kept = 0 if previous is None else mapping.join(previous, on=["record_key", "person_id"]).height
-    return dg.MaterializeResult(
-        metadata={
-            "dagster/row_count": mapping.height,
-            "persons": mapping["person_id"].n_unique(),
-            "records_keeping_their_id": kept,
-            "previous_records": 0 if previous is None else previous.height,
-            "events": markdown_table(value_counts(events, "event")),
-        }
-    )
+    if redone is None:
+        return edges
+    inside = redone["record_key"].implode()
+    return edges.filter(pl.col("record_key_l").is_in(inside) | pl.col("record_key_r").is_in(inside))
 
 
 @dg.asset(

@@ -77,6 +77,7 @@ def nights(tmp_path_factory):
                 "person_tables": {t: published(full_data, t) for t in PERSON_TABLES},
                 "cluster_tables": {t: warehouse_in(full_data).read(t) for t in CLUSTER_TABLES},
                 "cluster_state": warehouse_in(full_data).read(CLUSTER_STATE).row(0, named=True),
+                "events": published(full_data, "person_id_events"),
             },
         })
     return out
@@ -201,6 +202,31 @@ def test_incremental_night_equals_full_rebuild(nights):
         inc_kept = n["records"].filter(pl.col("person_id").is_in(list(old_ids))).sort(KEY)
         full_kept = n["full"]["records"].filter(pl.col("person_id").is_in(list(old_ids))).sort(KEY)
         assert inc_kept.equals(full_kept)
+
+
+def test_later_nights_assign_ids_to_redone_records_only_with_the_events_of_a_full_assignment(nights):
+    for n in nights[1:]:
+        mode = asset_metadata(n["result"], ["persons", "person_ids"], "person_ids_mode")
+        assert mode == "redone records only: the clustering kept the other records"
+        assigned = asset_metadata(n["result"], ["persons", "person_ids"], "records_assigned_tonight")
+        assert 0 < assigned < n["records"].height / 10
+        assert asset_metadata(n["full"]["result"], ["persons", "person_ids"], "person_ids_mode").startswith("full")
+        assert asset_metadata(n["full"]["result"], ["persons", "person_ids"], "records_assigned_tonight") == (
+            n["records"].height)
+        # The same events, record for record and pair for pair; a new id hashes the run id, so the
+        # ids issued tonight are compared through the records they were issued to.
+        old_ids = set(nights[n["night"] - 2]["records"]["person_id"].to_list())
+
+        def comparable(events: pl.DataFrame, run_id: str) -> list[tuple]:
+            tonight = events.filter(pl.col("run_id") == run_id)
+            assert tonight.height > 0
+            return sorted(
+                (e["event"], e["records"], e["record_keys"], e["evidence"],
+                 e["person_id"] if e["person_id"] in old_ids else "new",
+                 e["related_person_id"] if e["related_person_id"] in old_ids or e["related_person_id"] is None else "new")
+                for e in tonight.iter_rows(named=True))
+
+        assert comparable(n["events"], n["result"].run_id) == comparable(n["full"]["events"], n["full"]["result"].run_id)
 
 
 def partition(records: pl.DataFrame) -> set[frozenset]:
