@@ -138,6 +138,36 @@ def insert_rows(con: duckdb.DuckDBPyConnection, name: str, frame: pl.DataFrame) 
     con.unregister("__incoming")
 
 
+def sync_rows(con: duckdb.DuckDBPyConnection, name: str, frame: pl.DataFrame, keys: list[str],
+              refreshed: list[str]) -> bool:
+    """Makes table `name` hold the rows of `frame` where it stands, when both have the same columns
+    and types, and returns True (False, touching nothing, when they differ): rows whose `keys`
+    are not in `frame` are deleted, the others take `frame`'s `refreshed` columns, and `frame`'s
+    rows whose keys are not in the table are inserted. `keys` must be unique on both sides. The
+    table's row order is then not `frame`'s. Where few rows are new (a nightly full snapshot),
+    this writes a fraction of what replacing the table does: a million raw DTSEN rows took 1.0 s
+    to write whole."""
+    if not table_exists(con, name):
+        return False
+    con.register("__incoming", frame.to_arrow())
+    try:
+        stored = con.sql(f"SELECT * FROM {_quote(name)} LIMIT 0")
+        incoming = con.sql("SELECT * FROM __incoming LIMIT 0")
+        if dict(zip(stored.columns, map(str, stored.types))) != dict(zip(incoming.columns, map(str, incoming.types))):
+            return False
+        same = " AND ".join(f't."{k}" = i."{k}"' for k in keys)
+        con.execute(f"DELETE FROM {_quote(name)} WHERE rowid IN "
+                    f"(SELECT t.rowid FROM {_quote(name)} t ANTI JOIN __incoming i ON {same})")
+        if refreshed:
+            updates = ", ".join(f'"{c}" = i."{c}"' for c in refreshed)
+            con.execute(f"UPDATE {_quote(name)} t SET {updates} FROM __incoming i WHERE {same}")
+        con.execute(f"INSERT INTO {_quote(name)} BY NAME SELECT i.* FROM __incoming i "
+                    f"ANTI JOIN {_quote(name)} t ON {same}")
+        return True
+    finally:
+        con.unregister("__incoming")
+
+
 class Warehouse(dg.ConfigurableResource):
     """The working store: one DuckDB file whose schemas are the layers (raw, staging, linkage,
     persons, quality). Identifying columns live here and nowhere else."""

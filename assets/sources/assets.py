@@ -12,11 +12,14 @@ import polars as pl
 from assets.fingerprint import code_fingerprint
 from assets.metadata import markdown_table, value_counts
 from assets.sources.contracts import CONTRACTS, SourceContract
-from assets.sources.ingest import ingest_source, ingest_state_table
+from assets.sources.ingest import DELIVERY_DATE, ROW_HASH, ingest_source, ingest_state_table
+from assets.sources.readers import FILE, ROW_NUMBER
 from assets.sources.retention import apply_retention, plan_retention
-from assets.warehouse import PaduSettings, Warehouse, full_rebuild_requested
+from assets.warehouse import PaduSettings, Warehouse, full_rebuild_requested, replace_table, sync_rows
 
 RAW_GROUP = "raw"
+# What a raw row holds besides its delivered content: where and when it was delivered.
+PROVENANCE = [FILE, ROW_NUMBER, DELIVERY_DATE]
 WIB = timezone(timedelta(hours=7), "WIB")  # delivery dates are Jakarta dates; Jakarta has no DST
 
 
@@ -75,16 +78,28 @@ def build_raw_asset(contract: SourceContract) -> dg.AssetsDefinition:
             result.quarantined = warehouse.read(quarantine_table(contract.name), ["rule"])
             result.ledger = warehouse.read(ledger_table(contract.name))
             accepted_rows = int(warehouse.query(f"SELECT count(*) AS n FROM raw.{contract.name}")["n"][0])
+            raw_write = "kept"
         else:
-            warehouse.write({
-                f"raw.{contract.name}": result.accepted,
+            tables = {
                 quarantine_table(contract.name): result.quarantined,
                 ledger_table(contract.name): result.ledger,
                 ingest_state_table(contract.name): pl.DataFrame({
                     "delivery": [result.delivery.label if result.delivery else None], "digest": [result.digest],
                     "fingerprint": [ingest_fingerprint()], "run_id": [context.run.run_id],
                 }, schema={"delivery": pl.String, "digest": pl.String, "fingerprint": pl.String, "run_id": pl.String}),
-            })
+            }
+            with warehouse.transaction() as con:
+                # A delivery is a full snapshot, mostly last night's rows: the raw table is updated
+                # where it stands (a row of the same content takes tonight's file, row number and
+                # date), unless the run rebuilds everything, the reading code changed (then
+                # kept_digest is None) or the columns did.
+                synced = kept_digest is not None and sync_rows(
+                    con, f"raw.{contract.name}", result.accepted, list(ROW_HASH), PROVENANCE)
+                if not synced:
+                    replace_table(con, f"raw.{contract.name}", result.accepted)
+                raw_write = "updated where it stands" if synced else "written whole"
+                for name, frame in tables.items():
+                    replace_table(con, name, frame)
             accepted_rows = result.accepted.height
         # The check re-counts from the stored tables, so a row lost on the way to the store fails it.
         stored = warehouse.query(
@@ -106,6 +121,7 @@ def build_raw_asset(contract: SourceContract) -> dg.AssetsDefinition:
                 "dagster/row_count": accepted_rows,
                 "delivery_date": delivery,
                 "ingest": "the delivery already ingested: kept" if result.unchanged else "read tonight",
+                "raw_table": raw_write,
                 "rows_read": result.rows_read,
                 "quarantined": result.quarantined.height,
                 "quarantine_share": round(share, 4),

@@ -1,6 +1,7 @@
 """Staging of what changed: a delivered row whose content is the same as in the last staged
 delivery keeps its standardised values, and only new and changed rows go through the staging code.
-The result is the table a full restaging would give, row for row and in the same order.
+The result holds the rows a full restaging would give (in another order: the table is updated
+where it stands).
 
 Standardisation is a function of a row's content and of the delivery date (the reference date),
 so a row's values can be carried over when
@@ -131,43 +132,45 @@ def _sensitive(staged_columns: dict[str, str]) -> str:
     return " OR ".join(terms) or "false"
 
 
-def kept_rows_sql(source: str, staged_columns: dict[str, str]) -> str:
-    """Tonight's rows whose content was staged last night and cannot change with the reference
-    date, with last night's values and tonight's file, row number and delivery date."""
-    on = " AND ".join(f'r."{h}" = p."{h}"' for h in ROW_HASH)
-    replaced = {FILE: f'r."{FILE}"', ROW_NUMBER: f'r."{ROW_NUMBER}"', DELIVERY_DATE: f'r."{DELIVERY_DATE}"'}
-    if STAGED_DELIVERY_DATE in staged_columns:
-        replaced[STAGED_DELIVERY_DATE] = f'r."{DELIVERY_DATE}"'
-    replace = ", ".join(f'{expr} AS "{column}"' for column, expr in replaced.items())
-    return (
-        f"SELECT p.* REPLACE ({replace}) FROM raw.{source} r JOIN staging.{source} p ON {on} "
-        f"WHERE NOT ({_sensitive(staged_columns)})"
-    )
+def _same_content(left: str, right: str) -> str:
+    return " AND ".join(f'{left}."{h}" = {right}."{h}"' for h in ROW_HASH)
 
 
 def stage_changed_rows(
     con: duckdb.DuckDBPyConnection, source: str, plan: StagingPlan, stage: Callable[[pl.DataFrame], pl.DataFrame],
 ) -> tuple[int, int]:
-    """Replaces `staging.<source>` inside the caller's transaction: last night's rows for the
-    unchanged content, `stage` for the rest. Returns (rows, rows staged tonight)."""
+    """Updates `staging.<source>` where it stands, inside the caller's transaction, to the rows of
+    tonight's raw table: last night's row of a content delivered again keeps its values and takes
+    tonight's file, row number and delivery date; the rows of contents no longer delivered, and
+    those the new reference date could change, are deleted; the rest go through `stage` and are
+    inserted. Returns (rows, rows staged tonight).
+
+    Rewriting the table instead (the kept rows joined back in raw order) took 2.2 s for DTSEN's
+    million rows a night; the update of three columns of the kept rows takes 0.1 s. The table is
+    no longer in raw order: a full staging's rows are the same rows in another order."""
     staged_columns = _columns(con, f"staging.{source}")
     params = {"old": plan.previous_reference, "new": plan.reference}
-    con.execute(f"CREATE OR REPLACE TEMP TABLE __kept AS {kept_rows_sql(source, staged_columns)}", params)
+    con.execute(
+        f"DELETE FROM staging.{source} WHERE rowid IN ("
+        f"SELECT p.rowid FROM staging.{source} p ANTI JOIN raw.{source} r ON {_same_content('r', 'p')} "
+        f"UNION ALL SELECT p.rowid FROM staging.{source} p WHERE {_sensitive(staged_columns)})",
+        params,
+    )
+    provenance = [FILE, ROW_NUMBER, DELIVERY_DATE]
+    assignments = {column: f'r."{column}"' for column in provenance}
+    if STAGED_DELIVERY_DATE in staged_columns:
+        assignments[STAGED_DELIVERY_DATE] = f'r."{DELIVERY_DATE}"'
+    updates = ", ".join(f'"{column}" = {value}' for column, value in assignments.items())
+    con.execute(f"UPDATE staging.{source} p SET {updates} FROM raw.{source} r WHERE {_same_content('r', 'p')}")
     changed = con.sql(
-        f'SELECT r.* FROM raw.{source} r ANTI JOIN __kept k ON k."{FILE}" = r."{FILE}" '
-        f'AND k."{ROW_NUMBER}" = r."{ROW_NUMBER}"'
+        f"SELECT r.* FROM raw.{source} r ANTI JOIN staging.{source} p ON {_same_content('r', 'p')}"
     ).pl()
-    order = f'ORDER BY "{FILE}", "{ROW_NUMBER}"'  # the order a full staging stores: the raw table's
-    names = ", ".join(f'"{c}"' for c in staged_columns)
     if changed.height:
         con.register("__changed", stage(changed).to_arrow())  # unregistered with the connection
         # By name, cast to last night's types: a column null throughout tonight's few rows has none.
+        names = ", ".join(f'"{c}"' for c in staged_columns)
         casts = ", ".join(f'CAST("{c}" AS {t}) AS "{c}"' for c, t in staged_columns.items())
-        rows = f"SELECT {names} FROM __kept UNION ALL SELECT {casts} FROM __changed"
-    else:
-        rows = f"SELECT {names} FROM __kept"
-    con.execute(f"CREATE OR REPLACE TABLE staging.{source} AS SELECT * FROM ({rows}) {order}")
-    con.execute("DROP TABLE __kept")
+        con.execute(f"INSERT INTO staging.{source} ({names}) SELECT {casts} FROM __changed")
     total = con.execute(f"SELECT count(*) FROM staging.{source}").fetchall()[0][0]
     return total, changed.height
 

@@ -55,6 +55,7 @@ def nights(tmp_path_factory):
             assert full.success
         shutil.copytree(data, root / f"before-{night + 1}")
         staged = {source: warehouse.read(f"staging.{source}") for source in CONTRACTS}
+        raw = {source: warehouse.read(f"raw.{source}") for source in CONTRACTS}
         persons_state = warehouse.read(PERSONS_STATE).row(0, named=True)
         person_tables = {t: published(data, t) for t in PERSON_TABLES}
         staging_state = {source: warehouse.read(state_table(source)).row(0, named=True) for source in CONTRACTS}
@@ -62,7 +63,7 @@ def nights(tmp_path_factory):
         cluster_state = warehouse.read(CLUSTER_STATE).row(0, named=True)
         out.append({
             "night": night, "result": result, "state": state, "changes": changes, "pairs": pairs,
-            "staged": staged, "staging_state": staging_state, "persons_state": persons_state,
+            "staged": staged, "raw": raw, "staging_state": staging_state, "persons_state": persons_state,
             "person_tables": person_tables, "cluster_tables": cluster_tables, "cluster_state": cluster_state,
             "records": records, "events": events, "scenarios": info["scenarios"],
             "blocking_report": warehouse.read("linkage.blocking_report"),
@@ -74,6 +75,7 @@ def nights(tmp_path_factory):
                 "records": published(full_data, "person_records").select(*KEY, "person_id"),
                 "staged": {source: warehouse_in(full_data).read(f"staging.{source}")
                            for source in CONTRACTS},
+                "raw": {source: warehouse_in(full_data).read(f"raw.{source}") for source in CONTRACTS},
                 "person_tables": {t: published(full_data, t) for t in PERSON_TABLES},
                 "cluster_tables": {t: warehouse_in(full_data).read(t) for t in CLUSTER_TABLES},
                 "cluster_state": warehouse_in(full_data).read(CLUSTER_STATE).row(0, named=True),
@@ -111,8 +113,26 @@ def test_later_nights_stage_only_new_and_changed_rows_and_equal_a_full_staging(n
             # rest keep last night's values
             assert state["rows_staged"] < state["rows"] / 4, (source, state)
             assert state["rows_staged"] > 0 or source == "p2mi_kasus", (source, state)
-            # row for row, column for column and in the same order as staging everything again
-            assert n["staged"][source].equals(n["full"]["staged"][source]), f"night {n['night']}: {source} differs"
+            # row for row and column for column as staging everything again (updated where it
+            # stands, the table is in another order): tonight's file and row number included
+            order = ["_file", "_row_number"]
+            staged, full = n["staged"][source], n["full"]["staged"][source]
+            assert staged.columns == full.columns and staged.height == full.height
+            assert staged.sort(order).equals(full.sort(order)), f"night {n['night']}: {source} differs"
+
+
+def test_later_nights_update_the_raw_tables_where_they_stand_to_what_reading_all_gives(nights):
+    for n in nights[1:]:
+        for source in CONTRACTS:
+            raw_write = asset_metadata(n["result"], ["raw", source], "raw_table")
+            assert raw_write == "updated where it stands", (source, raw_write)
+            assert asset_metadata(n["full"]["result"], ["raw", source], "raw_table") == "written whole"
+            order = ["_file", "_row_number"]
+            raw, full = n["raw"][source], n["full"]["raw"][source]
+            assert raw.columns == full.columns
+            # every row of tonight's delivery, with tonight's file, row number and date
+            assert raw.sort(order).equals(full.sort(order)), f"night {n['night']}: raw.{source} differs"
+            assert raw["_delivery_date"].unique().to_list() == full["_delivery_date"].unique().to_list()
 
 
 def canonical(table: pl.DataFrame, records: pl.DataFrame) -> pl.DataFrame:

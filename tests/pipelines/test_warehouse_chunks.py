@@ -3,7 +3,7 @@
 import polars as pl
 import pytest
 
-from assets.warehouse import Warehouse
+from assets.warehouse import Warehouse, sync_rows
 
 
 def test_a_table_read_in_chunks_and_written_in_chunks_is_the_same_table(tmp_path):
@@ -54,3 +54,20 @@ def test_a_failure_midway_leaves_the_previous_table_whole(tmp_path):
     with pytest.raises(RuntimeError):
         warehouse.write_chunks("staging.t", frames())
     assert warehouse.read("staging.t")["id"].to_list() == [1, 2, 3]
+
+
+def test_rows_synced_where_they_stand_equal_the_frame(tmp_path):
+    warehouse = Warehouse(path=str(tmp_path / "w.duckdb"))
+    last_night = pl.DataFrame({"h": [1, 2, 3, 4], "text": ["a", "b", "c", "d"], "row": [1, 2, 3, 4]})
+    warehouse.write({"raw.t": last_night})
+    # 2 is gone, 5 is new, the others moved rows; the frame's order is not the table's
+    tonight = pl.DataFrame({"h": [5, 4, 3, 1], "text": ["e", "d", "c", "a"], "row": [1, 2, 3, 4]})
+    with warehouse.transaction() as con:
+        assert sync_rows(con, "raw.t", tonight, ["h"], ["row"])
+    assert warehouse.read("raw.t").sort("h").equals(tonight.sort("h"))
+    # Other columns or types: nothing is touched, and the caller writes the table whole.
+    with warehouse.transaction() as con:
+        assert not sync_rows(con, "raw.t", tonight.with_columns(pl.col("row").cast(pl.Int32)), ["h"], ["row"])
+        assert not sync_rows(con, "raw.t", tonight.with_columns(pl.lit("x").alias("extra")), ["h"], ["row"])
+        assert not sync_rows(con, "raw.absent", tonight, ["h"], ["row"])
+    assert warehouse.read("raw.t").sort("h").equals(tonight.sort("h"))
