@@ -138,6 +138,17 @@ def insert_rows(con: duckdb.DuckDBPyConnection, name: str, frame: pl.DataFrame) 
     con.unregister("__incoming")
 
 
+def replace_rows(con: duckdb.DuckDBPyConnection, name: str, key: str, keys: pl.Series, frame: pl.DataFrame) -> None:
+    """The rows of table `name` whose `key` is one of `keys` replaced by `frame`'s rows (by column
+    name), the others untouched."""
+    con.register("__keys", pl.DataFrame({key: keys}).to_arrow())
+    try:
+        con.execute(f'DELETE FROM {_quote(name)} WHERE "{key}" IN (SELECT "{key}" FROM __keys)')
+    finally:
+        con.unregister("__keys")
+    insert_rows(con, name, frame)
+
+
 def sync_rows(con: duckdb.DuckDBPyConnection, name: str, frame: pl.DataFrame, keys: list[str],
               refreshed: list[str]) -> bool:
     """Makes table `name` hold the rows of `frame` where it stands, when both have the same columns

@@ -22,7 +22,7 @@ from assets.linkage.incremental import (
 from assets.linkage.model import LINKAGE_COLUMNS, cluster_edges, collapsed_levels, train, untrained_levels
 from assets.linkage.recluster import (
     CLUSTER_STATE, COMPONENTS, CONSTRAINTS, REDONE, cluster_people, clustering_fingerprint, constraint_table,
-    crossing_edges, merge_kept, plan_clustering,
+    crossing_edges, plan_clustering,
 )
 from assets.linkage.review import constraints_from_answers, read_answers, review_queue
 from assets.linkage.rules import LinkageRules, load_rules, rules_code_version
@@ -30,9 +30,11 @@ from assets.linkage.sole_candidates import sole_candidate_links
 from assets.linkage.twins import COLUMNS as TWIN_COLUMNS, twin_cannot_links
 from assets.metadata import markdown_table
 from assets.publish.pseudonym import resolve_key
-from assets.warehouse import PaduSettings, Warehouse, full_rebuild_requested, run_tag_set
+from assets.warehouse import PaduSettings, Warehouse, full_rebuild_requested, replace_rows, replace_table, run_tag_set
 
 LINKAGE_GROUP = "linkage"
+# Tables of the clustering that an incremental night updates where they stand.
+KEPT_WHERE_THEY_STAND = ("linkage.clusters", COMPONENTS, "linkage.cluster_splits")
 
 
 RETRAIN_TAG = "padu/retrain"
@@ -273,10 +275,12 @@ def linkage_clusters(context: dg.AssetExecutionContext, padu: PaduSettings, ware
     constraints = constraint_table(must_links, cannot_links)
 
     # Last night's clustering, which only a night that links incrementally can build on.
+    # (Last night's clusters and splits are kept where they stand: only whether they are there counts.)
     previous = {t: warehouse.read(t) if linkage_state["mode"] == "incremental" and warehouse.exists(t) else None
-                for t in ("linkage.clusters", COMPONENTS, "linkage.cluster_splits", CONSTRAINTS, CLUSTER_STATE)}
+                for t in (COMPONENTS, CONSTRAINTS, CLUSTER_STATE)}
     # Built on only when every one of them is there (a store from before this step kept them lacks some).
-    complete = all(table is not None for table in previous.values())
+    complete = all(table is not None for table in previous.values()) and all(
+        warehouse.exists(t) for t in KEPT_WHERE_THEY_STAND)
     plan = plan_clustering(
         previous[CLUSTER_STATE].row(0, named=True) if complete else None,
         linkage_state, warehouse.read("linkage.record_changes"),
@@ -295,44 +299,51 @@ def linkage_clusters(context: dg.AssetExecutionContext, padu: PaduSettings, ware
         lambda keys: warehouse.read_rows_of("staging.person_records", keys, LINKAGE_COLUMNS),
         model_json, tf_tables, rules, padu.backend,
     )
-    clusters, components, splits = result.clusters, result.components, result.splits
-    if not plan.full:
-        clusters = merge_kept(previous["linkage.clusters"], clusters, plan.redo, "record_key")
-        components = merge_kept(previous[COMPONENTS], components, plan.redo, "record_key")
-        splits = merge_kept(previous["linkage.cluster_splits"], splits, plan.redo, "cluster_id")
     lower, upper = rules.review_band
     in_band = warehouse.query(
         "SELECT * FROM linkage.pairs WHERE match_probability >= ? AND match_probability < ?", [lower, upper]
     )
     queue = review_queue(in_band, answers, lower, upper)
-    warehouse.write({
-        "linkage.clusters": clusters, COMPONENTS: components, "linkage.cluster_splits": splits,
-        CONSTRAINTS: constraints, "linkage.review_queue": queue, "linkage.sole_candidate_links": sole,
-        # Last night's and tonight's records outside it keep their cluster (empty on a full night).
-        REDONE: pl.DataFrame({"record_key": [] if plan.full else plan.redo}, schema={"record_key": pl.String}),
-        CLUSTER_STATE: pl.DataFrame({
-            "run_id": [context.run.run_id], "pairs_run_id": [linkage_state["run_id"]],
-            "model_id": [run["model_id"]], "fingerprint": [clustering_fingerprint()],
-            "mode": ["full" if plan.full else "incremental"], "reason": [plan.reason],
-            "records": [clusters.height], "records_clustered": [records.height],
-            "conflicts": [result.conflicts.height],
-            # The clustering whose clusters the kept records carry over.
-            "built_on_run_id": [None if plan.full else previous[CLUSTER_STATE]["run_id"][0]],
-        }, schema_overrides={"built_on_run_id": pl.String}),
-    })
+    with warehouse.transaction() as con:
+        # Tonight's clusters, components and splits; on an incremental night in place of last
+        # night's rows of the records clustered again, the others' rows untouched.
+        if plan.full:
+            for name, frame in zip(KEPT_WHERE_THEY_STAND, (result.clusters, result.components, result.splits)):
+                replace_table(con, name, frame)
+        else:
+            replace_rows(con, "linkage.clusters", "record_key", plan.redo, result.clusters)
+            replace_rows(con, COMPONENTS, "record_key", plan.redo, result.components)
+            replace_rows(con, "linkage.cluster_splits", "cluster_id", plan.redo, result.splits)
+        sizes = con.sql("SELECT size, count(*) AS clusters FROM (SELECT count(*) AS size FROM linkage.clusters "
+                        "GROUP BY cluster_id) GROUP BY size ORDER BY size").pl()
+        clustered = int(sizes.select(pl.col("size") * pl.col("clusters")).sum().item() or 0)
+        for name, frame in {
+            CONSTRAINTS: constraints, "linkage.review_queue": queue, "linkage.sole_candidate_links": sole,
+            # Last night's and tonight's records outside it keep their cluster (empty on a full night).
+            REDONE: pl.DataFrame({"record_key": [] if plan.full else plan.redo}, schema={"record_key": pl.String}),
+            CLUSTER_STATE: pl.DataFrame({
+                "run_id": [context.run.run_id], "pairs_run_id": [linkage_state["run_id"]],
+                "model_id": [run["model_id"]], "fingerprint": [clustering_fingerprint()],
+                "mode": ["full" if plan.full else "incremental"], "reason": [plan.reason],
+                "records": [clustered], "records_clustered": [records.height],
+                "conflicts": [result.conflicts.height],
+                # The clustering whose clusters the kept records carry over.
+                "built_on_run_id": [None if plan.full else previous[CLUSTER_STATE]["run_id"][0]],
+            }, schema_overrides={"built_on_run_id": pl.String}),
+        }.items():
+            replace_table(con, name, frame)
     review_dir.mkdir(parents=True, exist_ok=True)
     queue.write_csv(review_dir / "queue.csv")
-    sizes = clusters.group_by("cluster_id").len("size").group_by("size").len("clusters").sort("size")
     largest = int(sizes["size"].max() or 0)
     yield dg.MaterializeResult(
         metadata={
-            "dagster/row_count": clusters.height,
+            "dagster/row_count": clustered,
             "clusters": int(sizes["clusters"].sum()),
             "largest_cluster": largest,
             "cluster_sizes": markdown_table(sizes),
             "clustering_mode": f"{'full' if plan.full else 'incremental'}: {plan.reason}",
             "records_clustered_tonight": records.height,
-            "clusters_split": splits.height,
+            "clusters_split_tonight": result.splits.height,
             "sole_candidate_links": sole.height,
             "twin_cannot_links": twins.height,
             "conflicts_inside_clusters_tonight": result.conflicts.height,

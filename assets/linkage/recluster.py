@@ -156,8 +156,3 @@ def crossing_edges(edges: pl.DataFrame, redo: pl.Series, threshold: float) -> in
     inside = redo.implode()
     return strong.filter(pl.col("record_key_l").is_in(inside) != pl.col("record_key_r").is_in(inside)).height
 
-
-def merge_kept(previous: pl.DataFrame, tonight: pl.DataFrame, redo: pl.Series, key: str) -> pl.DataFrame:
-    """Last night's rows outside `redo` (by `key`) and tonight's rows, in record-key order."""
-    kept = previous.filter(~pl.col(key).is_in(redo.implode()))
-    return pl.concat([kept, tonight.select(kept.columns)], how="vertical_relaxed").sort(previous.columns[0])
