@@ -29,6 +29,7 @@ from splink.internals.database_api import DatabaseAPI
 from sqlglot import exp
 
 from assets.frames import query_frames
+from assets.warehouse import insert_rows
 from assets.linkage.backend import (
     DUCKDB, LinkageBackend, blocking_rule_sql, make_db_api, make_linker, register_frame, settings_for_backend,
 )
@@ -257,14 +258,38 @@ def score_touched(records: pl.DataFrame, touched: list[str] | pl.Series, model_j
     return pl.concat(parts, how="diagonal_relaxed")
 
 
-def combine_pairs(previous: pl.DataFrame, scored: pl.DataFrame, delta: RecordDelta) -> pl.DataFrame:
-    """Last night's pairs between records that are still there and unchanged, plus tonight's
-    scores of every pair with a touched record."""
-    gone = delta.keys(*CHANGES).implode()
-    kept = previous.filter(~pl.col("record_key_l").is_in(gone) & ~pl.col("record_key_r").is_in(gone))
-    if scored.is_empty():
-        return kept
-    return pl.concat([kept, scored.select(kept.columns)], how="vertical_relaxed").sort(PAIR_KEYS)
+# The stored pairs with a record of `__gone` (registered: changed and deleted records) on either side.
+_OF_GONE = ("record_key_l IN (SELECT record_key FROM __gone) "
+            "OR record_key_r IN (SELECT record_key FROM __gone)")
+
+
+def dropped_pairs_of(con: duckdb.DuckDBPyConnection, gone: pl.Series, scored: pl.DataFrame,
+                     threshold: float) -> pl.DataFrame:
+    """`dropped_strong_pairs` of an incremental night, from the stored pairs before they are
+    replaced: only a pair with a changed or deleted record (`gone`) can stop joining, since the
+    others keep last night's score."""
+    con.register("__gone", pl.DataFrame({"record_key": gone}, schema={"record_key": pl.String}).to_arrow())
+    try:
+        previous = con.sql(f"SELECT * FROM linkage.pairs WHERE ({_OF_GONE}) AND match_probability >= ?",
+                           params=[threshold]).pl()
+    finally:
+        con.unregister("__gone")
+    if "match_weight" not in previous.columns:
+        previous = previous.with_columns(pl.lit(None, pl.Float64).alias("match_weight"))
+    tonight = scored if scored.height else previous.clear()
+    return dropped_strong_pairs(previous, tonight, threshold)
+
+
+def replace_pairs_of(con: duckdb.DuckDBPyConnection, gone: pl.Series, scored: pl.DataFrame) -> None:
+    """The stored pairs where they stand: those with a changed or deleted record (`gone`) deleted,
+    tonight's scored pairs inserted (by column name)."""
+    con.register("__gone", pl.DataFrame({"record_key": gone}, schema={"record_key": pl.String}).to_arrow())
+    try:
+        con.execute(f"DELETE FROM linkage.pairs WHERE {_OF_GONE}")
+    finally:
+        con.unregister("__gone")
+    if scored.height:
+        insert_rows(con, "linkage.pairs", scored)
 
 
 def dropped_strong_pairs(previous: pl.DataFrame, tonight: pl.DataFrame, threshold: float) -> pl.DataFrame:
