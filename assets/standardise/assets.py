@@ -10,10 +10,14 @@ from assets.sources.contracts import CONTRACTS
 from assets.standardise.block_keys import with_capped_keys
 from assets.standardise.delta import clear_state, plan_staging, stage_changed_rows, write_state
 from assets.standardise.issues import flag_invalid_values, issue_counts
-from assets.standardise.sources import PASSPORT_ON_NO_PLACEMENT, STAGERS, person_records_sql
-from assets.warehouse import Warehouse, full_rebuild_requested
+from assets.standardise.sources import (
+    PASSPORT_ON_NO_PLACEMENT, PERSON_RECORD_COLUMNS, STAGERS, person_records_sql,
+)
+from assets.warehouse import Warehouse, full_rebuild_requested, table_exists
 
 STAGING_GROUP = "staging"
+# A hash of a common-schema row's columns but its delivery date: what an incremental night compares.
+CONTENT_HASH = "_content_hash"
 # Delivered columns a stager replaces by their standardised value under the same name.
 STANDARDISED_IN_PLACE = frozenset({"nik", "desil"})
 
@@ -109,11 +113,12 @@ def stated_links(placements: pl.DataFrame, cases: pl.DataFrame) -> pl.DataFrame:
     deps=[a.key for a in staging_source_assets],
     group_name=STAGING_GROUP,
     description="Every accepted record of the four sources in one linkage schema, one row per "
-    "record, keyed by `record_key` = `<source>:<source_record_id>`. Also writes "
+    "record, keyed by `record_key` = `<source>:<source_record_id>`. Updated where it stands on a "
+    "night that does not rebuild everything (`_content_hash` tells a changed row). Also writes "
     "`staging.stated_links`: pairs the sources themselves say are one person.",
     kinds={"duckdb", "polars"},
 )
-def person_records(warehouse: Warehouse) -> dg.MaterializeResult:
+def person_records(context: dg.AssetExecutionContext, warehouse: Warehouse) -> dg.MaterializeResult:
     # In DuckDB from the staged tables where they are: the rows never come through Python (in
     # Python, one source at a time through part tables, it took twice as long).
     links = stated_links(
@@ -122,9 +127,16 @@ def person_records(warehouse: Warehouse) -> dg.MaterializeResult:
     )
     union = " UNION ALL ".join(person_records_sql(source, f"staging.{source}") for source in CONTRACTS)
     flagged = PASSPORT_ON_NO_PLACEMENT.format(records=f"({union})", placements="staging.p2mi_penempatan")
-    records = with_capped_keys(load_rules().capped_block_keys, f"({flagged})")
+    content = ", ".join(f'"{c}"' for c in PERSON_RECORD_COLUMNS if c != "delivery_date")
+    hashed = f"SELECT *, hash({content}) AS {CONTENT_HASH} FROM ({flagged})"
+    keys = load_rules().capped_block_keys
+    records = with_capped_keys(keys, f"({hashed})")
     with warehouse.transaction() as con:
-        con.execute(f"CREATE OR REPLACE TABLE staging.person_records AS {records}")
+        in_place = not full_rebuild_requested(context) and _same_columns(con, "staging.person_records", records)
+        if in_place:
+            changed = update_person_records(con, hashed, keys)
+        else:
+            con.execute(f"CREATE OR REPLACE TABLE staging.person_records AS {records}")
         con.register("__links", links.to_arrow())
         con.execute("CREATE OR REPLACE TABLE staging.stated_links AS SELECT * FROM __links")
     per_source = warehouse.query(
@@ -138,5 +150,51 @@ def person_records(warehouse: Warehouse) -> dg.MaterializeResult:
             "dagster/row_count": int(per_source["records"].sum()),
             "per_source": markdown_table(per_source),
             "stated_links": links.height,
+            "table_written": (f"in place: {changed['inserted']} rows inserted, {changed['deleted']} deleted, "
+                              f"{changed['keys_moved']} with a blocking key moved" if in_place else "whole"),
         }
     )
+
+
+def _same_columns(con, table: str, query: str) -> bool:
+    """Whether `table` exists with the columns and types `query` gives."""
+    if not table_exists(con, table):
+        return False
+    stored, tonight = con.sql(f"SELECT * FROM {table} LIMIT 0"), con.sql(f"SELECT * FROM ({query}) LIMIT 0")
+    return list(zip(stored.columns, map(str, stored.types))) == list(zip(tonight.columns, map(str, tonight.types)))
+
+
+def update_person_records(con, hashed: str, keys) -> dict[str, int]:
+    """Brings `staging.person_records` to tonight's rows where it stands, inside the caller's
+    transaction: `hashed` gives tonight's rows (without capped keys) with the hash of their
+    content. A stored row whose record and content hash are not tonight's is deleted; tonight's
+    rows not stored are inserted; every row takes tonight's delivery date; then the capped keys are
+    counted again over all of them (a block's size moves with the records in it) and set where
+    they moved. Written whole, the million-row table took 3.3 s of a night; this 1.5 s, most of it
+    counting the blocks. Returns the rows inserted and deleted and those whose keys moved."""
+    key_names = [k.name for k in keys]
+    con.execute(f"CREATE OR REPLACE TEMP TABLE __tonight AS SELECT record_key, {CONTENT_HASH}, delivery_date "
+                f"FROM ({hashed})")
+    deleted = con.execute(
+        "DELETE FROM staging.person_records WHERE rowid IN (SELECT p.rowid FROM staging.person_records p "
+        f"ANTI JOIN __tonight t ON t.record_key = p.record_key AND t.{CONTENT_HASH} = p.{CONTENT_HASH})"
+    ).fetchone()[0]
+    nulls = ", ".join(f"NULL::BIGINT AS {name}" for name in key_names)
+    inserted = con.execute(
+        f"INSERT INTO staging.person_records BY NAME SELECT h.*{', ' + nulls if nulls else ''} FROM ({hashed}) h "
+        "SEMI JOIN (SELECT record_key FROM __tonight t ANTI JOIN staging.person_records p "
+        "USING (record_key)) n USING (record_key)"
+    ).fetchone()[0]
+    con.execute("UPDATE staging.person_records p SET delivery_date = t.delivery_date FROM __tonight t "
+                "WHERE t.record_key = p.record_key AND p.delivery_date IS DISTINCT FROM t.delivery_date")
+    con.execute("DROP TABLE __tonight")
+    moved = 0
+    if keys:
+        without = f"(SELECT * EXCLUDE ({', '.join(key_names)}) FROM staging.person_records)"
+        capped = f"SELECT record_key, {', '.join(key_names)} FROM ({with_capped_keys(keys, without)})"
+        differs = " OR ".join(f"p.{n} IS DISTINCT FROM c.{n}" for n in key_names)
+        moved = con.execute(
+            f"UPDATE staging.person_records p SET {', '.join(f'{n} = c.{n}' for n in key_names)} "
+            f"FROM ({capped}) c WHERE c.record_key = p.record_key AND ({differs})"
+        ).fetchone()[0]
+    return {"inserted": inserted, "deleted": deleted, "keys_moved": moved}

@@ -56,6 +56,7 @@ def nights(tmp_path_factory):
         shutil.copytree(data, root / f"before-{night + 1}")
         staged = {source: warehouse.read(f"staging.{source}") for source in CONTRACTS}
         raw = {source: warehouse.read(f"raw.{source}") for source in CONTRACTS}
+        raw["person_records"] = warehouse.read("staging.person_records")
         persons_state = warehouse.read(PERSONS_STATE).row(0, named=True)
         person_tables = {t: published(data, t) for t in PERSON_TABLES}
         staging_state = {source: warehouse.read(state_table(source)).row(0, named=True) for source in CONTRACTS}
@@ -75,7 +76,8 @@ def nights(tmp_path_factory):
                 "records": published(full_data, "person_records").select(*KEY, "person_id"),
                 "staged": {source: warehouse_in(full_data).read(f"staging.{source}")
                            for source in CONTRACTS},
-                "raw": {source: warehouse_in(full_data).read(f"raw.{source}") for source in CONTRACTS},
+                "raw": {source: warehouse_in(full_data).read(f"raw.{source}") for source in CONTRACTS}
+                | {"person_records": warehouse_in(full_data).read("staging.person_records")},
                 "person_tables": {t: published(full_data, t) for t in PERSON_TABLES},
                 "cluster_tables": {t: warehouse_in(full_data).read(t) for t in CLUSTER_TABLES},
                 "cluster_state": warehouse_in(full_data).read(CLUSTER_STATE).row(0, named=True),
@@ -133,6 +135,17 @@ def test_later_nights_update_the_raw_tables_where_they_stand_to_what_reading_all
             # every row of tonight's delivery, with tonight's file, row number and date
             assert raw.sort(order).equals(full.sort(order)), f"night {n['night']}: raw.{source} differs"
             assert raw["_delivery_date"].unique().to_list() == full["_delivery_date"].unique().to_list()
+
+
+def test_later_nights_update_the_common_linkage_table_where_it_stands_to_a_full_build(nights):
+    for n in nights[1:]:
+        written = asset_metadata(n["result"], ["staging", "person_records"], "table_written")
+        assert written.startswith("in place: ") and " 0 rows inserted" not in written, written
+        assert asset_metadata(n["full"]["result"], ["staging", "person_records"], "table_written") == "whole"
+        records, full = n["raw"]["person_records"], n["full"]["raw"]["person_records"]
+        assert records.columns == full.columns and records.height == full.height
+        # blocking keys recounted over tonight's records included
+        assert records.sort("record_key").equals(full.sort("record_key")), f"night {n['night']}"
 
 
 def canonical(table: pl.DataFrame, records: pl.DataFrame) -> pl.DataFrame:

@@ -97,3 +97,40 @@ def test_keys_on_a_frame_in_memory_match_the_sql_and_keep_the_order():
     keyed = add_capped_keys(frame, [first_date(1)])
     assert keyed["record_key"].to_list() == ["b", "a", "c"]
     assert dict(zip(keyed["record_key"], keyed["block_first_date"])) == keys_of(rows, max_records=1)
+
+
+def test_the_common_table_updated_in_place_equals_a_full_build_when_a_block_crowds():
+    # assets/standardise/assets.update_person_records on two nights of a two-record limit
+    from assets.standardise.assets import CONTENT_HASH, update_person_records
+
+    keys = [first_date(2)]
+    con = duckdb.connect()
+    con.execute("CREATE SCHEMA staging")
+    con.execute("""CREATE TABLE night (night INT, record_key VARCHAR, name_first_key VARCHAR, birth_date DATE,
+        regency_code VARCHAR, district_code VARCHAR, delivery_date DATE)""")
+    con.executemany("INSERT INTO night VALUES (?, ?, ?, ?, ?, ?, ?)", [
+        (1, "a", "SITI", "1980-05-02", "3212", "321201", "2026-11-27"),
+        (1, "b", "SITI", "1980-05-02", "3301", "330101", "2026-11-27"),
+        (1, "c", "BUDI", "1975-01-01", "3212", "321201", "2026-11-27"),
+        # night 2: a third SITI crowds the block, which splits by province; c corrected; b unchanged
+        (2, "a", "SITI", "1980-05-02", "3212", "321201", "2026-11-28"),
+        (2, "b", "SITI", "1980-05-02", "3301", "330101", "2026-11-28"),
+        (2, "c", "BUDI", "1975-01-02", "3212", "321201", "2026-11-28"),
+        (2, "d", "SITI", "1980-05-02", "3213", "321301", "2026-11-28"),
+    ])
+
+    def hashed(n: int) -> str:
+        return (f"SELECT * EXCLUDE (night), hash(record_key, name_first_key, birth_date, regency_code, "
+                f"district_code) AS {CONTENT_HASH} FROM night WHERE night = {n}")
+
+    con.execute(f"CREATE TABLE staging.person_records AS {with_capped_keys(keys, f'({hashed(1)})')}")
+    night1 = dict(con.execute("SELECT record_key, block_first_date FROM staging.person_records").fetchall())
+    assert night1["a"] == night1["b"] is not None
+    changed = update_person_records(con, hashed(2), keys)
+    assert changed == {"inserted": 2, "deleted": 1, "keys_moved": 4}  # c and d inserted, c's old row gone
+    stored = con.sql("SELECT * FROM staging.person_records ORDER BY record_key").pl()
+    full = con.sql(f"SELECT * FROM ({with_capped_keys(keys, f'({hashed(2)})')}) ORDER BY record_key").pl()
+    assert stored.equals(full.select(stored.columns))
+    assert stored["delivery_date"].cast(pl.String).to_list() == ["2026-11-28"] * 4
+    night2 = dict(zip(stored["record_key"], stored["block_first_date"]))
+    assert night2["a"] == night2["d"] != night1["a"] and night2["b"] != night2["a"]
