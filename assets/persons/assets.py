@@ -177,7 +177,7 @@ def persons(context: dg.AssetExecutionContext, padu: PaduSettings, warehouse: Wa
             (replace_table if plan.full else update_in_place)(con, name, frame)
         replace_table(con, "persons.person_records", record_table)
         replace_table(con, "persons.parent_links", parents)
-        save_state(con, key, plan.reason, table.height)
+        save_state(con, key, plan, table.height, context.run.run_id)
         summary = con.sql("SELECT migrant_phase, sources, troubled_worker, trafficking_victim, "
                           "bansos_eligible, sr_enrolled FROM persons.persons").pl()
     context.log.info(f"persons: {table.height} of {summary.height} chosen tonight ({plan.reason})")

@@ -31,6 +31,7 @@ RECORD_STATE = "persons.record_state"
 # queries that read those persons only (kept_rows here, the status reads in assets.py).
 TOUCHED = "__touched"
 PERSONS_STATE = "persons.persons_state"
+TOUCHED_TABLE = "persons.touched_persons"
 # The DTSEN delivery date: one per night, read only as a tie-break within a person (see above).
 NOT_HASHED = {"delivery_date"}
 
@@ -116,9 +117,18 @@ def update_in_place(con: duckdb.DuckDBPyConnection, table: str, rows: pl.DataFra
     insert_rows(con, table, rows)
 
 
-def save_state(con: duckdb.DuckDBPyConnection, key: bytes, reason: str, persons_computed: int) -> None:
-    """Inside the transaction that writes the persons tables: what the next night compares with."""
+def save_state(con: duckdb.DuckDBPyConnection, key: bytes, plan: PersonsPlan, persons_computed: int,
+               run_id: str) -> None:
+    """Inside the transaction that writes the persons tables: what the next night compares with,
+    and what publishing reads (`TOUCHED_TABLE`: the persons whose rows changed tonight, besides
+    those gone; `built_on_run_id`: the run whose rows the others are)."""
+    built_on = None
+    if not plan.full and "run_id" in (c[0] for c in con.execute(f"DESCRIBE {PERSONS_STATE}").fetchall()):
+        built_on = con.execute(f"SELECT run_id FROM {PERSONS_STATE}").fetchone()[0]
     con.execute(f"CREATE OR REPLACE TABLE {RECORD_STATE} AS SELECT * FROM __record_state")
+    touched = pl.Series([], dtype=pl.String) if plan.full else plan.touched
+    replace_table(con, TOUCHED_TABLE, pl.DataFrame({"person_id": touched}, schema={"person_id": pl.String}))
     replace_table(con, PERSONS_STATE, pl.DataFrame({
-        "fingerprint": [persons_fingerprint()], "key_check": [key_check(key)], "reason": [reason],
-        "persons_computed": [persons_computed]}))
+        "fingerprint": [persons_fingerprint()], "key_check": [key_check(key)], "reason": [plan.reason],
+        "persons_computed": [persons_computed], "run_id": [run_id], "mode": ["full" if plan.full else "touched"],
+        "built_on_run_id": [built_on]}, schema_overrides={"built_on_run_id": pl.String}))

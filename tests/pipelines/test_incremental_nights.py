@@ -164,6 +164,10 @@ def test_later_nights_choose_only_touched_persons_and_equal_a_full_computation(n
         state = n["persons_state"]
         persons = n["person_tables"]["persons"].height
         assert state["reason"] == "unchanged persons kept"
+        # The published version is the last one with the touched persons' rows changed.
+        assert asset_metadata(n["result"], ["published", "persons"], "published").startswith("the touched persons'")
+        assert asset_metadata(n["full"]["result"], ["published", "persons"], "published") == (
+            "written whole (the persons were computed whole)")
         assert 0 < state["persons_computed"] < persons / 10, state
         records = n["person_tables"]["person_records"]
         full_records = n["full"]["person_tables"]["person_records"]
