@@ -16,8 +16,9 @@ from assets.linkage.diagnostics import (
     BLOCKING_STATE, blocking_report, cluster_metrics, comparison_viewer, link_rates, model_charts_of, plan_recount,
 )
 from assets.linkage.incremental import (
-    CHANGES, PAIR_KEYS, ModelStore, classify_records, dropped_pairs_of, dropped_strong_pairs, record_hashes,
-    replace_pairs_of, score_all, score_touched, term_frequency_columns, term_frequency_tables,
+    CHANGES, PAIR_KEYS, RECORD_HASH_KIND, ModelStore, blocking_partners_sql, classify_records, dropped_pairs_of,
+    dropped_strong_pairs, prediction_rules, record_hashes_sql, replace_pairs_of, score_all, score_fresh,
+    term_frequency_columns, term_frequency_tables,
 )
 from assets.linkage.model import LINKAGE_COLUMNS, cluster_edges, collapsed_levels, train, untrained_levels
 from assets.linkage.recluster import (
@@ -46,6 +47,23 @@ class LinkageConfig(dg.Config):
 
     full_rebuild: bool = False
     retrain: bool = False
+
+
+def _fresh_and_partners(warehouse: Warehouse, touched: pl.Series, model_json: dict) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """The touched records and their blocking partners among the others (incremental.
+    blocking_partners_sql), found in DuckDB: only they leave it."""
+    columns = ", ".join(f'"{c}"' for c in LINKAGE_COLUMNS)
+    with warehouse.connect() as con:
+        con.register("__touched_keys", pl.DataFrame({"record_key": touched}, schema={"record_key": pl.String}).to_arrow())
+        fresh = con.sql(f"SELECT {columns} FROM staging.person_records SEMI JOIN __touched_keys USING (record_key)").pl()
+        con.register("__fresh", fresh.to_arrow())
+        others = f"(SELECT {columns} FROM staging.person_records ANTI JOIN __touched_keys USING (record_key))"
+        partners = blocking_partners_sql(prediction_rules(model_json), model_json.get("sql_dialect", "duckdb"),
+                                         others, "__fresh")
+        existing = con.sql(partners or f"SELECT * FROM {others}").pl()
+        con.unregister("__fresh")
+        con.unregister("__touched_keys")
+    return fresh, existing
 
 
 def _night_model(padu: PaduSettings, warehouse: Warehouse) -> tuple[dict, dict, dict[str, pl.DataFrame]]:
@@ -161,25 +179,29 @@ def linkage_pairs(context: dg.AssetExecutionContext, padu: PaduSettings, warehou
     started = time.monotonic()
     rules = load_rules()
     run, model_json, tf_tables = _night_model(padu, warehouse)
-    records = warehouse.read("staging.person_records", LINKAGE_COLUMNS)
-    hashes = record_hashes(records, LINKAGE_COLUMNS)
+    hashes = warehouse.query(record_hashes_sql("staging.person_records", LINKAGE_COLUMNS))
+    previous_state = warehouse.read("linkage.state").row(0, named=True) if warehouse.exists("linkage.state") else {}
+    same_hashes = previous_state.get("record_hash_kind") == RECORD_HASH_KIND
     previous_hashes = (
-        warehouse.read("linkage.record_hashes") if warehouse.exists("linkage.record_hashes") else hashes.clear()
+        warehouse.read("linkage.record_hashes") if same_hashes and warehouse.exists("linkage.record_hashes")
+        else hashes.clear()
     )
     # The linkage this night builds on: the clustering of what changed checks that it clustered it.
-    previous_run_id = (
-        warehouse.read("linkage.state", ["run_id"])["run_id"][0] if warehouse.exists("linkage.state") else None
-    )
+    previous_run_id = previous_state.get("run_id")
     delta = classify_records(hashes, previous_hashes)
     no_dropped = pl.DataFrame(schema={"record_key_l": pl.String, "record_key_r": pl.String,
                                       "previous_match_weight": pl.Float64, "match_weight": pl.Float64})
-    in_place = run["mode"] == "incremental" and warehouse.exists("linkage.pairs")
+    mode = run["mode"] if same_hashes else "full"  # hashes of another kind tell nothing apart
+    in_place = mode == "incremental" and warehouse.exists("linkage.pairs")
     if in_place:
-        scored = score_touched(records, delta.touched, model_json, tf_tables, rules.predict_threshold,
-                               padu.backend)
+        fresh, existing = _fresh_and_partners(warehouse, delta.touched, model_json)
+        scored = score_fresh(fresh, existing, model_json, tf_tables, rules.predict_threshold, padu.backend)
+        del fresh, existing
         scored_pairs = scored.height
     else:
+        records = warehouse.read("staging.person_records", LINKAGE_COLUMNS)
         pairs = score_all(records, model_json, tf_tables, rules.predict_threshold, padu.backend)
+        del records
         scored_pairs = pairs.height
         previous_pairs = warehouse.read("linkage.pairs") if warehouse.exists("linkage.pairs") else None
         dropped = (
@@ -187,7 +209,6 @@ def linkage_pairs(context: dg.AssetExecutionContext, padu: PaduSettings, warehou
             if previous_pairs is not None and "match_weight" in previous_pairs.columns else no_dropped
         )
         del previous_pairs
-    del records  # hashed and scored: not needed for the write
     release_splink()
     seconds = round(time.monotonic() - started, 1)
     with warehouse.transaction() as con:
@@ -207,7 +228,8 @@ def linkage_pairs(context: dg.AssetExecutionContext, padu: PaduSettings, warehou
             # What the next night builds on: these pairs were scored by this model.
             "linkage.state": pl.DataFrame({
                 "run_id": [context.run.run_id], "previous_run_id": pl.Series([previous_run_id], dtype=pl.String),
-                "model_id": [run["model_id"]], "rules_version": [rules.version_hash], "mode": [run["mode"]],
+                "model_id": [run["model_id"]], "rules_version": [rules.version_hash], "mode": [mode],
+                "record_hash_kind": [RECORD_HASH_KIND],
                 "records_new": [delta.count("new")], "records_changed": [delta.count("changed")],
                 "records_deleted": [delta.count("deleted")], "pairs_scored": [scored_pairs], "seconds": [seconds],
             }),
@@ -224,7 +246,7 @@ def linkage_pairs(context: dg.AssetExecutionContext, padu: PaduSettings, warehou
     return dg.MaterializeResult(
         metadata={
             "dagster/row_count": total_pairs,
-            "linkage_mode": run["mode"],
+            "linkage_mode": mode if same_hashes else "full (the stored record hashes are of another kind)",
             "model_id": run["model_id"],
             "records_new": delta.count("new"), "records_changed": delta.count("changed"),
             "records_deleted": delta.count("deleted"), "records_unchanged": delta.unchanged,

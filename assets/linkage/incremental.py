@@ -4,7 +4,7 @@ incremental night; only records whose linkage columns changed are scored again.
 
 - `term_frequency_tables` / `tf_lookup`: the model's frozen term frequencies (a value first seen
   after training counts as seen once in the training data).
-- `record_hashes` / `classify_records`: which records are new, changed, deleted or unchanged
+- `record_hashes_sql` / `classify_records`: which records are new, changed, deleted or unchanged
   since the last night.
 - `score_all` (full rebuild) and `score_touched` (new and changed records against the unchanged
   ones, `predict_between`, and among themselves, `predict_within`): the same pairs, the same scores.
@@ -85,13 +85,17 @@ def tf_lookup(table: pl.DataFrame, column: str, values: pl.Series) -> pl.DataFra
     return pl.concat([table.select(column, f"tf_{column}"), unseen], how="vertical_relaxed")
 
 
-def record_hashes(records: pl.DataFrame, columns: list[str]) -> pl.DataFrame:
-    """record_key and a hash of every column the model blocks on or compares."""
-    hashed = [c for c in columns if c != "record_key"]
-    return records.select(
-        "record_key",
-        pl.struct([pl.col(c).cast(pl.String) for c in hashed]).hash(seed=0x50AD).alias("record_hash"),
-    )
+# How `record_hashes_sql` hashes, kept in `linkage.state`: hashes of another kind (Polars' struct
+# hash, before 2026-12-05) cannot be compared, and the night links in full.
+RECORD_HASH_KIND = "duckdb hash of the linkage columns"
+
+
+def record_hashes_sql(table: str, columns: list[str]) -> str:
+    """SQL: record_key and a hash of every column the model blocks on or compares, of the records
+    of `table`. In DuckDB where the records are: hashing a 1M night's records in Polars meant
+    reading all of them out first (0.8 s together)."""
+    hashed = ", ".join(f'"{c}"' for c in columns if c != "record_key")
+    return f"SELECT record_key, hash({hashed}) AS record_hash FROM {table}"
 
 
 CHANGES = ("new", "changed", "deleted")
@@ -208,39 +212,56 @@ def _existing_as(equality: exp.EQ, side: str, dialect: str) -> str:
     return f"{_on(ordered[0], 'e', dialect)} = {_on(ordered[1], 't', dialect)}"
 
 
-def blocking_partners(existing: pl.DataFrame, touched: pl.DataFrame, blocking_rules: list[str],
-                      dialect: str = "duckdb") -> pl.DataFrame:
-    """The records of `existing` that some blocking rule could pair with a record of `touched`
-    (on either side): each rule lets a pair through only where its equalities between the two
-    records hold, so the others can make no pair with a touched record. Scoring against these
-    gives the same pairs as scoring against all of `existing`, with a fraction of the records
-    (at a million, a night's 1% changes block with a few percent of the others). A rule with no
-    such equality keeps every record."""
+def blocking_partners_sql(blocking_rules: list[str], dialect: str, existing: str, touched: str) -> str | None:
+    """SQL: the records of `existing` (a table, or a parenthesised query) that some blocking rule
+    could pair with a record of `touched` (on either side): each rule lets a pair through only
+    where its equalities between the two records hold, so the others can make no pair with a
+    touched record. Scoring against these gives the same pairs as scoring against all of
+    `existing`, with a fraction of the records (at a million, a night's 1% changes block with a
+    few percent of the others). None when a rule has no such equality: every record is a partner."""
     conditions = set()
     for rule in blocking_rules:
         equalities = side_equalities(rule, dialect)
         if not equalities:
-            return existing
+            return None
         for side in ("l", "r"):  # the existing record on either side
             conditions.add(" AND ".join(sorted(_existing_as(eq, side, dialect) for eq in equalities)))
     keys = " UNION ".join(
-        f"SELECT e.record_key FROM existing e SEMI JOIN touched t ON {condition}" for condition in sorted(conditions)
+        f"SELECT e.record_key FROM {existing} e SEMI JOIN {touched} t ON {condition}" for condition in sorted(conditions)
     )
-    return query_frames(f"SELECT * FROM existing SEMI JOIN ({keys}) k USING (record_key)",
-                        {"existing": existing, "touched": touched})
+    return f"SELECT * FROM {existing} SEMI JOIN ({keys}) k USING (record_key)"
+
+
+def blocking_partners(existing: pl.DataFrame, touched: pl.DataFrame, blocking_rules: list[str],
+                      dialect: str = "duckdb") -> pl.DataFrame:
+    """`blocking_partners_sql` on frames."""
+    sql = blocking_partners_sql(blocking_rules, dialect, "existing", "touched")
+    return existing if sql is None else query_frames(sql, {"existing": existing, "touched": touched})
+
+
+def prediction_rules(model_json: dict) -> list[str]:
+    return [blocking_rule_sql(rule) for rule in model_json["blocking_rules_to_generate_predictions"]]
 
 
 def score_touched(records: pl.DataFrame, touched: list[str] | pl.Series, model_json: dict,
                   tf_tables: dict[str, pl.DataFrame], threshold: float,
                   backend: LinkageBackend = DUCKDB) -> pl.DataFrame:
-    """Incremental night: the touched records (new or changed) against the others
-    (`predict_between`) and among themselves (`predict_within`)."""
+    """Incremental night on records held in memory: the touched records (new or changed) against
+    their blocking partners among the others, and among themselves (`score_fresh`)."""
     is_touched = pl.col("record_key").is_in(pl.Series(touched, dtype=pl.String).implode())
     fresh = records.filter(is_touched)
+    existing = blocking_partners(records.filter(~is_touched), fresh, prediction_rules(model_json),
+                                 model_json.get("sql_dialect", "duckdb"))
+    return score_fresh(fresh, existing, model_json, tf_tables, threshold, backend)
+
+
+def score_fresh(fresh: pl.DataFrame, existing: pl.DataFrame, model_json: dict,
+                tf_tables: dict[str, pl.DataFrame], threshold: float,
+                backend: LinkageBackend = DUCKDB) -> pl.DataFrame:
+    """The fresh records (new or changed) against the existing ones (`predict_between`) and among
+    themselves (`predict_within`)."""
     if fresh.is_empty():
         return pl.DataFrame()
-    rules = [blocking_rule_sql(rule) for rule in model_json["blocking_rules_to_generate_predictions"]]
-    existing = blocking_partners(records.filter(~is_touched), fresh, rules, model_json.get("sql_dialect", "duckdb"))
     # predict_within on a single frame needs an explicit source_dataset column (Splink 5).
     fresh = fresh.with_columns(pl.lit("person_records").alias("source_dataset"))
     existing = existing.with_columns(pl.lit("person_records").alias("source_dataset"))

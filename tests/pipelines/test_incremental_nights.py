@@ -12,6 +12,7 @@ import polars as pl
 import pytest
 
 from assets.sources.contracts import CONTRACTS
+from assets.linkage.incremental import RECORD_HASH_KIND
 from assets.linkage.recluster import CLUSTER_STATE
 from assets.persons.delta import PERSONS_STATE
 from assets.standardise.delta import state_table
@@ -66,7 +67,7 @@ def nights(tmp_path_factory):
             "night": night, "result": result, "state": state, "changes": changes, "pairs": pairs,
             "staged": staged, "raw": raw, "staging_state": staging_state, "persons_state": persons_state,
             "person_tables": person_tables, "cluster_tables": cluster_tables, "cluster_state": cluster_state,
-            "records": records, "events": events, "scenarios": info["scenarios"],
+            "records": records, "events": events, "scenarios": info["scenarios"], "data": data, "landing": landing,
             "blocking_report": warehouse.read("linkage.blocking_report"),
             "full": None if night == 1 else {
                 "result": full,
@@ -382,3 +383,24 @@ def test_a_corrected_identity_splits_the_record_off_with_a_split_event(nights):
         assert split.select("related_person_id", "record_keys").rows() == [(before, row["record_key"])]
         assert "was weight" in split["evidence"][0]
     assert splits >= 1
+
+
+def test_record_hashes_of_another_kind_make_a_full_linkage_night(nights, tmp_path):
+    # A store from before the hashes were taken in DuckDB: its state names no hash kind.
+    data = tmp_path / "data"
+    shutil.copytree(nights[-1]["data"], data)
+    warehouse = warehouse_in(data)
+    warehouse.write({"linkage.state": warehouse.read("linkage.state").drop("record_hash_kind")})
+    result = dg.materialize(ALL_ASSETS, resources=run_resources(nights[-1]["landing"], data, "test-key"),
+                            instance=dg.DagsterInstance.ephemeral())
+    assert result.success
+    assert asset_metadata(result, ["linkage", "pairs"], "linkage_mode") == (
+        "full (the stored record hashes are of another kind)")
+    state = warehouse.read("linkage.state").row(0, named=True)
+    records = published(data, "person_records").select(*KEY, "person_id")
+    # every record scored, as new; the next night compares tonight's kind
+    assert (state["mode"], state["records_new"], state["records_changed"]) == ("full", records.height, 0)
+    assert state["pairs_scored"] == warehouse.read("linkage.pairs").height
+    assert state["record_hash_kind"] == RECORD_HASH_KIND
+    # the same persons as the night it repeats
+    assert partition(records) == partition(nights[-1]["records"])
