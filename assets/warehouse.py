@@ -180,8 +180,9 @@ def sync_rows(con: duckdb.DuckDBPyConnection, name: str, frame: pl.DataFrame, ke
 
 
 # Cached blocks are dropped after a call only above this: over the 120 calls of a 1M night the reset
-# took 0.5 s, most of it after calls that left a few megabytes.
-EVICT_ABOVE_BYTES = 256 * 1024 * 1024
+# took 0.5 s, most of it after calls that left a few megabytes. Not much higher: at 256 MB the 1M
+# night's peak (Splink's prediction) rose from 3.5 to 3.8 GB.
+EVICT_ABOVE_BYTES = 32 * 1024 * 1024
 
 
 class Warehouse(dg.ConfigurableResource):
