@@ -107,3 +107,39 @@ def add_capped_keys(records: pl.DataFrame, keys: list[CappedKey]) -> pl.DataFram
     """The same keys on records held in memory (tests, tools), in the records' order."""
     return query_frames(f"{with_capped_keys(keys, '__records')} ORDER BY __row",
                         {"__records": records.with_row_index("__row")}).drop("__row")
+
+
+def _block_of(key: CappedKey) -> str:
+    """The hash a record's first level groups by, or NULL where the record gets no key anyway."""
+    known = " AND ".join(f"({c}) IS NOT NULL" for c in key.values)
+    return f"CASE WHEN {known} THEN hash({', '.join(key.values)}) END"
+
+
+def touched_blocks(keys: list[CappedKey], table: str, where: str) -> str:
+    """A query of the first-level blocks (one column per key, named after it) of the rows of `table`
+    that satisfy `where`: the blocks whose counts those rows change by arriving or leaving."""
+    if not keys:
+        return ""
+    return f"SELECT {', '.join(f'{_block_of(key)} AS {key.name}' for key in keys)} FROM {table} WHERE {where}"
+
+
+def recount_capped_keys(con, table: str, keys: list[CappedKey], touched: str) -> int:
+    """Sets the keys of `table` again where they moved, counting only the blocks in `touched` (a
+    table as `touched_blocks` gives, of the rows that arrived or left). A record's key depends only
+    on the records of its first-level block (every split level counts inside it), so a block no
+    row entered or left keeps every key it had, and a touched block, taken whole, counts as it
+    would among all records. (Two blocks whose split-level hashes collide across first-level
+    blocks would count together in a full count: at 64 bits, about one chance in 10^7 a night at
+    a million records.) Returns how many keys moved."""
+    names = ", ".join(key.name for key in keys)
+    moved = 0
+    for key in keys:
+        block = _block_of(key)
+        inside = (f"(SELECT * EXCLUDE ({names}) FROM {table} WHERE {block} IN "
+                  f"(SELECT {key.name} FROM {touched} WHERE {key.name} IS NOT NULL))")
+        counted = f"SELECT record_key, {key.name} FROM ({with_capped_keys([key], inside)})"
+        moved += con.execute(
+            f"UPDATE {table} p SET {key.name} = c.{key.name} FROM ({counted}) c "
+            f"WHERE c.record_key = p.record_key AND p.{key.name} IS DISTINCT FROM c.{key.name}"
+        ).fetchone()[0]
+    return moved

@@ -134,3 +134,48 @@ def test_the_common_table_updated_in_place_equals_a_full_build_when_a_block_crow
     assert stored["delivery_date"].cast(pl.String).to_list() == ["2026-11-28"] * 4
     night2 = dict(zip(stored["record_key"], stored["block_first_date"]))
     assert night2["a"] == night2["d"] != night1["a"] and night2["b"] != night2["a"]
+
+
+def test_the_common_table_updated_in_place_equals_a_full_build_over_random_nights():
+    # Crowded, split, shrinking and vanishing blocks of three keys (one without split columns),
+    # with unknown values, over four nights of rows changed, deleted and added.
+    import random
+
+    from assets.standardise.assets import CONTENT_HASH, update_person_records
+
+    keys = [first_date(4), CappedKey("block_date", ("birth_date",), (), 6),
+            CappedKey("block_district", ("name_first_key", "district_code"), (), 3)]
+    rng = random.Random(7)
+
+    def row(key: str) -> tuple:
+        regency = rng.choice(["3212", "3213", "3301", None])
+        return (key, rng.choice(["SITI", "SRI", "NUR", None]),
+                rng.choice(["1980-05-02", "1981-01-01", "1990-07-17", None]),
+                regency, regency and regency + rng.choice(["01", "02"]))
+
+    con = duckdb.connect()
+    con.execute("CREATE SCHEMA staging")
+    rows = {f"r{i}": row(f"r{i}") for i in range(300)}
+    for night in range(1, 5):
+        if night > 1:
+            for key in rng.sample(sorted(rows), 30):
+                del rows[key]
+            for key in rng.sample(sorted(rows), 30):
+                rows[key] = row(key)
+            rows |= {f"n{night}_{i}": row(f"n{night}_{i}") for i in range(30)}
+        con.execute("""CREATE OR REPLACE TABLE night (record_key VARCHAR, name_first_key VARCHAR,
+            birth_date DATE, regency_code VARCHAR, district_code VARCHAR)""")
+        con.executemany("INSERT INTO night VALUES (?, ?, ?, ?, ?)", list(rows.values()))
+        hashed = (f"SELECT *, DATE '2026-11-26' + {night} AS delivery_date, hash(record_key, name_first_key, "
+                  f"birth_date, regency_code, district_code) AS {CONTENT_HASH} FROM night")
+        full = f"SELECT * FROM ({with_capped_keys(keys, f'({hashed})')}) ORDER BY record_key"
+        if night == 1:
+            con.execute(f"CREATE TABLE staging.person_records AS {full}")
+            continue
+        changed = update_person_records(con, hashed, keys)
+        assert changed["inserted"] >= 30 and changed["deleted"] >= 30
+        stored = con.sql("SELECT * FROM staging.person_records ORDER BY record_key").pl()
+        expected = con.sql(full).pl()
+        assert stored.equals(expected.select(stored.columns)), f"night {night}"
+        assert stored["block_first_date"].null_count() < stored.height  # some keys, and
+        assert stored["block_date"].null_count() > 0  # some crowded out
