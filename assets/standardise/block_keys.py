@@ -129,8 +129,8 @@ def recount_capped_keys(con, table: str, keys: list[CappedKey], touched: str) ->
     on the records of its first-level block (every split level counts inside it), so a block no
     row entered or left keeps every key it had, and a touched block, taken whole, counts as it
     would among all records. (Two blocks whose split-level hashes collide across first-level
-    blocks would count together in a full count: at 64 bits, about one chance in 10^7 a night at
-    a million records.) Returns how many keys moved."""
+    blocks would count together in a full count: some 10^5 touched hashes against 10^7 at a
+    million records, under one chance in 10^7 a night at 64 bits.) Returns how many keys moved."""
     names = ", ".join(key.name for key in keys)
     moved = 0
     for key in keys:
