@@ -135,11 +135,13 @@ def recount_capped_keys(con, table: str, keys: list[CappedKey], touched: str) ->
     moved = 0
     for key in keys:
         block = _block_of(key)
-        inside = (f"(SELECT * EXCLUDE ({names}) FROM {table} WHERE {block} IN "
+        # The stored key rides along, so that only the keys that moved are joined back to the
+        # table (the touched blocks of the name-only key hold most records at 1M).
+        inside = (f"(SELECT * EXCLUDE ({names}), {key.name} AS __stored FROM {table} WHERE {block} IN "
                   f"(SELECT {key.name} FROM {touched} WHERE {key.name} IS NOT NULL))")
-        counted = f"SELECT record_key, {key.name} FROM ({with_capped_keys([key], inside)})"
+        counted = (f"SELECT record_key, {key.name} FROM ({with_capped_keys([key], inside)}) "
+                   f"WHERE {key.name} IS DISTINCT FROM __stored")
         moved += con.execute(
-            f"UPDATE {table} p SET {key.name} = c.{key.name} FROM ({counted}) c "
-            f"WHERE c.record_key = p.record_key AND p.{key.name} IS DISTINCT FROM c.{key.name}"
+            f"UPDATE {table} p SET {key.name} = c.{key.name} FROM ({counted}) c WHERE c.record_key = p.record_key"
         ).fetchone()[0]
     return moved
