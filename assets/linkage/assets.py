@@ -181,9 +181,10 @@ def linkage_pairs(context: dg.AssetExecutionContext, padu: PaduSettings, warehou
     run, model_json, tf_tables = _night_model(padu, warehouse)
     hashes = warehouse.query(record_hashes_sql("staging.person_records", LINKAGE_COLUMNS))
     previous_state = warehouse.read("linkage.state").row(0, named=True) if warehouse.exists("linkage.state") else {}
-    same_hashes = previous_state.get("record_hash_kind") == RECORD_HASH_KIND
+    # A store linked before (it has a state) whose hashes are of another kind: nothing compares.
+    other_kind = bool(previous_state) and previous_state.get("record_hash_kind") != RECORD_HASH_KIND
     previous_hashes = (
-        warehouse.read("linkage.record_hashes") if same_hashes and warehouse.exists("linkage.record_hashes")
+        warehouse.read("linkage.record_hashes") if not other_kind and warehouse.exists("linkage.record_hashes")
         else hashes.clear()
     )
     # The linkage this night builds on: the clustering of what changed checks that it clustered it.
@@ -191,7 +192,7 @@ def linkage_pairs(context: dg.AssetExecutionContext, padu: PaduSettings, warehou
     delta = classify_records(hashes, previous_hashes)
     no_dropped = pl.DataFrame(schema={"record_key_l": pl.String, "record_key_r": pl.String,
                                       "previous_match_weight": pl.Float64, "match_weight": pl.Float64})
-    mode = run["mode"] if same_hashes else "full"  # hashes of another kind tell nothing apart
+    mode = "full" if other_kind else run["mode"]
     in_place = mode == "incremental" and warehouse.exists("linkage.pairs")
     if in_place:
         fresh, existing = _fresh_and_partners(warehouse, delta.touched, model_json)
@@ -246,7 +247,7 @@ def linkage_pairs(context: dg.AssetExecutionContext, padu: PaduSettings, warehou
     return dg.MaterializeResult(
         metadata={
             "dagster/row_count": total_pairs,
-            "linkage_mode": mode if same_hashes else "full (the stored record hashes are of another kind)",
+            "linkage_mode": "full (the stored record hashes are of another kind)" if other_kind else mode,
             "model_id": run["model_id"],
             "records_new": delta.count("new"), "records_changed": delta.count("changed"),
             "records_deleted": delta.count("deleted"), "records_unchanged": delta.unchanged,

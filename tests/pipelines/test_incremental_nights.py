@@ -386,6 +386,8 @@ def test_a_corrected_identity_splits_the_record_off_with_a_split_event(nights):
 
 
 def test_record_hashes_of_another_kind_make_a_full_linkage_night(nights, tmp_path):
+    # A store never linked has no hashes of any kind: its first night is plainly full.
+    assert asset_metadata(nights[0]["result"], ["linkage", "pairs"], "linkage_mode") == "full"
     # A store from before the hashes were taken in DuckDB: its state names no hash kind.
     data = tmp_path / "data"
     shutil.copytree(nights[-1]["data"], data)
