@@ -9,7 +9,7 @@ from assets.linkage.model import LINKAGE_COLUMNS
 from assets.linkage.rules import load_rules
 from assets.metadata import markdown_table
 from assets.publish.store import read_published
-from assets.quality.metrics import blocking_recall, clustering_quality, subset_pairwise_quality
+from assets.quality.metrics import blocking_recall, cell_counts, clustering_quality, subset_pairwise_quality
 from assets.warehouse import PaduSettings, Warehouse
 
 MIN_PAIRWISE_PRECISION = 0.99
@@ -54,9 +54,10 @@ def quality_report(context: dg.AssetExecutionContext, padu: PaduSettings, wareho
         (pl.col("source") + ":" + pl.col("source_record_id")).alias("record_key"), "person_id"
     )
     truth = read_truth(padu.truth_file)
-    quality = clustering_quality(predicted, truth)
-    without_nik = subset_pairwise_quality(predicted, truth, warehouse.query(
-        "SELECT record_key FROM staging.person_records WHERE nik IS NULL")["record_key"])
+    no_nik = warehouse.query("SELECT record_key FROM staging.person_records WHERE nik IS NULL")["record_key"]
+    cells = cell_counts(predicted, truth, no_nik)
+    quality = clustering_quality(cells)
+    without_nik = subset_pairwise_quality(cells)
     quality |= {f"no_valid_nik_{key}": value for key, value in without_nik.items()}
     rules = load_rules()
     # Like the blocking report (linkage/diagnostics), the blocking recall describes the rules on

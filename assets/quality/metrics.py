@@ -1,5 +1,10 @@
 """Clustering quality against ground truth: pairwise and B-cubed precision, recall and F1.
-Only records present in both the clustering and the truth are counted."""
+Only records present in both the clustering and the truth are counted.
+
+Every figure is a sum over the cells of the clustering against the truth: the records that one
+published person and one true person share (`cell_counts`). At 1.3M records the cells are taken
+once, by one group-by, and the rest is arithmetic on them (1.7 s for both reports before, with a
+window over every record for each B-cubed term)."""
 
 from __future__ import annotations
 
@@ -7,49 +12,65 @@ import polars as pl
 
 from assets.frames import query_frames
 
+IN_SUBSET = "in_subset"
+
 
 def _pairs(counts: pl.Expr) -> pl.Expr:
-    return (counts * (counts - 1) / 2).sum()
+    return (counts * (counts - 1) // 2).sum()
 
 
 def _f1(precision: float, recall: float) -> float:
     return 2 * precision * recall / (precision + recall) if precision + recall else 0.0
 
 
-def clustering_quality(predicted: pl.DataFrame, truth: pl.DataFrame) -> dict[str, float]:
-    """predicted: record_key, person_id. truth: record_key, true_person_id."""
-    both = predicted.join(truth, on="record_key", how="inner")
-    if both.is_empty():
+def cell_counts(predicted: pl.DataFrame, truth: pl.DataFrame, subset: pl.Series | None = None) -> pl.DataFrame:
+    """predicted: record_key, person_id; truth: record_key, true_person_id. One row per person_id
+    and true_person_id that share records: `n` records, `in_subset` of them among the record keys
+    of `subset` (0 without one)."""
+    # The flag is taken before the group-by: inside it the subset would be compared per group.
+    flag = pl.col("record_key").is_in(subset.implode()) if subset is not None else pl.lit(False)
+    both = predicted.join(truth, on="record_key", how="inner").with_columns(flag.cast(pl.Int64).alias(IN_SUBSET))
+    return both.group_by("person_id", "true_person_id").agg(
+        pl.len().cast(pl.Int64).alias("n"), pl.col(IN_SUBSET).sum()
+    )
+
+
+def clustering_quality(cells: pl.DataFrame) -> dict[str, float]:
+    """Pairwise and B-cubed figures from the `cell_counts` of a clustering and its truth."""
+    if cells.is_empty():
         return {"records": 0}
-    cell = both.group_by("person_id", "true_person_id").len("n")
-    predicted_pairs = both.group_by("person_id").len("n").select(_pairs(pl.col("n"))).item()
-    true_pairs = both.group_by("true_person_id").len("n").select(_pairs(pl.col("n"))).item()
-    correct_pairs = cell.select(_pairs(pl.col("n"))).item()
+    n = pl.col("n")
+    sized = cells.with_columns(n.sum().over("person_id").alias("cluster_size"),
+                               n.sum().over("true_person_id").alias("truth_size"))
+    totals = sized.select(
+        n.sum().alias("records"),
+        pl.col("person_id").n_unique().alias("persons_predicted"),
+        pl.col("true_person_id").n_unique().alias("persons_true"),
+        _pairs(n).alias("correct"),
+        # B-cubed: each record of a cell has n of its cluster's records in its true person, and n
+        # of its true person's records in its cluster.
+        (n * n / pl.col("cluster_size")).sum().alias("b3_p"),
+        (n * n / pl.col("truth_size")).sum().alias("b3_r"),
+    ).row(0, named=True)
+    predicted_pairs = cells.group_by("person_id").agg(n.sum()).select(_pairs(n)).item()
+    true_pairs = cells.group_by("true_person_id").agg(n.sum()).select(_pairs(n)).item()
+    correct_pairs = totals["correct"]
     precision = correct_pairs / predicted_pairs if predicted_pairs else 1.0
     recall = correct_pairs / true_pairs if true_pairs else 1.0
-
-    sizes = both.with_columns(
-        pl.len().over("person_id").alias("cluster_size"),
-        pl.len().over("true_person_id").alias("truth_size"),
-        pl.len().over("person_id", "true_person_id").alias("shared"),
-    )
-    b3 = sizes.select(
-        (pl.col("shared") / pl.col("cluster_size")).mean().alias("p"),
-        (pl.col("shared") / pl.col("truth_size")).mean().alias("r"),
-    ).row(0, named=True)
+    b3_precision, b3_recall = totals["b3_p"] / totals["records"], totals["b3_r"] / totals["records"]
     return {
-        "records": both.height,
-        "persons_predicted": both["person_id"].n_unique(),
-        "persons_true": both["true_person_id"].n_unique(),
+        "records": int(totals["records"]),
+        "persons_predicted": int(totals["persons_predicted"]),
+        "persons_true": int(totals["persons_true"]),
         "pairs_predicted": int(predicted_pairs),
         "pairs_true": int(true_pairs),
         "pairs_correct": int(correct_pairs),
         "pairwise_precision": precision,
         "pairwise_recall": recall,
         "pairwise_f1": _f1(precision, recall),
-        "bcubed_precision": b3["p"],
-        "bcubed_recall": b3["r"],
-        "bcubed_f1": _f1(b3["p"], b3["r"]),
+        "bcubed_precision": b3_precision,
+        "bcubed_recall": b3_recall,
+        "bcubed_f1": _f1(b3_precision, b3_recall),
     }
 
 
@@ -57,24 +78,22 @@ def _pairs_involving(counts: pl.Expr, focus: pl.Expr) -> pl.Expr:
     """Pairs in groups of `counts` records of which `focus` are in the subset: all pairs minus
     the pairs with no subset record."""
     rest = counts - focus
-    return (counts * (counts - 1) / 2 - rest * (rest - 1) / 2).sum()
+    return (counts * (counts - 1) // 2 - rest * (rest - 1) // 2).sum()
 
 
-def subset_pairwise_quality(predicted: pl.DataFrame, truth: pl.DataFrame, subset: pl.Series) -> dict[str, float]:
-    """Pairwise precision and recall over the pairs that involve at least one record of `subset`
-    (record keys), e.g. the records without a valid NIK: a false merge or a missed link of such a
-    record counts, one among the other records does not."""
-    both = predicted.join(truth, on="record_key", how="inner").with_columns(
-        pl.col("record_key").is_in(subset.implode()).cast(pl.Int64).alias("in_subset")
-    )
+def subset_pairwise_quality(cells: pl.DataFrame) -> dict[str, float]:
+    """Pairwise precision and recall over the pairs that involve at least one record of the
+    subset that `cell_counts` was given (e.g. the records without a valid NIK): a false merge or a
+    missed link of such a record counts, one among the other records does not."""
+
     def count(*keys: str) -> int:
-        groups = both.group_by(*keys).agg(pl.len().alias("n"), pl.col("in_subset").sum().alias("f"))
-        return int(groups.select(_pairs_involving(pl.col("n"), pl.col("f"))).item() or 0)
+        groups = cells.group_by(*keys).agg(pl.col("n").sum(), pl.col(IN_SUBSET).sum())
+        return int(groups.select(_pairs_involving(pl.col("n"), pl.col(IN_SUBSET))).item() or 0)
 
     predicted_pairs, true_pairs = count("person_id"), count("true_person_id")
-    correct_pairs = count("person_id", "true_person_id")
+    correct_pairs = int(cells.select(_pairs_involving(pl.col("n"), pl.col(IN_SUBSET))).item() or 0)
     return {
-        "records": int(both["in_subset"].sum()),
+        "records": int(cells[IN_SUBSET].sum()),
         "pairs_predicted": predicted_pairs,
         "pairs_true": true_pairs,
         "pairs_correct": correct_pairs,
