@@ -47,13 +47,16 @@ def clustering_quality(cells: pl.DataFrame) -> dict[str, float]:
         pl.col("person_id").n_unique().alias("persons_predicted"),
         pl.col("true_person_id").n_unique().alias("persons_true"),
         _pairs(n).alias("correct"),
+        # Summed over its cells, n * size is a group's size squared: its pairs are (that - size) / 2.
+        (n * pl.col("cluster_size")).sum().alias("cluster_squares"),
+        (n * pl.col("truth_size")).sum().alias("truth_squares"),
         # B-cubed: each record of a cell has n of its cluster's records in its true person, and n
         # of its true person's records in its cluster.
         (n * n / pl.col("cluster_size")).sum().alias("b3_p"),
         (n * n / pl.col("truth_size")).sum().alias("b3_r"),
     ).row(0, named=True)
-    predicted_pairs = cells.group_by("person_id").agg(n.sum()).select(_pairs(n)).item()
-    true_pairs = cells.group_by("true_person_id").agg(n.sum()).select(_pairs(n)).item()
+    predicted_pairs = (totals["cluster_squares"] - totals["records"]) // 2
+    true_pairs = (totals["truth_squares"] - totals["records"]) // 2
     correct_pairs = totals["correct"]
     precision = correct_pairs / predicted_pairs if predicted_pairs else 1.0
     recall = correct_pairs / true_pairs if true_pairs else 1.0

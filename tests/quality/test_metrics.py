@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import itertools
+import random
+
 import polars as pl
 import pytest
 
@@ -70,9 +73,6 @@ def test_blocking_recall_counts_true_pairs_each_rule_lets_through():
 
 def test_figures_from_cells_equal_a_count_over_every_pair_of_records():
     # A random clustering of 60 records against a random truth, counted pair by pair.
-    import itertools
-    import random
-
     rng = random.Random(7)
     keys = [f"r{i}" for i in range(60)]
     truth = frame([(k, f"T{rng.randrange(15)}") for k in keys], "true_person_id")
