@@ -66,6 +66,7 @@ _MAGIC = {
 # Bytes that never occur in a text export (tab, CR, LF, FF, VT are text).
 _CONTROL_BYTES = bytes(b for b in range(32) if b not in (9, 10, 11, 12, 13))
 _BINARY_SAMPLE = 65_536
+_QUOTE, _LF, _CR = ord('"'), ord("\n"), ord("\r")
 
 
 def _binary_reason(data: bytes) -> str | None:
@@ -110,22 +111,35 @@ def _decode(data: bytes, file: str) -> tuple[str, str, list[str]]:
         pass
     if data.startswith(b"\xef\xbb\xbf"):
         data = data[3:]
-    lines = data.split(b"\n")
-    # A plain ASCII line reads the same in every one of these encodings: only the others are
-    # decoded one by one (all 500,000 lines of a 77 MB DTSEN part took 0.5 s, in one thread).
-    decoded = {i: _decode_line(line) for i, line in enumerate(lines) if not line.isascii()}
     # A line that is valid UTF-8 and not plain ASCII is evidence of UTF-8; in a true
-    # Windows-1252 file such a line (e.g. "Ã©") is all but impossible.
-    if not any(enc == "utf-8" for _, enc in decoded.values()):
+    # Windows-1252 file such a line (e.g. "Ã©") is all but impossible. Such a line holds a UTF-8
+    # lead byte followed by a continuation byte: numpy finds the lines that do, and only those are
+    # tried (testing every line of a 77 MB DTSEN part in Python took 0.30 of its 0.47 s).
+    codes = np.frombuffer(data, dtype=np.uint8)
+    breaks = np.flatnonzero(codes == _LF)
+    starts = np.concatenate(([0], breaks + 1))
+    ends = np.append(breaks, codes.size)
+
+    def lines_holding(positions: np.ndarray) -> list[int]:
+        return np.unique(np.searchsorted(breaks, positions)).tolist()  # a line = breaks before it
+
+    high = np.flatnonzero(codes > 127)
+    lead = high[(codes[high] >= 0xC2) & (codes[high] <= 0xF4) & (high + 1 < codes.size)]
+    lead = lead[(codes[lead + 1] >= 0x80) & (codes[lead + 1] <= 0xBF)]
+    if not any(_decode_line(data[starts[i]:ends[i]])[1] == "utf-8" for i in lines_holding(lead)):
         try:
             return data.decode("cp1252"), "cp1252", []
         except UnicodeDecodeError:
             note = f"{file}: bytes undefined in Windows-1252; read as Latin-1"
             return data.decode("latin-1"), "latin-1", [note]
+    # Mixed: a plain ASCII line reads the same in every one of these encodings, so only the
+    # others are decoded one by one.
+    decoded = {i: _decode_line(data[starts[i]:ends[i]]) for i in lines_holding(high)}
     other = [i + 1 for i, (_, enc) in decoded.items() if enc != "utf-8"]
     shown = ", ".join(map(str, other[:20])) + (f" and {len(other) - 20} more" if len(other) > 20 else "")
     note = (f"{file}: mixed encodings; {len(other)} line(s) are not UTF-8 and were read as "
             f"Windows-1252 (lines {shown}), the other lines as UTF-8")
+    lines = data.split(b"\n")
     text = "\n".join(decoded[i][0] if i in decoded else line.decode("ascii") for i, line in enumerate(lines))
     return text, "utf-8+cp1252", [note]
 
@@ -229,8 +243,6 @@ def _split_records(lines: list[str], start: int, delimiter: str, width: int):
         position = restart
 
 
-_QUOTE, _LF, _CR = ord('"'), ord("\n"), ord("\r")
-
 
 def _field_count_reason(fields: int, width: int, last: bool) -> str:
     reason = f"has {fields} fields where the header has {width}"
@@ -249,7 +261,8 @@ def _split_plain(body: bytes, delimiter: str, header: list[str]):
     line break is inside a quoted value when an odd number of quotes precede it. A record whose
     delimiter count does not fit the header is a bad row. Returns (rows, line numbers, bad rows).
     """
-    data = np.frombuffer(body, dtype=np.uint8)
+    view = memoryview(body)
+    data = np.frombuffer(view, dtype=np.uint8)
     size = data.size
     lf = np.flatnonzero(data == _LF)
     cr = np.flatnonzero(data == _CR)
@@ -281,9 +294,16 @@ def _split_plain(body: bytes, delimiter: str, header: list[str]):
     if width > 2 and (spans > 2).any():
         return None  # the row-by-row reader checks such a value for swallowed rows
     delimiters = np.flatnonzero(data == ord(delimiter))
-    if quotes.size:
-        delimiters = delimiters[np.searchsorted(quotes, delimiters) % 2 == 0]
     fields = np.searchsorted(delimiters, ends) - np.searchsorted(delimiters, starts) + 1
+    if quotes.size:
+        # The delimiters inside quoted values are counted per value and taken off their record's
+        # count: a value never holds a record's end, so it lies inside one record. (Testing every
+        # delimiter against the quotes took 0.32 of 1.07 s on a 106 MB DTSEN part.)
+        inside = np.searchsorted(delimiters, closing) - np.searchsorted(delimiters, opening)
+        holding = inside > 0
+        if holding.any():
+            record = np.searchsorted(starts, opening[holding], side="right") - 1
+            fields -= np.bincount(record, weights=inside[holding], minlength=fields.size).astype(fields.dtype)
     fields[0] = width  # the header, read apart
     good = fields == width
     if (~good & (spans > 1)).any():
@@ -291,17 +311,18 @@ def _split_plain(body: bytes, delimiter: str, header: list[str]):
     bad: list[tuple[int, str, str]] = []
     last = len(starts) - 1
     for index in np.flatnonzero(~good).tolist():
-        if not body[starts[index]:ends[index]].strip():
+        if not bytes(view[starts[index]:ends[index]]).strip():
             continue  # a blank line is not a row
         bad.append((int(first_line[index]), "field_count",
                     _field_count_reason(int(fields[index]), width, index == last)))
     good[0] = False
     kept = np.flatnonzero(good)
     if kept.size and width == 1:
-        kept = np.array([i for i in kept.tolist() if body[starts[i]:ends[i]].strip()], dtype=np.int64)
+        kept = np.array([i for i in kept.tolist() if bytes(view[starts[i]:ends[i]]).strip()], dtype=np.int64)
     # Runs of consecutive kept records are copied once each.
     runs = np.split(kept, np.flatnonzero(np.diff(kept) != 1) + 1) if kept.size else []
-    text = b"".join(body[starts[run[0]]:ends[run[-1]]] + b"\n" for run in runs)
+    # Slices of a memoryview: the kept text is copied once, not once per slice and again to join.
+    text = b"".join(piece for run in runs for piece in (view[starts[run[0]]:ends[run[-1]]], b"\n"))
     schema = {f"column_{i}": pl.String for i in range(width)}
     rows = pl.read_csv(
         text, has_header=False, schema=schema, separator=delimiter, quote_char='"',
@@ -323,7 +344,7 @@ def read_csv(path: Path, file: str, *, row_by_row: bool = False) -> FileRead:
     the row-by-row reader must judge line by line (or `row_by_row`) is read by the csv module."""
     data = path.read_bytes()
     text, encoding, notes = _decode(data, file)
-    if not text.strip():
+    if not text or text.isspace():  # not strip(): that copies the whole text
         raise DeliveryFileError(file, "the file is empty (no header row)")
     header_line = text[:text.find("\n") + 1 if "\n" in text else len(text)]
     delimiter = _sniff_delimiter(header_line)
@@ -334,7 +355,7 @@ def read_csv(path: Path, file: str, *, row_by_row: bool = False) -> FileRead:
             raise DeliveryFileError(file, f"the header row cannot be read: {exc}") from exc
         _check_header(header, file)
         if encoding == "utf-8":
-            body = data[3:] if data.startswith(b"\xef\xbb\xbf") else data
+            body = memoryview(data)[3:] if data.startswith(b"\xef\xbb\xbf") else data  # no copy
         else:
             body = text.encode("utf-8")
         plain = _split_plain(body, delimiter, header)

@@ -89,3 +89,22 @@ def test_readers_agree_on_a_large_random_file(tmp_path):
     assert_frame_equal(fast.bad_rows, slow.bad_rows)
     assert fast.bad_rows.height == bad > 150
     assert fast.rows.height + fast.bad_rows.height == 20_000
+
+
+def test_windows_1252_line_that_looks_like_utf_8_in_part_is_read_as_windows_1252(tmp_path):
+    """"RAÃ©L é" in Windows-1252 holds a UTF-8 lead and continuation byte (Ã©) but is not UTF-8 as
+    a line (é alone): the file is Windows-1252 throughout. A line that is UTF-8 as a whole makes
+    the file mixed, and only that line is read as UTF-8."""
+    path = tmp_path / "part.csv"
+    lines = [HEADER, "1,RAÃ©L é,X,2001\n", "2,SÉTI,Y,2002\n"]
+    path.write_bytes("".join(lines).encode("cp1252"))
+    read = read_csv(path, path.name)
+    assert (read.encoding, read.notes) == ("cp1252", [])
+    assert read.rows["nama"].to_list() == ["RAÃ©L é", "SÉTI"]
+
+    path.write_bytes("".join(lines).encode("cp1252") + "3,JOSÉ,Z,2003\n".encode("utf-8"))
+    read = read_csv(path, path.name)
+    assert read.encoding == "utf-8+cp1252"
+    assert read.rows["nama"].to_list() == ["RAÃ©L é", "SÉTI", "JOSÉ"]
+    assert read.notes == [f"{path.name}: mixed encodings; 2 line(s) are not UTF-8 and were read as "
+                          "Windows-1252 (lines 2, 3), the other lines as UTF-8"]
