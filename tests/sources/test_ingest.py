@@ -66,6 +66,35 @@ def test_row_rules_quarantine_with_file_row_and_reason(tmp_path):
     assert (ledger["rows_read"], ledger["accepted"], ledger["quarantined"]) == (8, 2, 6)
 
 
+def test_row_rules_same_with_and_without_columns_beyond_the_contract(tmp_path):
+    """Without extra columns the row hash stands for the content; with one, the content is still
+    the contract's columns: rows that differ only in an extra column are exact repeats."""
+    rows = [
+        "D1,K1,3212014107850001,SITI,P,1985-07-01,2,ok",
+        "D1,K1,3212014107850001,SITI,P,1985-07-01,2,typed again",
+        "D3,K2,3212011203800004,JOKO,L,1980-03-12,3,x",
+        "D3,K2,3212011203800004,DJOKO,L,1980-03-12,3,x",
+        "D4,K3,-,,L,1980-03-12,4,x",
+        "D5,K3,,ASEP,L,1990-01-02,11,x",
+    ]
+    header = "id_individu,id_keluarga,nik,nama,jenis_kelamin,tanggal_lahir,desil,keterangan"
+    results = []
+    for name, keep in (("extra", 8), ("contract", 7)):
+        text = "\n".join(",".join(line.split(",")[:keep]) for line in [header, *rows]) + "\n"
+        delivery(tmp_path / name, "dtsen_individu", "2026-11-27", {"a.csv": text.encode()})
+        result = ingest_source(tmp_path / name, DTSEN_INDIVIDU)
+        results.append(result)
+        assert ("keterangan" in result.accepted.columns) == (keep == 8)
+    for result in results:
+        assert result.accepted["id_individu"].to_list() == ["D1", "D5"]
+        assert result.quarantined.select("row_number", "rule").rows() == [
+            (3, "exact_repeat"), (4, "conflicting_primary_key"), (5, "conflicting_primary_key"),
+            (6, "no_name_or_nik"),
+        ]
+    extra, contract = results
+    assert extra.accepted["_row_hash"].to_list() != contract.accepted["_row_hash"].to_list()
+
+
 def _xlsx(path: Path, header: list[str], rows: list[list]) -> bytes:
     book = xlsxwriter.Workbook(str(path))
     sheet = book.add_worksheet()
