@@ -179,17 +179,16 @@ def linkage_pairs(context: dg.AssetExecutionContext, padu: PaduSettings, warehou
     started = time.monotonic()
     rules = load_rules()
     run, model_json, tf_tables = _night_model(padu, warehouse)
-    hashes = warehouse.query(record_hashes_sql("staging.person_records", LINKAGE_COLUMNS))
+    hashes_sql = record_hashes_sql("staging.person_records", LINKAGE_COLUMNS)
     previous_state = warehouse.read("linkage.state").row(0, named=True) if warehouse.exists("linkage.state") else {}
     # A store linked before (it has a state) whose hashes are of another kind: nothing compares.
     other_kind = bool(previous_state) and previous_state.get("record_hash_kind") != RECORD_HASH_KIND
-    previous_hashes = (
-        warehouse.read("linkage.record_hashes") if not other_kind and warehouse.exists("linkage.record_hashes")
-        else hashes.clear()
-    )
+    # Last night's hashes, made tonight's where they stand when they are compared with tonight's.
+    hashes_kept = not other_kind and warehouse.exists("linkage.record_hashes")
     # The linkage this night builds on: the clustering of what changed checks that it clustered it.
     previous_run_id = previous_state.get("run_id")
-    delta = classify_records(hashes, previous_hashes)
+    with warehouse.connect() as con:
+        delta = classify_records(con, hashes_sql, "linkage.record_hashes" if hashes_kept else None)
     no_dropped = pl.DataFrame(schema={"record_key_l": pl.String, "record_key_r": pl.String,
                                       "previous_match_weight": pl.Float64, "match_weight": pl.Float64})
     mode = "full" if other_kind else run["mode"]
@@ -222,8 +221,11 @@ def linkage_pairs(context: dg.AssetExecutionContext, padu: PaduSettings, warehou
             replace_pairs_of(con, gone, scored)
         else:
             replace_table(con, "linkage.pairs", pairs)
+        if hashes_kept:
+            replace_rows(con, "linkage.record_hashes", "record_key", delta.keys(*CHANGES), delta.touched_hashes)
+        else:
+            con.execute(f"CREATE OR REPLACE TABLE linkage.record_hashes AS {hashes_sql}")
         tables = {
-            "linkage.record_hashes": hashes,
             "linkage.record_changes": delta.changes,
             "linkage.dropped_pairs": dropped,
             # What the next night builds on: these pairs were scored by this model.
