@@ -183,16 +183,17 @@ def linkage_pairs(context: dg.AssetExecutionContext, padu: PaduSettings, warehou
     previous_state = warehouse.read("linkage.state").row(0, named=True) if warehouse.exists("linkage.state") else {}
     # A store linked before (it has a state) whose hashes are of another kind: nothing compares.
     other_kind = bool(previous_state) and previous_state.get("record_hash_kind") != RECORD_HASH_KIND
-    # Last night's hashes, made tonight's where they stand when they are compared with tonight's.
-    hashes_kept = not other_kind and warehouse.exists("linkage.record_hashes")
+    comparable = not other_kind and warehouse.exists("linkage.record_hashes")
     # The linkage this night builds on: the clustering of what changed checks that it clustered it.
     previous_run_id = previous_state.get("run_id")
     with warehouse.connect() as con:
-        delta = classify_records(con, hashes_sql, "linkage.record_hashes" if hashes_kept else None)
+        delta = classify_records(con, hashes_sql, "linkage.record_hashes" if comparable else None)
     no_dropped = pl.DataFrame(schema={"record_key_l": pl.String, "record_key_r": pl.String,
                                       "previous_match_weight": pl.Float64, "match_weight": pl.Float64})
     mode = "full" if other_kind else run["mode"]
     in_place = mode == "incremental" and warehouse.exists("linkage.pairs")
+    # An incremental night makes last night's hashes tonight's where they stand; a full one writes them whole.
+    hashes_kept = comparable and mode == "incremental"
     if in_place:
         fresh, existing = _fresh_and_partners(warehouse, delta.touched, model_json)
         scored = score_fresh(fresh, existing, model_json, tf_tables, rules.predict_threshold, padu.backend)

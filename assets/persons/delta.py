@@ -90,16 +90,19 @@ def plan_persons(con: duckdb.DuckDBPyConnection, key: bytes, full_requested: boo
         return PersonsPlan(True, "the person rules' code changed")
     if check != key_check(key):
         return PersonsPlan(True, "the pseudonym key changed")
-    touched = con.sql(f"""
-        WITH differ AS (
-            SELECT n.person_id AS now_id, o.person_id AS old_id
-            FROM __record_state n FULL JOIN {RECORD_STATE} o USING (record_key)
-            WHERE n.h IS DISTINCT FROM o.h OR n.person_id IS DISTINCT FROM o.person_id)
+    # The records whose hash or person differ from last night's (or that are new or gone): kept
+    # for save_state, which changes only their rows of the stored state.
+    con.execute(f"""
+        CREATE OR REPLACE TEMP TABLE __record_differ AS
+        SELECT n.record_key AS now_key, o.record_key AS old_key, n.person_id AS now_id, o.person_id AS old_id
+        FROM __record_state n FULL JOIN {RECORD_STATE} o ON n.record_key = o.record_key
+        WHERE n.h IS DISTINCT FROM o.h OR n.person_id IS DISTINCT FROM o.person_id""")
+    touched = con.sql("""
         SELECT DISTINCT person_id FROM (
-            SELECT now_id AS person_id FROM differ WHERE now_id IS NOT NULL
+            SELECT now_id AS person_id FROM __record_differ WHERE now_id IS NOT NULL
             UNION ALL
             -- a person who lost a record tonight and keeps others is chosen again
-            SELECT old_id FROM differ WHERE old_id IN (SELECT person_id FROM __record_state))
+            SELECT old_id FROM __record_differ WHERE old_id IN (SELECT person_id FROM __record_state))
         """).pl()["person_id"]
     con.register(TOUCHED, pl.DataFrame({"person_id": touched}).to_arrow())
     return PersonsPlan(False, "unchanged persons kept", touched)
@@ -125,7 +128,12 @@ def save_state(con: duckdb.DuckDBPyConnection, key: bytes, plan: PersonsPlan, pe
     built_on = None
     if not plan.full and "run_id" in (c[0] for c in con.execute(f"DESCRIBE {PERSONS_STATE}").fetchall()):
         built_on = con.execute(f"SELECT run_id FROM {PERSONS_STATE}").fetchone()[0]
-    con.execute(f"CREATE OR REPLACE TABLE {RECORD_STATE} AS SELECT * FROM __record_state")
+    if plan.full:
+        con.execute(f"CREATE OR REPLACE TABLE {RECORD_STATE} AS SELECT * FROM __record_state")
+    else:  # the rows of the records that differ (plan_persons), where they stand: 0.4 s at 1M written whole
+        con.execute(f"DELETE FROM {RECORD_STATE} WHERE record_key IN (SELECT old_key FROM __record_differ)")
+        con.execute(f"INSERT INTO {RECORD_STATE} BY NAME SELECT s.* FROM __record_state s "
+                    "SEMI JOIN __record_differ d ON s.record_key = d.now_key")
     touched = pl.Series([], dtype=pl.String) if plan.full else plan.touched
     replace_table(con, TOUCHED_TABLE, pl.DataFrame({"person_id": touched}, schema={"person_id": pl.String}))
     replace_table(con, PERSONS_STATE, pl.DataFrame({

@@ -14,7 +14,7 @@ import pytest
 from assets.sources.contracts import CONTRACTS
 from assets.linkage.incremental import RECORD_HASH_KIND
 from assets.linkage.recluster import CLUSTER_STATE
-from assets.persons.delta import PERSONS_STATE
+from assets.persons.delta import PERSONS_STATE, RECORD_STATE
 from assets.standardise.delta import state_table
 from assets.warehouse import FULL_REBUILD_TAG, run_resources, warehouse_in
 from pipelines.definitions import ALL_ASSETS
@@ -63,13 +63,17 @@ def nights(tmp_path_factory):
         staging_state = {source: warehouse.read(state_table(source)).row(0, named=True) for source in CONTRACTS}
         cluster_tables = {t: warehouse.read(t) for t in CLUSTER_TABLES}
         cluster_state = warehouse.read(CLUSTER_STATE).row(0, named=True)
+        record_hashes, record_state = warehouse.read("linkage.record_hashes"), warehouse.read(RECORD_STATE)
         out.append({
             "night": night, "result": result, "state": state, "changes": changes, "pairs": pairs,
             "staged": staged, "raw": raw, "staging_state": staging_state, "persons_state": persons_state,
             "person_tables": person_tables, "cluster_tables": cluster_tables, "cluster_state": cluster_state,
             "records": records, "events": events, "scenarios": info["scenarios"], "data": data, "landing": landing,
             "blocking_report": warehouse.read("linkage.blocking_report"),
+            "record_hashes": record_hashes, "record_state": record_state,
             "full": None if night == 1 else {
+                "record_hashes": warehouse_in(full_data).read("linkage.record_hashes"),
+                "record_state": warehouse_in(full_data).read(RECORD_STATE),
                 "result": full,
                 "blocking_report": warehouse_in(full_data).read("linkage.blocking_report"),
                 "state": warehouse_in(full_data).read("linkage.state").row(0, named=True),
@@ -147,6 +151,19 @@ def test_later_nights_update_the_common_linkage_table_where_it_stands_to_a_full_
         assert records.columns == full.columns and records.height == full.height
         # blocking keys recounted over tonight's records included
         assert records.sort("record_key").equals(full.sort("record_key")), f"night {n['night']}"
+
+
+def test_later_nights_update_the_record_states_where_they_stand_to_a_full_computation(nights):
+    """What the next night compares with: the linkage's record hashes and the persons' record
+    state, changed where they stand on an incremental night, written whole on a full one."""
+    for n in nights[1:]:
+        hashes, full_hashes = n["record_hashes"], n["full"]["record_hashes"]
+        assert hashes.height == n["raw"]["person_records"].height
+        assert hashes.sort("record_key").equals(full_hashes.sort("record_key")), f"night {n['night']}"
+        records, full_records = n["person_tables"]["person_records"], n["full"]["person_tables"]["person_records"]
+        state = canonical(n["record_state"], records)
+        assert state.height == hashes.height
+        assert state.equals(canonical(n["full"]["record_state"], full_records)), f"night {n['night']}"
 
 
 def canonical(table: pl.DataFrame, records: pl.DataFrame) -> pl.DataFrame:
