@@ -60,9 +60,12 @@ def _route_splink_messages() -> None:
 _route_splink_messages()
 
 
-def make_linker(table, settings) -> Linker:
-    """Splink's Linker on registered `table`(s), at SPLINK_LOG_LEVEL (see above)."""
-    return Linker(table, settings, log_level=SPLINK_LOG_LEVEL)
+def make_linker(table, settings, validate: bool = True) -> Linker:
+    """Splink's Linker on registered `table`(s), at SPLINK_LOG_LEVEL (see above). `validate`:
+    Splink's check that every column the settings' SQL names is in the table, which logs what
+    is missing; a trained model was checked when its training linker was made, and the check
+    parses every rule and level again (0.3 s a linker)."""
+    return Linker(table, settings, log_level=SPLINK_LOG_LEVEL, validate_settings=validate)
 
 
 @dataclass(frozen=True)

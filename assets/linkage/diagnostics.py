@@ -137,7 +137,7 @@ def model_charts(model_json: dict, out_dir: Path) -> dict[str, Path]:
     out_dir.mkdir(parents=True, exist_ok=True)
     empty = pl.DataFrame(schema={c: pl.String for c in LINKAGE_COLUMNS})
     db_api = DuckDBAPI(connection=duckdb.connect())
-    linker = make_linker(db_api.register(empty, dataset_display_name="no_records"), model_json)
+    linker = make_linker(db_api.register(empty, dataset_display_name="no_records"), model_json, validate=False)
     charts = {
         "match_weights": linker.visualisations.match_weights_chart(),
         "m_u_parameters": linker.visualisations.m_u_parameters_chart(),

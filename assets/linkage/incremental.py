@@ -157,7 +157,7 @@ def scoring_linker(frames: dict[str, pl.DataFrame], model_json: dict, tf_tables:
     base = registered["person_records"] if "person_records" in registered else register_frame(
         db_api, everything, "person_records")
     settings = settings_for_backend(model_json, backend, model_json.get("sql_dialect", "duckdb"))
-    linker = make_linker(base, settings)
+    linker = make_linker(base, settings, validate=False)  # checked when the model was trained
     for column, table in tf_tables.items():
         lookup = tf_lookup(table, column, everything[column])
         linker.table_management.register_term_frequency_lookup(
