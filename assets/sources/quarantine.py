@@ -7,7 +7,7 @@ import polars as pl
 
 from assets.sources.contracts import SourceContract
 from assets.sources.readers import FILE, ROW_NUMBER
-from assets.standardise.values import clean_identifier, clean_text
+from assets.standardise.values import clean_identifier_values, clean_text
 
 REASON = "reason"
 RULE = "rule"
@@ -19,9 +19,10 @@ def split_rows(frame: pl.DataFrame, contract: SourceContract,
     quarantined frame keeps every column of the row plus a `reason`. `content_hash` names a
     column of `frame` that already holds a hash of the contract's columns, and of no other."""
     content = pl.col(content_hash) if content_hash else pl.struct(list(contract.columns)).hash(seed=0)
-    key = clean_identifier(pl.col(contract.primary_key))
+    key = clean_identifier_values(frame[contract.primary_key].cast(pl.String))
     has_name = pl.any_horizontal([clean_text(pl.col(c)).is_not_null() for c in contract.name_columns])
-    has_nik = pl.any_horizontal([clean_identifier(pl.col(c)).is_not_null() for c in contract.nik_columns])
+    has_nik = pl.any_horizontal([clean_identifier_values(frame[c].cast(pl.String)).is_not_null()
+                                 for c in contract.nik_columns])
 
     # A stable order so that "the first" of a repeated row is the first in file order.
     work = frame.with_row_index("__order").with_columns(

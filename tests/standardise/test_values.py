@@ -5,7 +5,9 @@ from __future__ import annotations
 import polars as pl
 import pytest
 
-from assets.standardise.values import MISSING_MARKERS, clean_identifier, clean_text, parse_bool, phone_number
+from assets.standardise.values import (
+    MISSING_MARKERS, clean_identifier, clean_identifier_values, clean_text, parse_bool, phone_number,
+)
 
 
 def apply(function, values: list[str | None]) -> list:
@@ -88,3 +90,21 @@ def test_parse_bool(raw, expected):
 )
 def test_phone_number_drops_country_code_and_trunk_zero(raw, expected):
     assert pl.select(phone_number(pl.lit(raw, dtype=pl.String))).item() == expected
+
+
+def test_clean_identifier_values_equals_the_expression_on_every_kind_of_value():
+    """The Series form cleans only what is not plain digits already; on a random mix of plain,
+    zero, spaced, typed-over, float, marker, Unicode and empty values it gives what the
+    expression gives, value for value."""
+    import random
+
+    rng = random.Random(3)
+    pieces = ["0", "00", "1", "12", "3273054107850001", " 3273 0541 0785 0001 ", "'3273054107850001",
+              "202500001.0", "202500001,00", "3.27305E+15", "-", "NULL", "nan", "", "  ", "32-12-01", "0000",
+              "0012", "A123", "\u00a012\u200b", "12\t34", "१२३"]
+    values = pl.Series([rng.choice(pieces) + rng.choice(["", "", "5", "0"]) if rng.random() < 0.9 else None
+                        for _ in range(20_000)], dtype=pl.String)
+    expected = pl.select(clean_identifier(pl.lit(values))).to_series()
+    assert clean_identifier_values(values).to_list() == expected.to_list()
+    plain = pl.Series(["3273054107850001", "12"])
+    assert clean_identifier_values(plain).to_list() == ["3273054107850001", "12"]
