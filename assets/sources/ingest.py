@@ -12,7 +12,7 @@ import polars as pl
 
 from assets.sources.contracts import SourceContract
 from assets.sources.deliveries import Delivery, delivery_digest, scan_source
-from assets.sources.quarantine import REASON, RULE, split_rows
+from assets.sources.quarantine import REASON, RULE, row_content_hash, split_rows
 from assets.sources.readers import FILE, ROW_NUMBER, DeliveryFileError, read_delivery_file
 
 DELIVERY_DATE = "_delivery_date"
@@ -66,8 +66,7 @@ class IngestResult:
 def with_row_hashes(frame: pl.DataFrame, data_columns: list[str]) -> pl.DataFrame:
     """`frame` with the ROW_HASH columns of its `data_columns` (in any order: the order of the
     columns in a file does not count)."""
-    content = pl.struct(sorted(data_columns))
-    return frame.with_columns(*(content.hash(seed=seed).alias(name) for seed, name in enumerate(ROW_HASH)))
+    return frame.with_columns(*(row_content_hash(data_columns, seed).alias(name) for seed, name in enumerate(ROW_HASH)))
 
 
 def empty_accepted(contract: SourceContract) -> pl.DataFrame:

@@ -12,6 +12,7 @@ import xlsxwriter
 from assets.sources.contracts import CONTRACTS, DTSEN_INDIVIDU, P2MI_KASUS, P2MI_PENEMPATAN
 from assets.sources.deliveries import complete_deliveries_fingerprint, scan_landing
 from assets.sources.ingest import ingest_source
+from assets.sources.quarantine import row_content_hash
 from tests.sources.landing import delivery
 
 DTSEN_HEADER = "id_individu;id_keluarga;nik;no_kk;nama;jenis_kelamin;tanggal_lahir;desil;alamat"
@@ -108,6 +109,27 @@ def _xlsx(path: Path, header: list[str], rows: list[list]) -> bytes:
                 sheet.write(r, c, value)
     book.close()
     return path.read_bytes()
+
+
+def test_row_content_hash_tells_rows_apart_by_value_and_column_not_by_column_order():
+    rows = pl.DataFrame({
+        "a": ["x", "y", "x", "", None, "x", "x"],
+        "b": ["y", "x", "y", None, "", "y", "y"],
+        "c": ["z", "z", "z", "z", "z", "Z", "z"],
+    })
+    hashes = rows.select(row_content_hash(["a", "b", "c"], 0))[:, 0].to_list()
+    # Rows 0, 2 and 6 are one content; swapped values (1), an empty value against a null (3, 4)
+    # and a change in case (5) are other contents.
+    assert hashes[0] == hashes[2] == hashes[6]
+    assert len({hashes[0], *hashes[1:2], *hashes[3:6]}) == 5
+    # The order of the columns does not count; the seed does, for every row.
+    reordered = rows.select("c", "a", "b").select(row_content_hash(["c", "b", "a"], 0))[:, 0].to_list()
+    assert reordered == hashes
+    second = rows.select(row_content_hash(["a", "b", "c"], 1))[:, 0].to_list()
+    assert all(one != two for one, two in zip(hashes, second))
+    # Nothing beyond the named columns counts.
+    wider = rows.with_columns(pl.Series("d", range(7))).select(row_content_hash(["a", "b", "c"], 0))[:, 0]
+    assert wider.to_list() == hashes
 
 
 def test_mixed_formats_numbers_become_digits(tmp_path):
