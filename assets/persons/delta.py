@@ -30,6 +30,7 @@ RECORD_STATE = "persons.record_state"
 # Tonight's touched person ids, registered on the persons connection by plan_persons for the
 # queries that read those persons only (kept_rows here, the status reads in assets.py).
 TOUCHED = "__touched"
+GONE = "__gone"  # and last night's persons with no record tonight
 PERSONS_STATE = "persons.persons_state"
 TOUCHED_TABLE = "persons.touched_persons"
 # The DTSEN delivery date: one per night, read only as a tie-break within a person (see above).
@@ -75,6 +76,7 @@ class PersonsPlan:
     full: bool
     reason: str
     touched: pl.Series | None = None  # tonight's person ids whose row is chosen again
+    gone: pl.Series | None = None  # last night's person ids left with no record tonight
 
 
 def plan_persons(con: duckdb.DuckDBPyConnection, key: bytes, full_requested: bool, hashes_sql: str) -> PersonsPlan:
@@ -97,15 +99,19 @@ def plan_persons(con: duckdb.DuckDBPyConnection, key: bytes, full_requested: boo
         SELECT n.record_key AS now_key, o.record_key AS old_key, n.person_id AS now_id, o.person_id AS old_id
         FROM __record_state n FULL JOIN {RECORD_STATE} o ON n.record_key = o.record_key
         WHERE n.h IS DISTINCT FROM o.h OR n.person_id IS DISTINCT FROM o.person_id""")
-    touched = con.sql("""
-        SELECT DISTINCT person_id FROM (
-            SELECT now_id AS person_id FROM __record_differ WHERE now_id IS NOT NULL
-            UNION ALL
-            -- a person who lost a record tonight and keeps others is chosen again
-            SELECT old_id FROM __record_differ WHERE old_id IN (SELECT person_id FROM __record_state))
-        """).pl()["person_id"]
+    # Last night's persons of the records that differ: chosen again where they keep a record,
+    # gone where they keep none (every record of a person gone tonight differs).
+    old = con.sql("""
+        SELECT person_id, person_id IN (SELECT person_id FROM __record_state) AS kept
+        FROM (SELECT DISTINCT old_id AS person_id FROM __record_differ WHERE old_id IS NOT NULL)""").pl()
+    touched = pl.concat([
+        con.sql("SELECT DISTINCT now_id AS person_id FROM __record_differ WHERE now_id IS NOT NULL").pl()["person_id"],
+        old.filter("kept")["person_id"],
+    ]).unique()
+    gone = old.filter(~pl.col("kept"))["person_id"]
     con.register(TOUCHED, pl.DataFrame({"person_id": touched}).to_arrow())
-    return PersonsPlan(False, "unchanged persons kept", touched)
+    con.register(GONE, pl.DataFrame({"person_id": gone}, schema={"person_id": pl.String}).to_arrow())
+    return PersonsPlan(False, "unchanged persons kept", touched, gone)
 
 
 def update_in_place(con: duckdb.DuckDBPyConnection, table: str, rows: pl.DataFrame) -> None:
@@ -115,16 +121,15 @@ def update_in_place(con: duckdb.DuckDBPyConnection, table: str, rows: pl.DataFra
     written again: rewriting a million rows to change one percent cost most of the step."""
     con.execute(f"""
         DELETE FROM {table}
-        WHERE person_id IN (SELECT person_id FROM {TOUCHED})
-           OR person_id NOT IN (SELECT person_id FROM __record_state)""")
+        WHERE person_id IN (SELECT person_id FROM {TOUCHED} UNION ALL SELECT person_id FROM {GONE})""")
     insert_rows(con, table, rows)
 
 
 def save_state(con: duckdb.DuckDBPyConnection, key: bytes, plan: PersonsPlan, persons_computed: int,
                run_id: str) -> None:
     """Inside the transaction that writes the persons tables: what the next night compares with,
-    and what publishing reads (`TOUCHED_TABLE`: the persons whose rows changed tonight, besides
-    those gone; `built_on_run_id`: the run whose rows the others are)."""
+    and what publishing reads (`TOUCHED_TABLE`: the persons whose rows changed tonight and those
+    gone; `built_on_run_id`: the run whose rows the others are)."""
     built_on = None
     if not plan.full and "run_id" in (c[0] for c in con.execute(f"DESCRIBE {PERSONS_STATE}").fetchall()):
         built_on = con.execute(f"SELECT run_id FROM {PERSONS_STATE}").fetchone()[0]
@@ -134,7 +139,7 @@ def save_state(con: duckdb.DuckDBPyConnection, key: bytes, plan: PersonsPlan, pe
         con.execute(f"DELETE FROM {RECORD_STATE} WHERE record_key IN (SELECT old_key FROM __record_differ)")
         con.execute(f"INSERT INTO {RECORD_STATE} BY NAME SELECT s.* FROM __record_state s "
                     "SEMI JOIN __record_differ d ON s.record_key = d.now_key")
-    touched = pl.Series([], dtype=pl.String) if plan.full else plan.touched
+    touched = pl.Series([], dtype=pl.String) if plan.full else pl.concat([plan.touched, plan.gone])
     replace_table(con, TOUCHED_TABLE, pl.DataFrame({"person_id": touched}, schema={"person_id": pl.String}))
     replace_table(con, PERSONS_STATE, pl.DataFrame({
         "fingerprint": [persons_fingerprint()], "key_check": [key_check(key)], "reason": [plan.reason],

@@ -118,8 +118,8 @@ def _publish_changes(context: dg.AssetExecutionContext, padu: PaduSettings, ware
     def update(con) -> None:
         touched = f"SELECT person_id FROM {TOUCHED_TABLE}"
         for name, source in PER_PERSON.items():
-            con.execute(f'DELETE FROM {PUBLISHED}."{name}" WHERE person_id IN ({touched}) '
-                        f"OR person_id NOT IN (SELECT person_id FROM persons.persons)")
+            # The touched persons include those gone tonight (persons/delta.save_state).
+            con.execute(f'DELETE FROM {PUBLISHED}."{name}" WHERE person_id IN ({touched})')
             con.execute(f'INSERT INTO {PUBLISHED}."{name}" BY NAME SELECT * FROM {source} '
                         f"WHERE person_id IN ({touched})")
         # The events table is the whole history: a re-run of the same run does not repeat it.
