@@ -11,6 +11,7 @@ import argparse
 import logging
 import resource
 import shutil
+import statistics
 import tempfile
 import time
 from datetime import date, timedelta
@@ -58,6 +59,11 @@ def _run(landing: Path, data: Path, instance, tags: dict | None = None) -> tuple
     return result, seconds
 
 
+def _median_steps(runs: list[dict]) -> dict:
+    """Per step (and for `_wall` and `_cpu`), the median of its seconds over the runs."""
+    return {step: statistics.median(run.get(step, 0) for run in runs) for step in set().union(*runs)}
+
+
 def _records(data: Path) -> pl.DataFrame:
     return pl.read_parquet(data / "published" / "person_records.parquet").select(
         (pl.col("source") + ":" + pl.col("source_record_id")).alias("record_key"), "person_id"
@@ -88,6 +94,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workdir", type=Path, default=None, help="kept when given; a temporary folder otherwise")
     parser.add_argument("--reuse", action="store_true",
                         help="with --workdir: keep its generated nights and night 1, run night 2 only")
+    parser.add_argument("--repeat", type=int, default=1,
+                        help="run night 2 incrementally and as a full rebuild this many times, in turns "
+                        "(the first of each pair alternating), and print the median of each figure: a "
+                        "shared machine's speed moved one night by 10%% between two runs of the same code")
     parser.add_argument("--deliver", default=",".join(CONTRACTS),
                         help="comma-separated sources that deliver on night 2 (default: all four); the "
                         "others' night-2 deliveries are held back, as on a night DTSEN does not deliver")
@@ -114,12 +124,22 @@ def main(argv: list[str] | None = None) -> int:
     if held:
         print(f"night 2 without the deliveries of {', '.join(held)} (held back)")
     incremental, full = root / "night2-incremental", root / "night2-full"
-    for folder in (incremental, full):
-        shutil.rmtree(folder, ignore_errors=True)
-    shutil.copytree(night1, incremental)
-    shutil.copytree(night1, full)
-    _, inc_s = _run(landing, incremental, instance)
-    _, full_s = _run(landing, full, instance, tags={FULL_REBUILD_TAG: "true"})
+    runs: list[tuple[dict, dict]] = []
+    for turn in range(max(args.repeat, 1)):
+        for folder in (incremental, full):
+            shutil.rmtree(folder, ignore_errors=True)
+            shutil.copytree(night1, folder)
+        if turn % 2 == 0:
+            _, inc_s = _run(landing, incremental, instance)
+            _, full_s = _run(landing, full, instance, tags={FULL_REBUILD_TAG: "true"})
+        else:
+            _, full_s = _run(landing, full, instance, tags={FULL_REBUILD_TAG: "true"})
+            _, inc_s = _run(landing, incremental, instance)
+        runs.append((inc_s, full_s))
+        if args.repeat > 1:
+            print(f"turn {turn + 1}: incremental / full = {inc_s['_wall']} / {full_s['_wall']} s = "
+                  f"{inc_s['_wall'] / full_s['_wall']:.1%} (CPU {inc_s['_cpu'] / full_s['_cpu']:.1%})")
+    inc_s, full_s = (_median_steps([run[side] for run in runs]) for side in (0, 1))
 
     state = warehouse_in(incremental).read("linkage.state").row(0, named=True)
     changes = warehouse_in(incremental).read("linkage.record_changes")
@@ -150,6 +170,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{step:<36}{full_s.get(step, 0):>16}{inc_s.get(step, 0):>16}")
     print(f"linkage (model, pairs, clusters, ids): incremental / full = {linkage_inc:.1f} / {linkage_full:.1f} s "
           f"= {linkage_inc / linkage_full:.1%}")
+    if len(runs) > 1:
+        ratios = sorted(i["_wall"] / f["_wall"] for i, f in runs)
+        print(f"whole night over {len(runs)} turns: incremental / full = " + ", ".join(f"{r:.1%}" for r in ratios)
+              + f"; median {statistics.median(ratios):.1%}; the figures above and below are medians")
     print(f"whole night: incremental / full = {inc_s['_wall']} / {full_s['_wall']} s = {inc_s['_wall'] / full_s['_wall']:.1%}")
     print(f"whole night, CPU seconds: incremental / full = {inc_s['_cpu']} / {full_s['_cpu']} s = "
           f"{inc_s['_cpu'] / full_s['_cpu']:.1%}")
