@@ -7,13 +7,16 @@ import warnings
 
 import polars as pl
 
+from assets.linkage.assets import METRICS_STATE, _cluster_metrics_tonight
 from assets.linkage.diagnostics import (
     blocking_recount_reason, blocking_report, cluster_metrics, link_rates, model_charts,
     model_charts_of,
 )
 from assets.linkage.model import LINKAGE_COLUMNS, train
+from assets.linkage.recluster import CLUSTER_STATE, REDONE
 from assets.linkage.rules import load_rules
 from assets.standardise.block_keys import add_capped_keys
+from assets.warehouse import warehouse_in
 
 
 def records() -> pl.DataFrame:
@@ -118,6 +121,47 @@ def test_cluster_metrics_tell_a_chain_from_a_clique():
         ("chain", 4, 3, 0.96), ("clique", 3, 3, 0.97),
     ]
     assert metrics["density"].to_list() == [0.5, 1.0]
+
+
+def _clustered(members: dict[str, list[str]], pairs: list[tuple[str, str, float]]) -> tuple[pl.DataFrame, pl.DataFrame]:
+    clusters = pl.DataFrame([(key, cid) for cid, keys in members.items() for key in keys],
+                            schema=["record_key", "cluster_id"], orient="row")
+    edges = pl.DataFrame(pairs, schema=["record_key_l", "record_key_r", "match_probability"], orient="row")
+    return clusters, edges
+
+
+def test_cluster_metrics_of_an_incremental_night_keep_untouched_persons_and_drop_dissolved_ones(tmp_path):
+    strong = lambda *keys: [(l, r, 0.99) for i, l in enumerate(keys) for r in keys[i + 1:]]  # noqa: E731
+    # Last night: three persons of three records (ids: each cluster's smallest record key).
+    _, last_pairs = _clustered({}, [*strong("a1", "a2", "a3"), *strong("b1", "b2", "b3"),
+                                    ("c1", "c2", 0.99), ("c2", "c3", 0.97)])
+    last_clusters, _ = _clustered({"a1": ["a1", "a2", "a3"], "b1": ["b1", "b2", "b3"], "c1": ["c1", "c2", "c3"]}, [])
+    # Tonight: a1 deleted (its person dissolves into a2 of two records), b4 joins b1, c untouched.
+    clusters, pairs = _clustered(
+        {"a2": ["a2", "a3"], "b1": ["b1", "b2", "b3", "b4"], "c1": ["c1", "c2", "c3"]},
+        [("a2", "a3", 0.99), *strong("b1", "b2", "b3"), ("b4", "b1", 0.96), ("c1", "c2", 0.99), ("c2", "c3", 0.97)])
+    warehouse = warehouse_in(tmp_path)
+    stored = cluster_metrics(last_clusters, last_pairs, 0.95)
+    warehouse.write({
+        "linkage.clusters": clusters, "linkage.pairs": pairs,
+        REDONE: pl.DataFrame({"record_key": ["a2", "a3", "b1", "b2", "b3", "b4"]}),
+        CLUSTER_STATE: pl.DataFrame({"run_id": ["run2"], "mode": ["incremental"], "built_on_run_id": ["run1"]}),
+        # c1's stored row is marked, so that keeping it (not counting it again) shows.
+        "linkage.cluster_metrics": stored.with_columns(
+            pl.when(pl.col("cluster_id") == "c1").then(pl.lit(0.5)).otherwise("weakest_edge").alias("weakest_edge")),
+        METRICS_STATE: pl.DataFrame({"clustering_run_id": ["run1"], "threshold": [0.95]}),
+    })
+    metrics, counted = _cluster_metrics_tonight(warehouse, clusters, 0.95)
+    assert counted.startswith("tonight for the 1 persons")
+    assert metrics.select("cluster_id", "size", "edges", "weakest_edge").rows() == [
+        ("b1", 4, 4, 0.96), ("c1", 3, 2, 0.5),  # a1 dissolved: its row is gone
+    ]
+    # Metrics of another clustering, or at another threshold, are counted again whole.
+    warehouse.write({METRICS_STATE: pl.DataFrame({"clustering_run_id": ["run0"], "threshold": [0.95]})})
+    whole, counted = _cluster_metrics_tonight(warehouse, clusters, 0.95)
+    assert counted == "tonight, all persons"
+    assert whole.equals(cluster_metrics(clusters, pairs, 0.95))
+    assert whole.filter(pl.col("cluster_id") == "c1")["weakest_edge"].item() == 0.97
 
 
 def test_the_blocking_report_is_counted_again_only_when_the_population_or_the_rules_moved():

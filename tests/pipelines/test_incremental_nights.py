@@ -70,12 +70,14 @@ def nights(tmp_path_factory):
             "person_tables": person_tables, "cluster_tables": cluster_tables, "cluster_state": cluster_state,
             "records": records, "events": events, "scenarios": info["scenarios"], "data": data, "landing": landing,
             "blocking_report": warehouse.read("linkage.blocking_report"),
+            "cluster_metrics": warehouse.read("linkage.cluster_metrics"),
             "record_hashes": record_hashes, "record_state": record_state,
             "full": None if night == 1 else {
                 "record_hashes": warehouse_in(full_data).read("linkage.record_hashes"),
                 "record_state": warehouse_in(full_data).read(RECORD_STATE),
                 "result": full,
                 "blocking_report": warehouse_in(full_data).read("linkage.blocking_report"),
+                "cluster_metrics": warehouse_in(full_data).read("linkage.cluster_metrics"),
                 "state": warehouse_in(full_data).read("linkage.state").row(0, named=True),
                 "pairs": warehouse_in(full_data).read("linkage.pairs"),
                 "records": published(full_data, "person_records").select(*KEY, "person_id"),
@@ -242,6 +244,18 @@ def test_later_nights_cluster_only_touched_components_and_equal_a_full_clusterin
             inc, full = n["cluster_tables"][table], n["full"]["cluster_tables"][table]
             # cluster and component ids are the smallest record key of each: equal frames, row for row
             assert inc.sort(inc.columns).equals(full.sort(full.columns)), f"night {n['night']}: {table}"
+
+
+def test_later_nights_count_cluster_metrics_for_the_persons_clustered_again_as_a_full_count_does(nights):
+    assert diagnostics_metadata(nights[0]["result"], "cluster_metrics_counted") == "tonight, all persons"
+    for n in nights[1:]:
+        counted = diagnostics_metadata(n["result"], "cluster_metrics_counted")
+        assert counted.startswith("tonight for the ") and counted.endswith("kept for the others"), counted
+        assert diagnostics_metadata(n["full"]["result"], "cluster_metrics_counted") == "tonight, all persons"
+        inc, full = n["cluster_metrics"], n["full"]["cluster_metrics"]
+        assert full.height > 0
+        # Row for row, in the published order (density, then cluster id).
+        assert inc.equals(full), f"night {n['night']}"
 
 
 def test_incremental_night_equals_full_rebuild(nights):
