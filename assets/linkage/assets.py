@@ -411,7 +411,8 @@ def linkage_clusters(context: dg.AssetExecutionContext, padu: PaduSettings, ware
     "`$PADU_DATA_DIR/reports/<run>/`), and pairs per blocking rule (these two carried over on "
     "incremental nights until 5% of the records changed), link "
     "rates per source pair and per province, and how densely each person's records are linked "
-    "(`linkage.cluster_metrics`; the cluster size distribution is on `linkage/clusters`).",
+    "(`linkage.cluster_metrics`, counted on an incremental night for the persons clustered again "
+    "and kept for the others; the cluster size distribution is on `linkage/clusters`).",
     kinds={"splink"},
 )
 def linkage_diagnostics(context: dg.AssetExecutionContext, padu: PaduSettings, warehouse: Warehouse):
