@@ -425,8 +425,8 @@ def linkage_diagnostics(context: dg.AssetExecutionContext, padu: PaduSettings, w
     clusters = warehouse.read("linkage.clusters")
     by_pair, by_province = link_rates(
         warehouse.read("staging.person_records", ["record_key", "source", "regency_code"]), clusters)
-    density, density_counted = _cluster_metrics_tonight(warehouse, clusters, rules.cluster_threshold)
     cluster_state = warehouse.read(CLUSTER_STATE).row(0, named=True)
+    density, density_counted = _cluster_metrics_tonight(warehouse, clusters, cluster_state, rules.cluster_threshold)
     warehouse.write({"linkage.blocking_report": blocking, BLOCKING_STATE: population["state"],
                      "linkage.link_rates": by_pair, "linkage.link_rates_by_province": by_province,
                      "linkage.cluster_metrics": density,
@@ -461,13 +461,13 @@ METRICS_STATE = "linkage.cluster_metrics_state"
 PAIR_COLUMNS = ["record_key_l", "record_key_r", "match_probability"]
 
 
-def _cluster_metrics_tonight(warehouse: Warehouse, clusters: pl.DataFrame, threshold: float) -> tuple[pl.DataFrame, str]:
-    """`cluster_metrics` of tonight's clusters, and how they were counted. When tonight's
-    clustering built on the one the stored metrics describe and clustered only some components
+def _cluster_metrics_tonight(warehouse: Warehouse, clusters: pl.DataFrame, state: dict,
+                             threshold: float) -> tuple[pl.DataFrame, str]:
+    """`cluster_metrics` of tonight's clusters, and how they were counted (state: tonight's
+    CLUSTER_STATE row). When tonight's clustering built on the one the stored metrics describe and clustered only some components
     again, a person outside them has the records and the pairs it had (recluster.py), so its
     row is kept; the persons made tonight are counted on their records and pairs alone (at 1M,
     0.33 s for all 1.3M records against a few hundredths)."""
-    state = warehouse.read(CLUSTER_STATE).row(0, named=True)
     stored = warehouse.read(METRICS_STATE).row(0, named=True) if warehouse.exists(METRICS_STATE) else {}
     if not (state["mode"] == "incremental" and stored.get("clustering_run_id") == state.get("built_on_run_id")
             and stored.get("threshold") == threshold and warehouse.exists("linkage.cluster_metrics")):

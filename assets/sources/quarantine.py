@@ -32,10 +32,9 @@ def split_rows(frame: pl.DataFrame, contract: SourceContract,
     quarantined frame keeps every column of the row plus a `reason`. `content_hash` names a
     column of `frame` that already holds a hash of the contract's columns, and of no other."""
     content = pl.col(content_hash) if content_hash else row_content_hash(list(contract.columns))
-    key = clean_identifier_values(frame[contract.primary_key].cast(pl.String))
+    key = clean_identifier_values(frame[contract.primary_key])
     has_name = pl.any_horizontal([clean_text(pl.col(c)).is_not_null() for c in contract.name_columns])
-    has_nik = pl.any_horizontal([clean_identifier_values(frame[c].cast(pl.String)).is_not_null()
-                                 for c in contract.nik_columns])
+    has_nik = pl.any_horizontal([clean_identifier_values(frame[c]).is_not_null() for c in contract.nik_columns])
 
     # A stable order so that "the first" of a repeated row is the first in file order.
     work = frame.with_row_index("__order").with_columns(

@@ -54,7 +54,7 @@ def _person_columns(
         if birth_col else pl.lit(None, dtype=pl.String).pipe(standardise_birth_date, REFERENCE)
     )
     frame = frame.with_columns(
-        clean_identifier_values(frame[id_col].cast(pl.String)).alias("source_record_id"),
+        clean_identifier_values(frame[id_col]).alias("source_record_id"),
         REFERENCE.alias("delivery_date"),
         (standardise_sex(pl.col(sex_col)) if sex_col else pl.lit(None, dtype=pl.String)).alias("__sex"),
     )
@@ -190,8 +190,8 @@ def stage_dtsen_individu(raw: pl.DataFrame) -> pl.DataFrame:
                             sex_col="jenis_kelamin", birth_col="tanggal_lahir")
     frame = _region_columns(frame, "kode_desa", None)
     return frame.with_columns(
-        clean_identifier_values(frame["id_keluarga"].cast(pl.String)).alias("family_id"),
-        clean_identifier_values(frame["no_kk"].cast(pl.String)).alias("kk"),
+        clean_identifier_values(frame["id_keluarga"]).alias("family_id"),
+        clean_identifier_values(frame["no_kk"]).alias("kk"),
         pl.lit(None, dtype=pl.String).alias("passport"),
         pl.lit(None, dtype=pl.String).alias("phone"),
         _upper("hubungan_keluarga").alias("family_relation"),

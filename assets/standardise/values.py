@@ -91,8 +91,9 @@ _PLAIN_IDENTIFIER = r"^[0-9]*[1-9][0-9]*$"
 
 
 def clean_identifier_values(values: pl.Series) -> pl.Series:
-    """clean_identifier of a Series, worked out only for the values that are not plain digits
-    already: at 1M rows, 0.03 s against 0.25 s for the whole expression."""
+    """clean_identifier of a Series (as text), worked out only for the values that are not plain
+    digits already: at 1M rows, 0.03 s against 0.25 s for the whole expression."""
+    values = values.cast(pl.String)
     others = ~values.str.contains(_PLAIN_IDENTIFIER).fill_null(False)
     if not others.any():
         return values
