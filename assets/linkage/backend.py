@@ -112,8 +112,17 @@ JARO_WINKLER_UDF = "duckdb_jaro_winkler_similarity"
 def _spark_function(node: exp.Expression) -> exp.Expression:
     """The functions sqlglot has no Spark form for: Jaro-Winkler (above); DuckDB's
     `list_has_all(a, b)` (every element of b is in a) is `size(array_except(b, a)) = 0`, NULL for
-    a NULL list on both engines under Spark's ANSI mode. `damerau_levenshtein` keeps its name: the
-    jar registers it as a UDF, and its values equal DuckDB's (measured on 90,000 NIK pairs)."""
+    a NULL list on both engines under Spark's ANSI mode; `list_bool_and(list_transform(a, f))` and
+    `list_bool_or(...)` (every or some element) are Spark's `forall(a, f)` and `exists(a, f)`.
+    `damerau_levenshtein` keeps its name: the jar registers it as a UDF, and its values equal
+    DuckDB's (measured on 90,000 NIK pairs)."""
+    quantifier = {"list_bool_and": "forall", "list_bool_or": "exists"}.get(node.name.lower()) \
+        if isinstance(node, exp.Anonymous) else None
+    if quantifier and len(node.expressions) == 1 and isinstance(node.expressions[0], exp.Transform):
+        mapped = node.expressions[0]
+        # The new node's children are not visited again: the function's own body is mapped here.
+        return exp.Anonymous(this=quantifier, expressions=[mapped.this.transform(_spark_function),
+                                                           mapped.expression.transform(_spark_function)])
     if isinstance(node, exp.JarowinklerSimilarity):
         return exp.Anonymous(this=JARO_WINKLER_UDF, expressions=[node.this, node.expression])
     if isinstance(node, exp.Anonymous) and node.name.lower() == "list_has_all":

@@ -534,3 +534,58 @@ def test_two_thin_records_are_no_conflict_without_a_comparison_against_them(mode
     pairs = set(with_evidence.select("record_key_l", "record_key_r").iter_rows())
     assert thin not in pairs
     assert ("dtsen_individu:father", "dtsen_individu:son") in pairs
+
+
+SLIP_OR_JOINED = "one name's words in the other, with a slip or joined"
+
+
+@pytest.mark.parametrize(
+    ("left", "right"),
+    [
+        # a slip in the short name (AMIA for AMINA) and a passport's longer name
+        ("AMIA", "AMINA MUHAMAD SALE"),
+        # a compound written joined, its low-information first part left off by the other record
+        ("RAMADAN", "ABDULRAMADAN"),
+        ("HAYATI", "NURHAYATI"),
+    ],
+)
+def test_a_name_with_a_slip_or_a_joined_compound_is_in_the_other(model, left, right):
+    pair = score(model, dtsen_row("1", left, None, "17-01-1988", "P"), dtsen_row("2", right, None, "17-01-1988", "P"))
+    assert pair["name"] == SLIP_OR_JOINED
+    assert pair["mw_name"] > 0
+
+
+@pytest.mark.parametrize(
+    ("left", "right"),
+    [
+        # two four-letter names one letter apart are two names
+        ("ELIS", "EUIS KARTIKA"),
+        # WAHYUNI and WAHYUNINGSIH: one name the start of the other is not containment
+        ("SRIWAHYUNI", "SRI WAHYUNINGSI"),
+        # a joined name whose first part is not a low-information one (SUPRI YANTI is not YANTI)
+        ("YANTI", "SUPRIYANTI"),
+    ],
+)
+def test_two_names_alike_in_letters_are_not_one_inside_the_other(model, left, right):
+    pair = score(model, dtsen_row("1", left, None, "17-01-1988", "P"), dtsen_row("2", right, None, "17-01-1988", "P"))
+    assert pair["name"] != SLIP_OR_JOINED
+
+
+def test_a_case_with_a_slip_in_the_name_is_no_conflict_with_a_lengthened_name(model):
+    # At 50,000 heavy persons a case (AMIA, a passport, no NIK) named its placement (AMINA, that
+    # passport); the worker's next placement carried AMINA MUHAMAD SALE with the same NIK and
+    # phone. Read as "names differ", the case and that placement were a conflict, and the second
+    # placement was cut from its person.
+    model_json, tf_tables = model
+    records = staged([
+        case_row("K1", "AMIA", daerah_asal="3201", jenis_kelamin="P") | {"no_paspor": "C4535134"},
+        placement_row("P1", "AMINA", "3201014107930001", "01-07-1993", "89658118256") | {"no_paspor": "C4535134"},
+        placement_row("P2", "AMINA MUHAMAD SALE", "3201014107930001", "01-07-1993", "89658118256"),
+    ])
+    clusters = pl.DataFrame({"record_key": records["record_key"], "cluster_id": ["c1"] * 3})
+    pair = score(model, case_row("K1", "AMIA", daerah_asal="3201", jenis_kelamin="P") | {"no_paspor": "C4535134"},
+                 placement_row("P2", "AMINA MUHAMAD SALE", "3201014107930001", "01-07-1993", "89658118256"))
+    assert pair["name"] == SLIP_OR_JOINED
+    conflicts = within_cluster_conflicts(records, clusters, model_json, tf_tables, load_rules().cannot_link_below,
+                                         load_rules().cannot_link_evidence_weight)
+    assert conflicts.is_empty()
