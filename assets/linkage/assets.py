@@ -464,10 +464,10 @@ PAIR_COLUMNS = ["record_key_l", "record_key_r", "match_probability"]
 def _cluster_metrics_tonight(warehouse: Warehouse, clusters: pl.DataFrame, state: dict,
                              threshold: float) -> tuple[pl.DataFrame, str]:
     """`cluster_metrics` of tonight's clusters, and how they were counted (state: tonight's
-    CLUSTER_STATE row). When tonight's clustering built on the one the stored metrics describe and clustered only some components
-    again, a person outside them has the records and the pairs it had (recluster.py), so its
-    row is kept; the persons made tonight are counted on their records and pairs alone (at 1M,
-    0.33 s for all 1.3M records against a few hundredths)."""
+    CLUSTER_STATE row). When tonight's clustering built on the one the stored metrics describe
+    and clustered only some components again, a person outside them has the records and the
+    pairs it had (recluster.py), so its row is kept; the persons made tonight are counted on
+    their records and pairs alone (at 1M, 0.33 s for all 1.3M records against a few hundredths)."""
     stored = warehouse.read(METRICS_STATE).row(0, named=True) if warehouse.exists(METRICS_STATE) else {}
     if not (state["mode"] == "incremental" and stored.get("clustering_run_id") == state.get("built_on_run_id")
             and stored.get("threshold") == threshold and warehouse.exists("linkage.cluster_metrics")):

@@ -568,15 +568,13 @@ def test_a_case_with_a_slip_in_the_name_is_no_conflict_with_a_lengthened_name(mo
     # phone. Read as "names differ", the case and that placement were a conflict, and the second
     # placement was cut from its person.
     model_json, tf_tables = model
-    records = staged([
-        case_row("K1", "AMIA", daerah_asal="3201", jenis_kelamin="P") | {"no_paspor": "C4535134"},
-        placement_row("P1", "AMINA", "3201014107930001", "01-07-1993", "89658118256") | {"no_paspor": "C4535134"},
-        placement_row("P2", "AMINA MUHAMAD SALE", "3201014107930001", "01-07-1993", "89658118256"),
-    ])
+    case = case_row("K1", "AMIA", daerah_asal="3201", jenis_kelamin="P") | {"no_paspor": "C4535134"}
+    named = placement_row("P1", "AMINA", "3201014107930001", "01-07-1993", "89658118256") | {"no_paspor": "C4535134"}
+    later = placement_row("P2", "AMINA MUHAMAD SALE", "3201014107930001", "01-07-1993", "89658118256")
+    assert score(model, case, later)["name"] == SLIP_OR_JOINED
+    records = staged([case, named, later])
     clusters = pl.DataFrame({"record_key": records["record_key"], "cluster_id": ["c1"] * 3})
-    pair = score(model, case_row("K1", "AMIA", daerah_asal="3201", jenis_kelamin="P") | {"no_paspor": "C4535134"},
-                 placement_row("P2", "AMINA MUHAMAD SALE", "3201014107930001", "01-07-1993", "89658118256"))
-    assert pair["name"] == SLIP_OR_JOINED
-    conflicts = within_cluster_conflicts(records, clusters, model_json, tf_tables, load_rules().cannot_link_below,
-                                         load_rules().cannot_link_evidence_weight)
+    rules = load_rules()
+    conflicts = within_cluster_conflicts(records, clusters, model_json, tf_tables, rules.cannot_link_below,
+                                         rules.cannot_link_evidence_weight)
     assert conflicts.is_empty()
