@@ -10,11 +10,17 @@ Only when some comparison speaks against the pair (a match weight at or below
 number, score below 0.001 on the prior alone: nothing says they are two people, and the same
 person's third record (a placement holding both passports in turn) must be free to join them.
 
+Some evidence says two people on its own (`clustering.cannot_link_conditions`): two NIKs that
+each encode their own record's birth date. A pair that meets such a condition is a cannot-link up
+to a higher probability (0.5): otherwise a record with a default date, or a thin case, that scores
+well with two namesakes chains their two persons into one.
+
 Scored on DuckDB whatever the linkage backend: the pairs inside clusters are few (about 52,000 at
 200,000 persons)."""
 
 from __future__ import annotations
 
+import duckdb
 import polars as pl
 
 from assets.linkage.incremental import ordered_pair_keys, scoring_linker
@@ -25,11 +31,13 @@ CLUSTER_KEY = "__cluster_key"
 
 def within_cluster_conflicts(records: pl.DataFrame, clusters: pl.DataFrame, model_json: dict,
                              tf_tables: dict[str, pl.DataFrame], below: float,
-                             evidence_weight: float | None = None) -> pl.DataFrame:
+                             evidence_weight: float | None = None,
+                             conditions: list[tuple[str, float]] | None = None) -> pl.DataFrame:
     """records: LINKAGE_COLUMNS; clusters: record_key, cluster_id. Returns record_key_l,
     record_key_r, match_probability of the pairs inside one cluster that the model scores below
     `below` and, when `evidence_weight` is given, on which some comparison weighs at most
-    `evidence_weight`."""
+    `evidence_weight`; and of the pairs scored below `higher` that meet `condition` (DuckDB SQL
+    over the pair's mw_* and matching *_l, *_r columns), for each (condition, higher)."""
     empty = pl.DataFrame(schema={"record_key_l": pl.String, "record_key_r": pl.String,
                                  "match_probability": pl.Float64})
     sizes = clusters.group_by("cluster_id").len("size")
@@ -41,17 +49,23 @@ def within_cluster_conflicts(records: pl.DataFrame, clusters: pl.DataFrame, mode
     )
     settings = {
         **model_json,
+        "retain_matching_columns": bool(conditions),
         "blocking_rules_to_generate_predictions": [
             {"blocking_rule": f"l.{CLUSTER_KEY} = r.{CLUSTER_KEY}", "sql_dialect": "duckdb"}
         ],
     }
     linker, _ = scoring_linker({"person_records": subset}, settings, tf_tables)
-    scored = pl.from_arrow(linker.inference.predict().as_pyarrow_table())
-    low = scored.filter(pl.col("match_probability") < below)
+    scored = linker.inference.predict().as_pyarrow_table()
+    weights = [c for c in scored.column_names
+               if c.startswith("mw_") and not c.startswith("mw_tf_adj_") and c != "mw_prior"]
+    conflict = f"match_probability < {below!r}"
     if evidence_weight is not None:
-        weights = [c for c in scored.columns
-                   if c.startswith("mw_") and not c.startswith("mw_tf_adj_") and c != "mw_prior"]
-        low = low.filter(pl.min_horizontal(weights) <= evidence_weight)
+        conflict += f" AND least({', '.join(weights)}) <= {evidence_weight!r}"
+    for condition, higher in conditions or []:
+        conflict = f"({conflict}) OR (match_probability < {higher!r} AND coalesce({condition}, false))"
+    with duckdb.connect() as con:
+        con.register("scored", scored)
+        low = con.sql(f"SELECT record_key_l, record_key_r, match_probability FROM scored WHERE {conflict}").pl()
     if low.is_empty():
         return empty
     return low.select(*ordered_pair_keys(), "match_probability")

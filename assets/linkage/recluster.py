@@ -82,7 +82,7 @@ def cluster_people(records: pl.DataFrame, edges: pl.DataFrame, must_links: pl.Da
     multi = components.join(sizes.filter(pl.col("size") >= 3), on="cluster_id", how="semi")
     conflicts = within_cluster_conflicts(
         linkage_records(multi.select("record_key")), multi, model_json, tf_tables, rules.cannot_link_below,
-        rules.cannot_link_evidence_weight,
+        rules.cannot_link_evidence_weight, rules.cannot_link_conditions,
     ).join(must_links.select(PAIR_KEYS), on=PAIR_KEYS, how="anti")
     release_splink()
     model_cannot_links = frozenset(conflicts.select(PAIR_KEYS).iter_rows())

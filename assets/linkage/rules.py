@@ -74,6 +74,14 @@ class LinkageRules:
         return None if value is None else float(value)
 
     @property
+    def cannot_link_conditions(self) -> list[tuple[str, float]]:
+        """(DuckDB condition on a scored pair, below probability): a pair inside a cluster that
+        meets the condition is a cannot-link up to that higher probability
+        (assets/linkage/conflicts.py)."""
+        return [(rule["sql_condition"], float(rule["below_match_probability"]))
+                for rule in self.raw["clustering"].get("cannot_link_conditions") or []]
+
+    @property
     def sole_candidate_min_probability(self) -> float | None:
         """Pairs of different sources that are each other's only candidate join from this
         probability (assets/linkage/sole_candidates.py); None: only at the cluster threshold."""

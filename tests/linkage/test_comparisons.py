@@ -578,3 +578,44 @@ def test_a_case_with_a_slip_in_the_name_is_no_conflict_with_a_lengthened_name(mo
     conflicts = within_cluster_conflicts(records, clusters, model_json, tf_tables, rules.cannot_link_below,
                                          rules.cannot_link_evidence_weight)
     assert conflicts.is_empty()
+
+
+
+def test_namesakes_each_with_their_own_nik_joined_through_a_case_are_a_conflict(model):
+    # Born on one day in two neighbouring districts, each NIK naming its own record's district; a
+    # case giving the name and the regency scores well with both and joins them. Scored directly
+    # they are above the probability rule's 0.001, but two NIKs each its own say two people.
+    model_json, tf_tables = model
+    records = staged([
+        dtsen_row("1", "HAERUDIN", "3201012706890001", "27-06-1989", "L", kode_desa="3201012001"),
+        placement_row("P1", "HAERUDIN", "3201022706890001", "27-06-1989", "81234567890",
+                      jenis_kelamin="L", kode_desa_asal="3201022001"),
+        case_row("K1", "HAERUDIN", daerah_asal="3201"),
+    ])
+    clusters = pl.DataFrame({"record_key": records["record_key"], "cluster_id": ["c1"] * 3})
+    rules = load_rules()
+    assert rules.cannot_link_conditions
+    by_probability = within_cluster_conflicts(records, clusters, model_json, tf_tables, rules.cannot_link_below,
+                                              rules.cannot_link_evidence_weight)
+    assert by_probability.is_empty()
+    conflicts = within_cluster_conflicts(records, clusters, model_json, tf_tables, rules.cannot_link_below,
+                                         rules.cannot_link_evidence_weight, rules.cannot_link_conditions)
+    assert conflicts.select("record_key_l", "record_key_r").rows() == [("dtsen_individu:1", "p2mi_penempatan:P1")]
+    assert 0.001 <= conflicts["match_probability"][0] < 0.5
+
+
+def test_two_niks_one_typo_apart_on_default_dates_are_no_conflict_by_the_nik_alone(model):
+    # Both records carry the default date 1 July 1983, so each NIK matches its own record on the
+    # year only; the NIKs differ in one day digit (41 and 47): a typist's slip as likely as a
+    # second person. The NIK condition leaves the pair to the probability rule.
+    model_json, tf_tables = model
+    left = dtsen_row("1", "NURUL ZAINAB", "3201014107830001", "01-07-1983", "P")
+    right = dtsen_row("2", "ZAINAB", "3201014707830001", "01-07-1983", "P")
+    pair = score(model, left, right)
+    assert pair["mw_nik"] <= -5
+    assert 0.001 <= pair["match_probability"] < 0.5
+    records = staged([left, right, case_row("K1", "NURUL ZAINAB", daerah_asal="3201", jenis_kelamin="P")])
+    clusters = pl.DataFrame({"record_key": records["record_key"], "cluster_id": ["c1"] * 3})
+    conditions_only = within_cluster_conflicts(records, clusters, model_json, tf_tables, 0.0, None,
+                                               load_rules().cannot_link_conditions)
+    assert conditions_only.is_empty()
