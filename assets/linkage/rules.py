@@ -4,11 +4,14 @@ data; their hash is the code version of every asset that depends on them."""
 from __future__ import annotations
 
 import hashlib
+import re
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 from typing import Any
 
+import sqlglot
+import sqlglot.errors
 import yaml
 
 from assets.standardise.block_keys import CappedKey, parse_capped_keys
@@ -18,6 +21,8 @@ MODEL_FILE = RULES_DIR / "model.yaml"
 # A level key of ours, not Splink's: training sets the level's u from the named column's value
 # frequencies (splink_settings leaves it out).
 U_FROM_FREQUENCIES = "u_from_value_frequencies"
+# A record's column in a pair condition: `nik_l`, `birth_date_is_default_r`.
+_RECORD_COLUMN = re.compile(r"\b([a-z][a-z0-9_]*?)_[lr]\b")
 
 
 @dataclass(frozen=True)
@@ -77,9 +82,30 @@ class LinkageRules:
     def cannot_link_conditions(self) -> list[tuple[str, float]]:
         """(DuckDB condition on a scored pair, below probability): a pair inside a cluster that
         meets the condition is a cannot-link up to that higher probability
-        (assets/linkage/conflicts.py)."""
-        return [(rule["sql_condition"], float(rule["below_match_probability"]))
-                for rule in self.raw["clustering"].get("cannot_link_conditions") or []]
+        (assets/linkage/conflicts.py). A condition may read the comparisons' weights (`mw_<name>`)
+        and the columns the comparisons read (`<column>_l`, `<column>_r`): the scored pairs carry
+        no others, so anything else is refused when the rules are read (before any step), naming the
+        rule."""
+        comparisons = {c["output_column_name"] for c in self.raw["comparisons"]}
+        matching = {m.group(1) for c in self.raw["comparisons"] for level in c["comparison_levels"]
+                    for m in _RECORD_COLUMN.finditer(level["sql_condition"])}
+        conditions = []
+        for i, rule in enumerate(self.raw["clustering"].get("cannot_link_conditions") or []):
+            where = f"{MODEL_FILE.name}, clustering.cannot_link_conditions[{i}] ({rule.get('sql_condition')!r})"
+            condition = rule["sql_condition"]
+            try:
+                sqlglot.parse_one(condition, dialect="duckdb")
+            except sqlglot.errors.ParseError as error:
+                raise ValueError(f"{where}: not valid DuckDB SQL: {error}") from None
+            weights = {m.group(1) for m in re.finditer(r"\bmw_(?:tf_adj_)?([a-z_]+)\b", condition)}
+            unknown = sorted(weights - comparisons) + sorted(
+                f"{m.group(0)}" for m in _RECORD_COLUMN.finditer(condition) if m.group(1) not in matching)
+            if unknown:
+                raise ValueError(f"{where}: reads {', '.join(unknown)}, which the scored pairs do not carry "
+                                 f"(comparisons: mw_<{'|'.join(sorted(comparisons))}>; columns a comparison reads, "
+                                 "with _l and _r)")
+            conditions.append((condition, float(rule["below_match_probability"])))
+        return conditions
 
     @property
     def sole_candidate_min_probability(self) -> float | None:
@@ -155,7 +181,9 @@ def load_rules(path: Path = MODEL_FILE) -> LinkageRules:
 @cache
 def _read_rules(path: Path) -> LinkageRules:
     text = path.read_bytes()
-    return LinkageRules(raw=yaml.safe_load(text), version_hash=hashlib.sha256(text).hexdigest()[:12])
+    rules = LinkageRules(raw=yaml.safe_load(text), version_hash=hashlib.sha256(text).hexdigest()[:12])
+    rules.cannot_link_conditions  # checked when read: a bad condition stops the run before any step
+    return rules
 
 
 @cache

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import re
 
+import pytest
+import yaml
+
 from assets.linkage.rules import MODEL_FILE, load_rules
 
 
@@ -52,3 +55,29 @@ def test_the_column_readers_see_what_splink_sees():
     assert _columns_of_levels({"comparison_levels": [
         {"sql_condition": "split_part(name_key_l, ' ', 1) <> name_first_key_r AND nik_l = nik_r"}]}) == {
         "name_key", "name_first_key", "nik"}
+
+
+def _with_condition(tmp_path, condition: str):
+    rules = yaml.safe_load(MODEL_FILE.read_text())
+    rules["clustering"]["cannot_link_conditions"] = [{"sql_condition": condition, "below_match_probability": 0.5}]
+    tmp_path.mkdir(exist_ok=True)
+    path = tmp_path / "model.yaml"
+    path.write_text(yaml.safe_dump(rules))
+    return load_rules(path)
+
+
+def test_a_cannot_link_condition_reads_only_what_the_scored_pairs_carry(tmp_path):
+    shipped = load_rules().cannot_link_conditions
+    assert shipped and all(0 < below <= 1 for _, below in shipped)
+    assert _with_condition(tmp_path, "mw_nik <= -5 AND nik_l <> nik_r").cannot_link_conditions == [
+        ("mw_nik <= -5 AND nik_l <> nik_r", 0.5)]
+    # kode_desa is a delivery's column, not one the comparisons read; mw_age is no comparison
+    for condition, named in [("mw_nik <= -5 AND kode_desa_l <> kode_desa_r", "kode_desa_l"),
+                             ("mw_age < 0", "age")]:
+        with pytest.raises(ValueError, match=rf"cannot_link_conditions\[0\].*reads .*{named}"):
+            _with_condition(tmp_path / named, condition).cannot_link_conditions
+
+
+def test_a_cannot_link_condition_that_is_not_sql_is_refused_with_its_place(tmp_path):
+    with pytest.raises(ValueError, match=r"model.yaml, clustering.cannot_link_conditions\[0\].*not valid DuckDB SQL"):
+        _with_condition(tmp_path, "mw_nik <= AND (").cannot_link_conditions
