@@ -619,3 +619,43 @@ def test_two_niks_one_typo_apart_on_default_dates_are_no_conflict_by_the_nik_alo
     conditions_only = within_cluster_conflicts(records, clusters, model_json, tf_tables, 0.0, None,
                                                load_rules().cannot_link_conditions)
     assert conditions_only.is_empty()
+
+
+def sr_row(record_id: str, nama: str, nik: str | None, tanggal_lahir: str, jenis_kelamin: str,
+           no_kk: str | None = None, tempat_lahir: str | None = None) -> dict:
+    """A Sekolah Rakyat enrolment as delivered: no address, often no NIK."""
+    row = dict.fromkeys(CONTRACTS["sr_siswa"].required + CONTRACTS["sr_siswa"].optional)
+    row.update(id_siswa=record_id, nama_siswa=nama, nik=nik, jenis_kelamin=jenis_kelamin, tanggal_lahir=tanggal_lahir,
+               nama_sekolah="SR 1", jenjang="SMP", status_siswa="AKTIF", no_kk=no_kk, tempat_lahir=tempat_lahir)
+    return {"_source": "sr_siswa", **row}
+
+
+def blocked_pairs(model, rows: list[dict], leave_out: str | None = None) -> set[tuple[str, str]]:
+    """The pairs of `rows` that the model's blocking rules (less `leave_out`) let through."""
+    model_json, tf_tables = model
+    rules = [r for r in model_json["blocking_rules_to_generate_predictions"] if r["blocking_rule"] != leave_out]
+    assert leave_out is None or len(rules) == len(model_json["blocking_rules_to_generate_predictions"]) - 1
+    pairs = score_all(staged(rows), {**model_json, "blocking_rules_to_generate_predictions": rules}, tf_tables, 0.0)
+    return {tuple(sorted(pair)) for pair in pairs.select("record_key_l", "record_key_r").iter_rows()}
+
+
+@pytest.mark.parametrize(
+    ("rows", "rule"),
+    [
+        # a student on her DTSEN family's card, the name typed differently, no NIK, no address
+        ([dtsen_row("1", "EUIS", "3201014101090001", "01-01-2009", "P", no_kk="3201010202100001"),
+          sr_row("S1", "EIS", None, "01-01-2009", "P", no_kk="3201010202100001")],
+         "l.kk = r.kk AND l.birth_year = r.birth_year"),
+        # a placement without its origin village or a NIK, the name mistyped: the birth date and
+        # the place of birth against a DTSEN row without a village code
+        ([dtsen_row("1", "IKBAL", "3205012407000001", "24-07-2000", "L", kode_desa=None) | {"tempat_lahir": "GARUT"},
+          placement_row("P1", "IKABL", None, "24-07-2000", "88890654222", jenis_kelamin="L", kode_desa_asal=None)
+          | {"tempat_lahir": "GARUT"}],
+         "l.block_date_birth_regency = r.block_date_birth_regency"),
+    ],
+)
+def test_records_without_a_region_or_a_nik_are_compared_by_card_or_birth_place(model, rows, rule):
+    records = staged(rows)
+    pair = tuple(sorted(records["record_key"]))
+    assert pair in blocked_pairs(model, rows)
+    assert pair not in blocked_pairs(model, rows, leave_out=rule)
