@@ -91,15 +91,15 @@ class LinkageRules:
                     for m in _RECORD_COLUMN.finditer(level["sql_condition"])}
         conditions = []
         for i, rule in enumerate(self.raw["clustering"].get("cannot_link_conditions") or []):
-            where = f"{MODEL_FILE.name}, clustering.cannot_link_conditions[{i}] ({rule.get('sql_condition')!r})"
             condition = rule["sql_condition"]
+            where = f"{MODEL_FILE.name}, clustering.cannot_link_conditions[{i}] ({condition!r})"
             try:
                 sqlglot.parse_one(condition, dialect="duckdb")
             except sqlglot.errors.ParseError as error:
                 raise ValueError(f"{where}: not valid DuckDB SQL: {error}") from None
             weights = {m.group(1) for m in re.finditer(r"\bmw_(?:tf_adj_)?([a-z_]+)\b", condition)}
             unknown = sorted(weights - comparisons) + sorted(
-                f"{m.group(0)}" for m in _RECORD_COLUMN.finditer(condition) if m.group(1) not in matching)
+                m.group(0) for m in _RECORD_COLUMN.finditer(condition) if m.group(1) not in matching)
             if unknown:
                 raise ValueError(f"{where}: reads {', '.join(unknown)}, which the scored pairs do not carry "
                                  f"(comparisons: mw_<{'|'.join(sorted(comparisons))}>; columns a comparison reads, "
