@@ -25,6 +25,12 @@ U_FROM_FREQUENCIES = "u_from_value_frequencies"
 _RECORD_COLUMN = re.compile(r"\b([a-z][a-z0-9_]*?)_[lr]\b")
 
 
+def columns_of_levels(comparison: dict) -> set[str]:
+    """The record columns a comparison's levels read (`nik` for `nik_l = nik_r`)."""
+    return {m.group(1) for level in comparison["comparison_levels"]
+            for m in _RECORD_COLUMN.finditer(level["sql_condition"])}
+
+
 @dataclass(frozen=True)
 class LinkageRules:
     raw: dict[str, Any]
@@ -87,8 +93,7 @@ class LinkageRules:
         no others, so anything else is refused when the rules are read (before any step), naming the
         rule."""
         comparisons = {c["output_column_name"] for c in self.raw["comparisons"]}
-        matching = {m.group(1) for c in self.raw["comparisons"] for level in c["comparison_levels"]
-                    for m in _RECORD_COLUMN.finditer(level["sql_condition"])}
+        matching = set().union(*(columns_of_levels(c) for c in self.raw["comparisons"]))
         conditions = []
         for i, rule in enumerate(self.raw["clustering"].get("cannot_link_conditions") or []):
             condition = rule["sql_condition"]

@@ -94,6 +94,11 @@ def staged(rows: list[dict]) -> pl.DataFrame:
     return add_capped_keys(records, load_rules().capped_block_keys).select(LINKAGE_COLUMNS)
 
 
+def one_cluster(records: pl.DataFrame) -> pl.DataFrame:
+    """record_key, cluster_id with every record in cluster c1."""
+    return pl.DataFrame({"record_key": records["record_key"], "cluster_id": ["c1"] * records.height})
+
+
 def score(model, left: dict, right: dict) -> dict:
     """The pair as Splink scores it: match_probability, and per comparison its level label and
     match weight."""
@@ -573,7 +578,7 @@ def test_a_case_with_a_slip_in_the_name_is_no_conflict_with_a_lengthened_name(mo
     later = placement_row("P2", "AMINA MUHAMAD SALE", "3201014107930001", "01-07-1993", "89658118256")
     assert score(model, case, later)["name"] == SLIP_OR_JOINED
     records = staged([case, named, later])
-    clusters = pl.DataFrame({"record_key": records["record_key"], "cluster_id": ["c1"] * 3})
+    clusters = one_cluster(records)
     rules = load_rules()
     conflicts = within_cluster_conflicts(records, clusters, model_json, tf_tables, rules.cannot_link_below,
                                          rules.cannot_link_evidence_weight)
@@ -592,7 +597,7 @@ def test_namesakes_each_with_their_own_nik_joined_through_a_case_are_a_conflict(
                       jenis_kelamin="L", kode_desa_asal="3201022001"),
         case_row("K1", "HAERUDIN", daerah_asal="3201"),
     ])
-    clusters = pl.DataFrame({"record_key": records["record_key"], "cluster_id": ["c1"] * 3})
+    clusters = one_cluster(records)
     rules = load_rules()
     assert rules.cannot_link_conditions
     by_probability = within_cluster_conflicts(records, clusters, model_json, tf_tables, rules.cannot_link_below,
@@ -626,7 +631,7 @@ def test_two_niks_one_typo_apart_that_may_be_a_slip_are_no_conflict_by_the_nik_a
     assert pair["mw_nik"] <= -5
     assert 0.001 <= pair["match_probability"] < 0.5
     records = staged([left, right, case_row("K1", right["nama"], daerah_asal="3201", jenis_kelamin=right["jenis_kelamin"])])
-    clusters = pl.DataFrame({"record_key": records["record_key"], "cluster_id": ["c1"] * 3})
+    clusters = one_cluster(records)
     conditions_only = within_cluster_conflicts(records, clusters, model_json, tf_tables, 0.0, None,
                                                load_rules().cannot_link_conditions)
     assert conditions_only.is_empty()

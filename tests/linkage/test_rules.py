@@ -7,7 +7,7 @@ import re
 import pytest
 import yaml
 
-from assets.linkage.rules import MODEL_FILE, load_rules
+from assets.linkage.rules import MODEL_FILE, columns_of_levels, load_rules
 
 
 def test_an_edit_during_a_run_waits_for_the_next_run(tmp_path):
@@ -26,11 +26,6 @@ def test_an_edit_during_a_run_waits_for_the_next_run(tmp_path):
     assert load_rules(other).cluster_threshold == 0.99
 
 
-def _columns_of_levels(comparison: dict) -> set[str]:
-    return {m.group(1) for level in comparison["comparison_levels"]
-            for m in re.finditer(r"\b([a-z_]+)_[lr]\b", level["sql_condition"])}
-
-
 def _columns_of_rule(rule: str) -> set[str]:
     return set(re.findall(r"\b[lr]\.([a-z_]+)\b", rule))
 
@@ -45,14 +40,14 @@ def test_every_trained_comparison_has_an_em_session_that_trains_it():
         if all(level.get("is_null_level") or level.get("fix_m_probability")
                for level in comparison["comparison_levels"]):
             continue  # nothing for EM to learn
-        reads = _columns_of_levels(comparison)
+        reads = columns_of_levels(comparison)
         assert any(not (reads & session) for session in sessions), comparison["output_column_name"]
 
 
 def test_the_column_readers_see_what_splink_sees():
     assert _columns_of_rule("l.name_first_key = r.name_first_key AND l.birth_date = r.birth_date") == {
         "name_first_key", "birth_date"}
-    assert _columns_of_levels({"comparison_levels": [
+    assert columns_of_levels({"comparison_levels": [
         {"sql_condition": "split_part(name_key_l, ' ', 1) <> name_first_key_r AND nik_l = nik_r"}]}) == {
         "name_key", "name_first_key", "nik"}
 
