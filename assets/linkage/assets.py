@@ -104,6 +104,7 @@ def linkage_model(context: dg.AssetExecutionContext, config: LinkageConfig, padu
         retrain_reason = ""
     if retrain_reason:
         records = warehouse.read("staging.person_records", LINKAGE_COLUMNS)
+        warehouse.release_memory()
         model_json, notes = train(records, rules, padu.backend)
         release_splink()
         for note in notes:
@@ -201,6 +202,7 @@ def linkage_pairs(context: dg.AssetExecutionContext, padu: PaduSettings, warehou
         scored_pairs = scored.height
     else:
         records = warehouse.read("staging.person_records", LINKAGE_COLUMNS)
+        warehouse.release_memory()
         pairs = score_all(records, model_json, tf_tables, rules.predict_threshold, padu.backend)
         del records
         scored_pairs = pairs.height
@@ -333,6 +335,8 @@ def linkage_clusters(context: dg.AssetExecutionContext, padu: PaduSettings, ware
         redo = plan.redo.implode()
         records = records.filter(pl.col("record_key").is_in(redo))
         edges = edges.filter(pl.col("record_key_l").is_in(redo) & pl.col("record_key_r").is_in(redo))
+    if plan.full:
+        warehouse.release_memory()
     result = cluster_people(
         records, edges, must_links, cannot_links,
         lambda keys: warehouse.read_rows_of("staging.person_records", keys, LINKAGE_COLUMNS),
@@ -501,6 +505,7 @@ def _population_reports_tonight(context: dg.AssetExecutionContext, padu: PaduSet
     if plan.reason is None:
         return {"blocking": warehouse.read("linkage.blocking_report"), "state": plan.carried_state(), "reason": None}
     records = warehouse.read("staging.person_records", LINKAGE_COLUMNS)
+    warehouse.release_memory()
     viewer = padu.reports_path / context.run.run_id / "comparison_viewer.html"
     viewer_pairs = comparison_viewer(
         records, warehouse.read("linkage.pairs"), model_json, tf_tables,

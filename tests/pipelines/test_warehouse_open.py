@@ -60,3 +60,19 @@ def test_the_blocks_a_call_read_are_not_kept_in_memory_after_it(tmp_path, monkey
         assert warehouse.query("SELECT current_setting('memory_limit') AS m")["m"][0] == limit
     finally:
         warehouse.teardown_after_execution(dg.build_init_resource_context())
+
+
+def test_release_memory_drops_what_a_call_left_below_the_threshold(tmp_path, monkeypatch):
+    # Before Splink gets records the run's cached blocks go, however few the last call left.
+    monkeypatch.setattr(warehouse_module, "EVICT_ABOVE_BYTES", 1_000_000_000)
+    warehouse = Warehouse(path=str(tmp_path / "w.duckdb"))
+    warehouse.write({"raw.t": pl.DataFrame({"id": range(3_000_000), "text": [f"value {i}" for i in range(3_000_000)]})})
+    warehouse.setup_for_execution(dg.build_init_resource_context())
+    try:
+        assert warehouse.query("SELECT count(DISTINCT text) AS n FROM raw.t")["n"][0] == 3_000_000
+        held = warehouse.query("SELECT sum(memory_usage_bytes) AS b FROM duckdb_memory()")["b"][0]
+        assert held > 8_000_000  # kept: the call left less than the threshold
+        warehouse.release_memory()
+        assert warehouse.query("SELECT sum(memory_usage_bytes) AS b FROM duckdb_memory()")["b"][0] < held / 4
+    finally:
+        warehouse.teardown_after_execution(dg.build_init_resource_context())
