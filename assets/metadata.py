@@ -24,3 +24,9 @@ def value_counts(frame: pl.DataFrame, column: str) -> pl.DataFrame:
         .len("rows")
         .sort("rows", column, descending=[True, False])
     )
+
+
+def value_counts_sql(table: str, column: str) -> str:
+    """`value_counts` of a column of a warehouse table, counted where the table is."""
+    return (f'SELECT coalesce("{column}", \'(none)\') AS "{column}", count(*) AS rows FROM {table} '
+            f'GROUP BY 1 ORDER BY rows DESC, "{column}"')

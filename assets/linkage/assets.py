@@ -13,7 +13,7 @@ import polars as pl
 
 from assets.linkage.backend import release_splink
 from assets.linkage.diagnostics import (
-    BLOCKING_STATE, blocking_report, cluster_metrics, comparison_viewer, link_rates, model_charts_of, plan_recount,
+    BLOCKING_STATE, blocking_report, cluster_metrics, comparison_viewer, link_rates_sql, model_charts_of, plan_recount,
 )
 from assets.linkage.incremental import (
     CHANGES, PAIR_KEYS, RECORD_HASH_KIND, ModelStore, blocking_partners_sql, classify_records, dropped_pairs_of,
@@ -426,11 +426,9 @@ def linkage_diagnostics(context: dg.AssetExecutionContext, padu: PaduSettings, w
     population = _population_reports_tonight(context, padu, warehouse, rules, model_json, tf_tables)
     blocking, state = population["blocking"], population["state"].row(0, named=True)
     release_splink()
-    clusters = warehouse.read("linkage.clusters")
-    by_pair, by_province = link_rates(
-        warehouse.read("staging.person_records", ["record_key", "source", "regency_code"]), clusters)
+    by_pair, by_province = (warehouse.query(sql) for sql in link_rates_sql("staging.person_records", "linkage.clusters"))
     cluster_state = warehouse.read(CLUSTER_STATE).row(0, named=True)
-    density, density_counted = _cluster_metrics_tonight(warehouse, clusters, cluster_state, rules.cluster_threshold)
+    density, density_counted = _cluster_metrics_tonight(warehouse, cluster_state, rules.cluster_threshold)
     warehouse.write({"linkage.blocking_report": blocking, BLOCKING_STATE: population["state"],
                      "linkage.link_rates": by_pair, "linkage.link_rates_by_province": by_province,
                      "linkage.cluster_metrics": density,
@@ -465,29 +463,28 @@ METRICS_STATE = "linkage.cluster_metrics_state"
 PAIR_COLUMNS = ["record_key_l", "record_key_r", "match_probability"]
 
 
-def _cluster_metrics_tonight(warehouse: Warehouse, clusters: pl.DataFrame, state: dict,
-                             threshold: float) -> tuple[pl.DataFrame, str]:
-    """`cluster_metrics` of tonight's clusters, and how they were counted (state: tonight's
-    CLUSTER_STATE row). When tonight's clustering built on the one the stored metrics describe
-    and clustered only some components again, a person outside them has the records and the
-    pairs it had (recluster.py), so its row is kept; the persons made tonight are counted on
-    their records and pairs alone (at 1M, 0.33 s for all 1.3M records against a few hundredths)."""
+def _cluster_metrics_tonight(warehouse: Warehouse, state: dict, threshold: float) -> tuple[pl.DataFrame, str]:
+    """`cluster_metrics` of tonight's clusters (`linkage.clusters`), and how they were counted
+    (state: tonight's CLUSTER_STATE row). When tonight's clustering built on the one the stored
+    metrics describe and clustered only some components again, a person outside them has the
+    records and the pairs it had (recluster.py), so its row is kept; the persons made tonight are
+    counted on their records and pairs alone (at 1M, 0.33 s for all 1.3M records against a few
+    hundredths), and only their rows leave the store."""
     stored = warehouse.read(METRICS_STATE).row(0, named=True) if warehouse.exists(METRICS_STATE) else {}
     if not (state["mode"] == "incremental" and stored.get("clustering_run_id") == state.get("built_on_run_id")
             and stored.get("threshold") == threshold and warehouse.exists("linkage.cluster_metrics")):
-        return cluster_metrics(clusters, warehouse.read("linkage.pairs", PAIR_COLUMNS), threshold), "tonight, all persons"
-    remade_ids = warehouse.query(
-        f"SELECT DISTINCT cluster_id FROM linkage.clusters SEMI JOIN {REDONE} USING (record_key)")["cluster_id"]
-    remade = clusters.filter(pl.col("cluster_id").is_in(remade_ids.implode()))
+        return (cluster_metrics(warehouse.read("linkage.clusters"), warehouse.read("linkage.pairs", PAIR_COLUMNS),
+                                threshold), "tonight, all persons")
+    remade_ids = f"SELECT DISTINCT cluster_id FROM linkage.clusters SEMI JOIN {REDONE} USING (record_key)"
+    remade = warehouse.query(f"SELECT record_key, cluster_id FROM linkage.clusters WHERE cluster_id IN ({remade_ids})")
     keys = remade.select(pl.col("record_key").alias("record_key_l"))
     edges = warehouse.read_rows_of("linkage.pairs", keys, PAIR_COLUMNS).filter(
         pl.col("record_key_r").is_in(remade["record_key"].implode()))
     fresh = cluster_metrics(remade, edges, threshold)
     # Kept: last night's persons that tonight neither made again nor dissolved.
-    kept = warehouse.read("linkage.cluster_metrics").filter(
-        ~pl.col("cluster_id").is_in(remade_ids.cast(pl.String).implode())
-        & pl.col("cluster_id").is_in(clusters["cluster_id"].cast(pl.String).implode())
-    )
+    kept = warehouse.query(
+        f"SELECT * FROM linkage.cluster_metrics WHERE cluster_id NOT IN (SELECT cluster_id::VARCHAR FROM ({remade_ids})) "
+        "AND cluster_id IN (SELECT cluster_id::VARCHAR FROM linkage.clusters)")
     metrics = pl.concat([kept.cast(fresh.schema), fresh]).sort("density", "cluster_id")
     return metrics, f"tonight for the {fresh.height} persons of 3 or more records clustered again; kept for the others"
 

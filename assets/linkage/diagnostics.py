@@ -13,6 +13,7 @@ import polars as pl
 from splink import DuckDBAPI
 from splink.blocking_analysis import count_comparisons_from_blocking_rules
 
+from assets.frames import query_frames
 from assets.linkage.backend import make_linker
 from assets.linkage.incremental import scoring_linker
 from assets.linkage.model import LINKAGE_COLUMNS
@@ -162,32 +163,39 @@ def model_charts_of(model_id: str, model_json: dict, reports_dir: Path) -> dict[
     return model_charts(model_json, out_dir)
 
 
-def link_rates(records: pl.DataFrame, clusters: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """(per source pair: persons found in both sources; per province: share of records linked to
-    at least one other record). records: record_key, source, regency_code."""
-    frame = records.select("record_key", "source", "regency_code").join(clusters, on="record_key")
-    sources = sorted(frame["source"].unique().to_list())
-    # Per person, the records of each source: one grouping (a sorted list of sources per person
-    # took 3.3 s at 1M records).
-    per_person = frame.group_by("cluster_id").agg(
-        [(pl.col("source") == source).sum().alias(source) for source in sources]
-    )
-    pair_rows = []
-    for i, left in enumerate(sources):
-        for right in sources[i:]:
-            # Within one source: persons with more than one of its records.
-            both = (pl.col(left) > 1) if left == right else (pl.col(left) > 0) & (pl.col(right) > 0)
-            counts = per_person.select((pl.col(left) > 0).sum().alias("a"), both.sum().alias("both")).row(0)
-            pair_rows.append({"source_a": left, "source_b": right, "persons_in_a": counts[0], "persons_in_both": counts[1]})
-    by_pair = pl.DataFrame(pair_rows, schema={"source_a": pl.String, "source_b": pl.String,
-                                               "persons_in_a": pl.Int64, "persons_in_both": pl.Int64})
-    sizes = frame.with_columns(pl.len().over("cluster_id").alias("size"))
-    by_province = (
-        sizes.group_by(pl.col("regency_code").str.slice(0, 2).fill_null("(unknown)").alias("province"))
-        .agg(pl.len().alias("records"), (pl.col("size") > 1).mean().round(4).alias("share_linked"))
-        .sort("province")
-    )
+def link_rates_sql(records: str, clusters: str) -> tuple[str, str]:
+    """The two link-rate queries over the tables (or views) `records` (record_key, source,
+    regency_code) and `clusters` (record_key, cluster_id): per source pair, the persons in the
+    first source and those found in both (within one source: persons with more than one of its
+    records); per province, the records and the share of them linked to at least one other record.
+    Counted where the tables are: at 1M, reading both tables out for Polars took 0.5 of the 1.2 s
+    of an incremental night's diagnostics."""
+    joined = (f"WITH f AS (SELECT r.source, r.regency_code, c.cluster_id FROM {records} r "
+              f"JOIN {clusters} c USING (record_key))")
+    by_pair = f"""{joined},
+        per AS (SELECT cluster_id, source, count(*) AS n FROM f GROUP BY ALL),
+        in_a AS (SELECT source, count(*) AS persons, count(*) FILTER (WHERE n > 1) AS repeated
+                 FROM per GROUP BY source),
+        across AS (SELECT a.source AS source_a, b.source AS source_b, count(*) AS persons FROM per a
+                   JOIN per b ON a.cluster_id = b.cluster_id AND a.source < b.source GROUP BY ALL)
+        SELECT a.source AS source_a, b.source AS source_b, a.persons AS persons_in_a,
+               CASE WHEN a.source = b.source THEN a.repeated ELSE coalesce(x.persons, 0) END AS persons_in_both
+        FROM in_a a JOIN in_a b ON a.source <= b.source
+        LEFT JOIN across x ON x.source_a = a.source AND x.source_b = b.source
+        ORDER BY source_a, source_b"""
+    by_province = f"""{joined},
+        sizes AS (SELECT cluster_id, count(*) AS size FROM f GROUP BY cluster_id)
+        SELECT coalesce(left(regency_code, 2), '(unknown)') AS province, count(*) AS records,
+               round(avg((size > 1)::INT), 4) AS share_linked
+        FROM f JOIN sizes USING (cluster_id) GROUP BY province ORDER BY province"""
     return by_pair, by_province
+
+
+def link_rates(records: pl.DataFrame, clusters: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """`link_rates_sql` on frames held in memory (tests, tools)."""
+    frames = {"__records": records.select("record_key", "source", "regency_code"), "__clusters": clusters}
+    by_pair, by_province = link_rates_sql("__records", "__clusters")
+    return query_frames(by_pair, frames), query_frames(by_province, frames)
 
 
 # Columns of a record that identify a person: the comparison viewer shows them as keyed tokens,

@@ -5,11 +5,11 @@ import dagster as dg
 import polars as pl
 
 from assets.linkage.rules import load_rules
-from assets.metadata import markdown_table, value_counts
+from assets.metadata import markdown_table, value_counts_sql
 from assets.sources.contracts import CONTRACTS
 from assets.standardise.block_keys import recount_capped_keys, touched_blocks, with_capped_keys
 from assets.standardise.delta import clear_state, plan_staging, stage_changed_rows, write_state
-from assets.standardise.issues import flag_invalid_values, issue_counts
+from assets.standardise.issues import flag_invalid_values, issue_counts_sql
 from assets.standardise.sources import (
     PASSPORT_ON_NO_PLACEMENT, PERSON_RECORD_COLUMNS, STAGERS, person_records_sql,
 )
@@ -72,18 +72,17 @@ def build_staging_asset(source: str) -> dg.AssetsDefinition:
             with warehouse.transaction() as con:
                 write_state(con, source, plan, rows, restaged)
         context.log.info(f"staging.{source}: {restaged} of {rows} rows staged tonight ({plan.reason})")
-        counted = warehouse.read(f"staging.{source}", ["nik_issue", "birth_date_issue", "value_issues"])
-        valid_nik, with_regency = warehouse.query(
-            f"SELECT count(nik), count(regency_code) FROM staging.{source}").row(0)
+        table = f"staging.{source}"
+        valid_nik, with_regency = warehouse.query(f"SELECT count(nik), count(regency_code) FROM {table}").row(0)
         return dg.MaterializeResult(
             metadata={
                 "dagster/row_count": rows,
                 "rows_staged_tonight": restaged,
                 "staging_mode": "full" if plan.full else "kept" if plan.unchanged else "changed rows only",
                 "staging_reason": plan.reason,
-                "nik_issues": markdown_table(value_counts(counted, "nik_issue")),
-                "birth_date_issues": markdown_table(value_counts(counted, "birth_date_issue")),
-                "invalid_values": markdown_table(issue_counts(counted)),
+                "nik_issues": markdown_table(warehouse.query(value_counts_sql(table, "nik_issue"))),
+                "birth_date_issues": markdown_table(warehouse.query(value_counts_sql(table, "birth_date_issue"))),
+                "invalid_values": markdown_table(warehouse.query(issue_counts_sql(table))),
                 "with_valid_nik": int(valid_nik),
                 "with_regency": int(with_regency),
             }

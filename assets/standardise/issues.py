@@ -120,9 +120,8 @@ def flag_invalid_values(source: str, raw: pl.DataFrame, staged: pl.DataFrame) ->
     return staged.with_columns(issues.alias(ISSUES)).drop(helpers)
 
 
-def issue_counts(staged: pl.DataFrame) -> pl.DataFrame:
-    """Rows per "column: reason" (counts only, for metadata)."""
-    return (
-        staged.select(pl.col(ISSUES).explode().drop_nulls().alias("issue"))
-        .group_by("issue").len("rows").sort("rows", "issue", descending=[True, False])
-    )
+def issue_counts_sql(table: str) -> str:
+    """Rows of `table` per "column: reason" (counts only, for metadata), counted where the table
+    is: reading a million rows' issues out for Polars took 0.6 s of a night DTSEN did not deliver."""
+    return (f"SELECT issue, count(*) AS rows FROM (SELECT unnest({ISSUES}) AS issue FROM {table}) "
+            "WHERE issue IS NOT NULL GROUP BY issue ORDER BY rows DESC, issue")
