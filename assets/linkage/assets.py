@@ -23,7 +23,7 @@ from assets.linkage.incremental import (
 from assets.linkage.model import LINKAGE_COLUMNS, cluster_edges, collapsed_levels, train, untrained_levels
 from assets.linkage.recluster import (
     CLUSTER_STATE, COMPONENTS, CONSTRAINTS, REDONE, cluster_people, clustering_fingerprint, constraint_table,
-    crossing_edges, plan_clustering,
+    crossing_edges, nik_contradicted, plan_clustering,
 )
 from assets.linkage.review import constraints_from_answers, read_answers, review_queue
 from assets.linkage.rules import LinkageRules, load_rules, rules_code_version
@@ -299,6 +299,7 @@ def linkage_clusters(context: dg.AssetExecutionContext, padu: PaduSettings, ware
     answers = read_answers(review_dir / "answers.csv")
     reviewed_matches, cannot_links = constraints_from_answers(answers)
     must_links = pl.concat([stated, reviewed_matches], how="vertical_relaxed")
+    stated_or_reviewed = must_links.select(PAIR_KEYS)
     twins = pl.DataFrame(schema={k: pl.String for k in PAIR_KEYS})
     if rules.twin_name_rule is not None and "name_key" in tf_tables:
         twins = twin_cannot_links(
@@ -337,10 +338,12 @@ def linkage_clusters(context: dg.AssetExecutionContext, padu: PaduSettings, ware
         edges = edges.filter(pl.col("record_key_l").is_in(redo) & pl.col("record_key_r").is_in(redo))
     if plan.full:
         warehouse.release_memory()
+    linked = pl.concat([stated_or_reviewed["record_key_l"], stated_or_reviewed["record_key_r"]]).unique()
+    niks = warehouse.read_rows_of("staging.person_records", linked.to_frame("record_key"), ["record_key", "nik"])
     result = cluster_people(
         records, edges, must_links, cannot_links,
         lambda keys: warehouse.read_rows_of("staging.person_records", keys, LINKAGE_COLUMNS),
-        model_json, tf_tables, rules, padu.backend,
+        model_json, tf_tables, rules, padu.backend, condition_exempt=nik_contradicted(stated_or_reviewed, niks),
     )
     lower, upper = rules.review_band
     in_band = warehouse.query(

@@ -32,12 +32,14 @@ CLUSTER_KEY = "__cluster_key"
 def within_cluster_conflicts(records: pl.DataFrame, clusters: pl.DataFrame, model_json: dict,
                              tf_tables: dict[str, pl.DataFrame], below: float,
                              evidence_weight: float | None = None,
-                             conditions: list[tuple[str, float]] | None = None) -> pl.DataFrame:
+                             conditions: list[tuple[str, float]] | None = None,
+                             exempt: pl.Series | None = None) -> pl.DataFrame:
     """records: LINKAGE_COLUMNS; clusters: record_key, cluster_id. Returns record_key_l,
     record_key_r, match_probability of the pairs inside one cluster that the model scores below
     `below` and, when `evidence_weight` is given, on which some comparison weighs at most
     `evidence_weight`; and of the pairs scored below `higher` that meet `condition` (DuckDB SQL
-    over the pair's mw_* and matching *_l, *_r columns), for each (condition, higher)."""
+    over the pair's mw_* and matching *_l, *_r columns), for each (condition, higher). A pair with
+    a record among the keys `exempt` is no conflict (recluster.nik_contradicted)."""
     empty = pl.DataFrame(schema={"record_key_l": pl.String, "record_key_r": pl.String,
                                  "match_probability": pl.Float64})
     sizes = clusters.group_by("cluster_id").len("size")
@@ -63,8 +65,14 @@ def within_cluster_conflicts(records: pl.DataFrame, clusters: pl.DataFrame, mode
         conflict += f" AND least({', '.join(weights)}) <= {evidence_weight!r}"
     for condition, higher in conditions or []:
         conflict = f"({conflict}) OR (match_probability < {higher!r} AND coalesce({condition}, false))"
+    spared = exempt is not None and not exempt.is_empty()
+    if spared:
+        conflict = (f"({conflict}) AND record_key_l NOT IN (SELECT record_key FROM exempt) "
+                    "AND record_key_r NOT IN (SELECT record_key FROM exempt)")
     with duckdb.connect() as con:
         con.register("scored", scored)
+        if spared:
+            con.register("exempt", pl.DataFrame({"record_key": exempt}, schema={"record_key": pl.String}).to_arrow())
         low = con.sql(f"SELECT record_key_l, record_key_r, match_probability FROM scored WHERE {conflict}").pl()
     if low.is_empty():
         return empty

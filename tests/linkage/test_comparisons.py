@@ -13,6 +13,7 @@ import polars as pl
 import pytest
 
 from assets.linkage.conflicts import within_cluster_conflicts
+from assets.linkage.recluster import nik_contradicted
 from assets.linkage.diagnostics import comparison_viewer
 from assets.linkage.incremental import score_all, scoring_linker, term_frequency_columns, term_frequency_tables
 from assets.linkage.model import LINKAGE_COLUMNS, train
@@ -687,3 +688,38 @@ def test_records_without_a_region_or_a_nik_are_compared_by_card_or_birth_place(m
     pair = tuple(sorted(records["record_key"]))
     assert pair in blocked_pairs(model, rows)
     assert pair not in blocked_pairs(model, rows, leave_out=rule)
+
+
+def test_a_case_filed_under_a_relatives_nik_keeps_the_workers_placements_together(model):
+    # The case names its placement (a stated link) but carries another person's NIK and birth
+    # date; the worker's second placement has the real NIK. Asked directly, the model says the
+    # case and the second placement are two people: as a cannot-link that cut the worker's two
+    # placements apart, since the case holds the one it names. A NIK that a stated link
+    # contradicts says nothing here, so neither record of such a link gets a conflict.
+    model_json, tf_tables = model
+    worker_nik, relative_nik = "3201015803840001", "3201011310780001"
+    case = case_row("K1", "SITI HOIRIYA WLANDARI", tanggal_lahir="13-10-1978", daerah_asal="KAB. BOGOR",
+                    jenis_kelamin="P") | {"nik": relative_nik, "id_penempatan": "P1"}
+    records = staged([
+        case,
+        placement_row("P1", "SITI HOIRIYA WULANDARI", worker_nik, "18-03-1984", "82253523722"),
+        placement_row("P2", "SITI HOIRIYA WULANDARI", worker_nik, "18-03-1984", "82253523722"),
+    ])
+    stated = pl.DataFrame({"record_key_l": ["p2mi_kasus:K1"], "record_key_r": ["p2mi_penempatan:P1"]})
+    exempt = nik_contradicted(stated, records.select("record_key", "nik"))
+    assert exempt.to_list() == ["p2mi_kasus:K1", "p2mi_penempatan:P1"]
+    clusters = one_cluster(records)
+    rules = load_rules()
+    args = (records, clusters, model_json, tf_tables, rules.cannot_link_below, rules.cannot_link_evidence_weight,
+            rules.cannot_link_conditions)
+    assert ("p2mi_kasus:K1", "p2mi_penempatan:P2") in set(
+        within_cluster_conflicts(*args).select("record_key_l", "record_key_r").iter_rows())
+    assert within_cluster_conflicts(*args, exempt).is_empty()
+
+
+def test_only_links_between_two_different_valid_niks_contradict_a_nik():
+    links = pl.DataFrame({"record_key_l": ["a", "c", "e", "g"], "record_key_r": ["b", "d", "f", "h"]})
+    niks = pl.DataFrame({"record_key": ["a", "b", "c", "d", "e", "f", "g"],
+                         "nik": ["1", "2", "3", "3", None, "4", "5"]})
+    # a-b differ; c-d agree; e has no NIK; h is not among the records
+    assert nik_contradicted(links, niks).to_list() == ["a", "b"]
