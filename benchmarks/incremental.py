@@ -71,31 +71,30 @@ def _records(data: Path) -> pl.DataFrame:
     )
 
 
+def _set_aside(inside: Path, aside: Path, hold: bool) -> bool:
+    """Brings back to `inside` what an earlier run set aside, then moves `inside` to `aside` when
+    `hold`. Returns whether it is set aside now."""
+    if aside.exists() and not inside.exists():
+        aside.rename(inside)
+    if hold and inside.exists():
+        aside.parent.mkdir(parents=True, exist_ok=True)
+        inside.rename(aside)
+        return True
+    return False
+
+
 def _hold_back(landing: Path, held: Path, delivering: set[str]) -> list[str]:
     """Moves night 2's delivery of every source not in `delivering` out of the landing folder (and
     back whatever an earlier run held back), so that the newest delivery of those sources is night
     1's, already ingested. Returns the sources held back."""
     night2 = (NIGHT1_DATE + timedelta(days=1)).isoformat()
-    out = []
-    for source in CONTRACTS:
-        inside, aside = landing / source / night2, held / source / night2
-        if aside.exists() and not inside.exists():
-            aside.rename(inside)
-        if source not in delivering and inside.exists():
-            aside.parent.mkdir(parents=True, exist_ok=True)
-            inside.rename(aside)
-            out.append(source)
-    return out
+    return [source for source in CONTRACTS
+            if _set_aside(landing / source / night2, held / source / night2, source not in delivering)]
 
 
 def _hold_back_truth(landing: Path, held: Path, hold: bool) -> None:
     """Moves the ground-truth folder out of the landing folder when `hold`, back into it when not."""
-    inside, aside = landing / "_truth", held / "_truth"
-    if hold and inside.exists():
-        held.mkdir(parents=True, exist_ok=True)
-        inside.rename(aside)
-    elif not hold and aside.exists() and not inside.exists():
-        aside.rename(inside)
+    _set_aside(landing / "_truth", held / "_truth", hold)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -343,7 +343,7 @@ def linkage_clusters(context: dg.AssetExecutionContext, padu: PaduSettings, ware
     result = cluster_people(
         records, edges, must_links, cannot_links,
         lambda keys: warehouse.read_rows_of("staging.person_records", keys, LINKAGE_COLUMNS),
-        model_json, tf_tables, rules, padu.backend, condition_exempt=nik_contradicted(stated_or_reviewed, niks),
+        model_json, tf_tables, rules, padu.backend, conflict_exempt=nik_contradicted(stated_or_reviewed, niks),
     )
     lower, upper = rules.review_band
     in_band = warehouse.query(

@@ -70,10 +70,11 @@ def nik_contradicted(links: pl.DataFrame, niks: pl.DataFrame) -> pl.Series:
     """The record keys of the links (record_key_l, record_key_r) that a source or a reviewer states
     are one person although both records carry a valid NIK and the NIKs differ (niks: record_key,
     nik). One of the two NIKs is someone else's (a case filed under a relative's NIK and birth
-    date, naming the worker's placement), and which one is unknown: neither says "two people"
-    under the cannot-link conditions (at 200,000 heavy, 27 of 821 stated links). Otherwise the
-    condition cuts the worker's own records apart: the case holds the placement it names, and
-    the worker's other placements, with the real NIK, meet the condition against the case."""
+    date, naming the worker's placement), and which one is unknown, so the model's scores of such
+    a record against others say nothing of two people: it gets no model cannot-link (at 200,000
+    heavy, 27 of 821 stated links). Otherwise the case, holding the placement it names, scores as
+    another person against the worker's other placements (the real NIK and date), and the split
+    cuts the worker's own records apart."""
     keyed = niks.select("record_key", "nik").filter(pl.col("nik").is_not_null())
     both = (links.select("record_key_l", "record_key_r")
             .join(keyed.rename({"record_key": "record_key_l", "nik": "nik_l"}), on="record_key_l")
@@ -85,11 +86,11 @@ def nik_contradicted(links: pl.DataFrame, niks: pl.DataFrame) -> pl.Series:
 def cluster_people(records: pl.DataFrame, edges: pl.DataFrame, must_links: pl.DataFrame,
                    reviewer_cannot_links: frozenset[tuple[str, str]], linkage_records, model_json: dict,
                    tf_tables: dict[str, pl.DataFrame], rules: LinkageRules,
-                   backend: LinkageBackend = DUCKDB, condition_exempt: pl.Series | None = None) -> Clustering:
+                   backend: LinkageBackend = DUCKDB, conflict_exempt: pl.Series | None = None) -> Clustering:
     """records: record_key of the records to cluster; edges: their pairs and must-links
     (model.cluster_edges); linkage_records: a callable giving the LINKAGE_COLUMNS of the records of
     a frame of record keys (the conflict scoring reads the records of multi-record components
-    only); condition_exempt: record keys no cannot-link condition applies to (nik_contradicted)."""
+    only); conflict_exempt: record keys that get no model cannot-link (nik_contradicted)."""
     components = cluster(records, edges, rules.cluster_threshold, backend)
     release_splink()
     # Pairs inside a component that the model scores as two people, unless a source or a
@@ -98,7 +99,7 @@ def cluster_people(records: pl.DataFrame, edges: pl.DataFrame, must_links: pl.Da
     multi = components.join(sizes.filter(pl.col("size") >= 3), on="cluster_id", how="semi")
     conflicts = within_cluster_conflicts(
         linkage_records(multi.select("record_key")), multi, model_json, tf_tables, rules.cannot_link_below,
-        rules.cannot_link_evidence_weight, rules.cannot_link_conditions, condition_exempt,
+        rules.cannot_link_evidence_weight, rules.cannot_link_conditions, conflict_exempt,
     ).join(must_links.select(PAIR_KEYS), on=PAIR_KEYS, how="anti")
     release_splink()
     model_cannot_links = frozenset(conflicts.select(PAIR_KEYS).iter_rows())

@@ -12,7 +12,7 @@ def test_the_truth_file_is_held_back_and_brought_back(tmp_path):
     _hold_back_truth(landing, held, True)
     assert not (landing / "_truth").exists()
     assert (held / "_truth" / "person_truth.csv").exists()
-    _hold_back_truth(landing, held, True)  # a second run held back already: nothing to move
+    _hold_back_truth(landing, held, True)  # a second run: held back again
     _hold_back_truth(landing, held, False)
     assert (landing / "_truth" / "person_truth.csv").exists()
     assert not (held / "_truth").exists()

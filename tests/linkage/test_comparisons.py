@@ -683,7 +683,7 @@ def blocked_pairs(model, rows: list[dict], leave_out: str | None = None) -> set[
          "(r.birth_year + 1) // 2 AND r.birth_date IS NULL"),
     ],
 )
-def test_records_without_a_region_or_a_nik_are_compared_by_card_or_birth_place(model, rows, rule):
+def test_records_without_a_region_a_nik_or_a_date_are_blocked_by_their_own_rule(model, rows, rule):
     records = staged(rows)
     pair = tuple(sorted(records["record_key"]))
     assert pair in blocked_pairs(model, rows)
