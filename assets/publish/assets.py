@@ -8,7 +8,7 @@ from assets.sources.assets import ledger_table
 from assets.sources.contracts import CONTRACTS
 from assets.persons.delta import PERSONS_STATE, TOUCHED_TABLE
 from assets.publish.store import (
-    DATABASE_FILE, PUBLISHED, publish_changes, publish_tables, published_run, read_published,
+    DATABASE_FILE, PUBLISHED, RowChanges, publish_changes, publish_tables, published_run, read_published,
 )
 from assets.warehouse import PaduSettings, Warehouse
 
@@ -115,20 +115,26 @@ def _whole_tables(context: dg.AssetExecutionContext, padu: PaduSettings, warehou
 
 def _publish_changes(context: dg.AssetExecutionContext, padu: PaduSettings, warehouse: Warehouse,
                      small: dict[str, pl.DataFrame]) -> dict:
+    touched = f"SELECT person_id FROM {TOUCHED_TABLE}"
+    tonight = f"SELECT '{context.run.run_id}'"
+
     def update(con) -> None:
-        touched = f"SELECT person_id FROM {TOUCHED_TABLE}"
         for name, source in PER_PERSON.items():
             # The touched persons include those gone tonight (persons/delta.save_state).
             con.execute(f'DELETE FROM {PUBLISHED}."{name}" WHERE person_id IN ({touched})')
             con.execute(f'INSERT INTO {PUBLISHED}."{name}" BY NAME SELECT * FROM {source} '
                         f"WHERE person_id IN ({touched})")
         # The events table is the whole history: a re-run of the same run does not repeat it.
-        con.execute(f"DELETE FROM {PUBLISHED}.person_id_events WHERE run_id = ?", [context.run.run_id])
+        con.execute(f"DELETE FROM {PUBLISHED}.person_id_events WHERE run_id IN ({tonight})")
         con.execute(f"INSERT INTO {PUBLISHED}.person_id_events BY NAME SELECT * FROM persons.person_id_events")
         for name, frame in small.items():
             con.register("__table", frame.to_arrow())
             con.execute(f'CREATE OR REPLACE TABLE {PUBLISHED}."{name}" AS SELECT * FROM __table')
             con.unregister("__table")
 
+    # What update does to the large tables, so that their Parquet files are patched, not read out.
+    row_changes = {name: RowChanges("person_id", touched, touched) for name in PER_PERSON} | {
+        "person_id_events": RowChanges("run_id", tonight, tonight)}
     with warehouse.connect() as con:
-        return publish_changes(con, padu.published_path, context.run.run_id, update, list(PUBLISHED_TABLES))
+        return publish_changes(con, padu.published_path, context.run.run_id, update, list(PUBLISHED_TABLES),
+                               row_changes)

@@ -13,6 +13,7 @@ import json
 import os
 import shutil
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -110,9 +111,11 @@ def _incoming(published_dir: Path, run_id: str) -> Path:
     return incoming
 
 
-def _swap_in(incoming: Path, published_dir: Path, run_id: str, tables: dict[str, pl.DataFrame]) -> dict:
+def _swap_in(incoming: Path, published_dir: Path, run_id: str, tables: dict[str, pl.DataFrame],
+             patched: list[str] | None = None) -> dict:
     """Writes the Parquet files and the manifest beside the finished DuckDB file, then points
-    `published_dir` at the version. Returns the manifest."""
+    `published_dir` at the version. Returns the manifest (`parquet_patched`: the tables whose
+    Parquet rows were the last version's, patched; see publish_changes)."""
     for name, frame in tables.items():
         frame.write_parquet(incoming / f"{name}.parquet", compression="zstd", compression_level=PARQUET_ZSTD_LEVEL)
     versions = versions_dir(published_dir)
@@ -123,6 +126,7 @@ def _swap_in(incoming: Path, published_dir: Path, run_id: str, tables: dict[str,
         "version": version,
         "published_at": published_at.isoformat(timespec="seconds"),
         "tables": {name: frame.height for name, frame in tables.items()},
+        "parquet_patched": patched or [],
     }
     (incoming / MANIFEST_FILE).write_text(json.dumps(manifest, indent=2))
     for path in incoming.iterdir():
@@ -161,14 +165,48 @@ def publish_tables(tables: dict[str, pl.DataFrame], published_dir: Path, run_id:
 PUBLISHED = "__published"  # the new version's DuckDB file, as `publish_changes` attaches it
 
 
+@dataclass(frozen=True)
+class RowChanges:
+    """What `update` did to one table of the new version: deleted the rows where `column` is in
+    `removed` (a query giving one column of values), and appended the rows where it is in `added`.
+    Its Parquet file is then patched the same way (`_patched`)."""
+
+    column: str
+    removed: str
+    added: str
+
+
+def _patched(con: duckdb.DuckDBPyConnection, name: str, changes: RowChanges, previous: Path) -> pl.DataFrame | None:
+    """Tonight's rows of the table `name` of PUBLISHED, without reading its unchanged rows out of
+    the new DuckDB file: the current version's Parquet file less the removed rows, then the added
+    rows read from PUBLISHED. A DELETE keeps the other rows in their order and an INSERT appends,
+    so the frame is the table row for row. None (read the table whole) when the current version
+    has no such file or the counts disagree. At 1M persons, reading the four large tables out of
+    DuckDB took 0.7 s of an incremental night's 2.6 s publish."""
+    if not previous.exists():
+        return None
+    removed = con.sql(changes.removed).pl().to_series()
+    kept = pl.scan_parquet(previous).filter(~pl.col(changes.column).is_in(removed.implode())).collect()
+    added = con.sql(f'SELECT * FROM {PUBLISHED}."{name}" WHERE "{changes.column}" IN ({changes.added})').pl()
+    stored = con.execute(f'SELECT count(*) FROM {PUBLISHED}."{name}"').fetchall()[0][0]
+    if kept.columns != added.columns or kept.height + added.height != stored:
+        return None
+    try:
+        return pl.concat([kept, added])
+    except pl.exceptions.SchemaError:  # the table's types changed since the last version
+        return None
+
+
 def publish_changes(con: duckdb.DuckDBPyConnection, published_dir: Path, run_id: str,
-                    update: Callable[[duckdb.DuckDBPyConnection], None], names: list[str]) -> dict:
+                    update: Callable[[duckdb.DuckDBPyConnection], None], names: list[str],
+                    row_changes: dict[str, RowChanges] | None = None) -> dict:
     """A new version made from the current one: its DuckDB file copied, attached to `con` (the
     working store's connection) as PUBLISHED and changed by `update`, which works on
-    `PUBLISHED."<table>"`; then every table in `names` is read back for its Parquet file, and the
-    version swapped in as `publish_tables` does. The current version is never written to. At 1M
-    persons, changing the rows of the persons touched tonight took a fraction of writing the
-    million rows again."""
+    `PUBLISHED."<table>"`; then every table in `names` is read back for its Parquet file (a table
+    in `row_changes`, whose rows `update` deleted and appended as it says, is patched from the
+    current version's Parquet file instead), and the version swapped in as `publish_tables` does.
+    The current version is never written to. At 1M persons, changing the rows of the persons
+    touched tonight took a fraction of writing the million rows again."""
     current = published_dir / DATABASE_FILE
     incoming = _incoming(published_dir, run_id)
     database = incoming / DATABASE_FILE
@@ -176,12 +214,18 @@ def publish_changes(con: duckdb.DuckDBPyConnection, published_dir: Path, run_id:
     con.execute(f"ATTACH '{database}' AS {PUBLISHED}")
     try:
         update(con)
-        tables = {name: con.sql(f'SELECT * FROM {PUBLISHED}."{name}"').pl() for name in names}
+        tables, patched = {}, []
+        for name in names:
+            changes = (row_changes or {}).get(name)
+            frame = None if changes is None else _patched(con, name, changes, published_dir / f"{name}.parquet")
+            if frame is not None:
+                patched.append(name)
+            tables[name] = frame if frame is not None else con.sql(f'SELECT * FROM {PUBLISHED}."{name}"').pl()
         _check_columns(tables)
         con.execute(f"CHECKPOINT {PUBLISHED}")
     finally:
         con.execute(f"DETACH {PUBLISHED}")
-    return _swap_in(incoming, published_dir, run_id, tables)
+    return _swap_in(incoming, published_dir, run_id, tables, patched)
 
 
 def published_run(published_dir: Path) -> str | None:

@@ -4,10 +4,12 @@ night is compared with a full rebuild of the same data, and the ids and events a
 
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 
 import dagster as dg
+import duckdb
 import polars as pl
 import pytest
 
@@ -15,6 +17,8 @@ from assets.sources.contracts import CONTRACTS
 from assets.linkage.incremental import RECORD_HASH_KIND
 from assets.linkage.recluster import CLUSTER_STATE
 from assets.persons.delta import PERSONS_STATE, RECORD_STATE
+from assets.publish.assets import PUBLISHED_TABLES
+from assets.publish.store import DATABASE_FILE, MANIFEST_FILE
 from assets.standardise.delta import state_table
 from assets.warehouse import FULL_REBUILD_TAG, run_resources, warehouse_in
 from pipelines.definitions import ALL_ASSETS
@@ -29,6 +33,16 @@ CLUSTER_TABLES = ("linkage.clusters", "linkage.components", "linkage.cluster_spl
 
 def published(data: Path, table: str) -> pl.DataFrame:
     return pl.read_parquet(data / "published" / f"{table}.parquet")
+
+
+def published_versions(data: Path) -> dict:
+    """Every published table as its Parquet file and as its table in the DuckDB file of the same
+    version, and the version's manifest."""
+    folder = data / "published"
+    with duckdb.connect(str(folder / DATABASE_FILE), read_only=True) as con:
+        database = {t: con.sql(f'SELECT * FROM "{t}"').pl() for t in PUBLISHED_TABLES}
+    return {"database": database, "parquet": {t: published(data, t) for t in PUBLISHED_TABLES},
+            "manifest": json.loads((folder / MANIFEST_FILE).read_text())}
 
 
 @pytest.fixture(scope="module")
@@ -72,6 +86,7 @@ def nights(tmp_path_factory):
             "blocking_report": warehouse.read("linkage.blocking_report"),
             "cluster_metrics": warehouse.read("linkage.cluster_metrics"),
             "record_hashes": record_hashes, "record_state": record_state,
+            "versions": published_versions(data),
             "full": None if night == 1 else {
                 "record_hashes": warehouse_in(full_data).read("linkage.record_hashes"),
                 "record_state": warehouse_in(full_data).read(RECORD_STATE),
@@ -195,6 +210,22 @@ def test_later_nights_choose_only_touched_persons_and_equal_a_full_computation(n
             inc, full = n["person_tables"][table], n["full"]["person_tables"][table]
             assert inc.schema == full.schema, table
             assert canonical(inc, records).equals(canonical(full, full_records)), f"night {n['night']}: {table}"
+
+
+def test_later_nights_patch_the_parquet_files_and_each_file_is_its_database_table_row_for_row(nights):
+    large = ["persons", "person_records", "person_id_events", "household_links"]
+    for n in nights:
+        versions = n["versions"]
+        # Night 1 writes every table whole; a later night patches the last version's large files.
+        assert versions["manifest"]["parquet_patched"] == ([] if n["night"] == 1 else large), n["night"]
+        for table in PUBLISHED_TABLES:
+            parquet, database = versions["parquet"][table], versions["database"][table]
+            assert parquet.schema == database.schema, (n["night"], table)
+            assert parquet.equals(database), f"night {n['night']}: {table}"
+    # The events are the whole history, each night's once.
+    events = nights[-1]["versions"]["parquet"]["person_id_events"]
+    assert events["run_id"].n_unique() == len(nights)
+    assert events.height == sum(n["events"].filter(pl.col("run_id") == n["result"].run_id).height for n in nights)
 
 
 def asset_metadata(result, key: list[str], name: str):
