@@ -13,7 +13,8 @@ import polars as pl
 
 from assets.linkage.backend import release_splink
 from assets.linkage.diagnostics import (
-    BLOCKING_STATE, blocking_report, cluster_metrics, comparison_viewer, link_rates_sql, model_charts_of, plan_recount,
+    BLOCKING_STATE, LINK_RATE_PERSONS, LINK_RATE_PROVINCES, blocking_report, cluster_metrics, comparison_viewer,
+    link_rate_parts_sql, link_rates_sql, model_charts_of, plan_recount,
 )
 from assets.linkage.incremental import (
     CHANGES, PAIR_KEYS, RECORD_HASH_KIND, ModelStore, blocking_partners_sql, classify_records, dropped_pairs_of,
@@ -429,14 +430,18 @@ def linkage_diagnostics(context: dg.AssetExecutionContext, padu: PaduSettings, w
     population = _population_reports_tonight(context, padu, warehouse, rules, model_json, tf_tables)
     blocking, state = population["blocking"], population["state"].row(0, named=True)
     release_splink()
-    by_pair, by_province = (warehouse.query(sql) for sql in link_rates_sql("staging.person_records", "linkage.clusters"))
     cluster_state = warehouse.read(CLUSTER_STATE).row(0, named=True)
     density, density_counted = _cluster_metrics_tonight(warehouse, cluster_state, rules.cluster_threshold)
-    warehouse.write({"linkage.blocking_report": blocking, BLOCKING_STATE: population["state"],
-                     "linkage.link_rates": by_pair, "linkage.link_rates_by_province": by_province,
-                     "linkage.cluster_metrics": density,
-                     METRICS_STATE: pl.DataFrame({"clustering_run_id": [cluster_state["run_id"]],
-                                                  "threshold": [rules.cluster_threshold]})})
+    parts_kept = _link_rate_parts_kept(warehouse, cluster_state)
+    with warehouse.transaction() as con:
+        by_pair, by_province, rates_counted = _link_rates_tonight(con, parts_kept)
+        tables = {"linkage.blocking_report": blocking, BLOCKING_STATE: population["state"],
+                  "linkage.link_rates": by_pair, "linkage.link_rates_by_province": by_province,
+                  "linkage.cluster_metrics": density,
+                  METRICS_STATE: pl.DataFrame({"clustering_run_id": [cluster_state["run_id"]],
+                                               "threshold": [rules.cluster_threshold]})}
+        for name, frame in tables.items():
+            replace_table(con, name, frame)
     counted = (f"tonight ({population['reason']})" if population["reason"] else
                f"carried over from run {state['run_id']}: {state['records_changed_since']} records changed since")
     return dg.MaterializeResult(
@@ -450,6 +455,7 @@ def linkage_diagnostics(context: dg.AssetExecutionContext, padu: PaduSettings, w
             "blocking_report_counted": counted,
             "link_rates_by_source_pair": markdown_table(by_pair),
             "link_rates_by_province": markdown_table(by_province, max_rows=40),
+            "link_rates_counted": rates_counted,
             # A chain of records each linked only to the next: density near 2/n.
             "persons_of_3_or_more_records": density.height,
             "cluster_metrics_counted": density_counted,
@@ -490,6 +496,38 @@ def _cluster_metrics_tonight(warehouse: Warehouse, state: dict, threshold: float
         "AND cluster_id IN (SELECT cluster_id::VARCHAR FROM linkage.clusters)")
     metrics = pl.concat([kept.cast(fresh.schema), fresh]).sort("density", "cluster_id")
     return metrics, f"tonight for the {fresh.height} persons of 3 or more records clustered again; kept for the others"
+
+
+def _link_rate_parts_kept(warehouse: Warehouse, state: dict) -> bool:
+    """Whether tonight's clustering (state: its CLUSTER_STATE row) built on the one the stored
+    link-rate parts describe (the clustering of METRICS_STATE, written with them)."""
+    stored = warehouse.read(METRICS_STATE).row(0, named=True) if warehouse.exists(METRICS_STATE) else {}
+    return (state["mode"] == "incremental" and stored.get("clustering_run_id") == state.get("built_on_run_id")
+            and all(warehouse.exists(t) for t in (LINK_RATE_PERSONS, LINK_RATE_PROVINCES)))
+
+
+def _link_rates_tonight(con, kept: bool) -> tuple[pl.DataFrame, pl.DataFrame, str]:
+    """The link rates of tonight's clusters, counted from their parts per person
+    (diagnostics.link_rate_parts_sql), inside the caller's transaction. When the stored parts are
+    kept (`_link_rate_parts_kept`), the parts of the persons clustered again are counted again and
+    the rows of persons that are gone deleted; every other person has the records it had
+    (recluster.py), so its rows stay. Otherwise every person is counted."""
+    parts = dict(zip((LINK_RATE_PERSONS, LINK_RATE_PROVINCES),
+                     link_rate_parts_sql("staging.person_records", "linkage.clusters")))
+    if kept:
+        remade = f"SELECT DISTINCT cluster_id FROM linkage.clusters SEMI JOIN {REDONE} USING (record_key)"
+        remade_parts = link_rate_parts_sql("staging.person_records", "linkage.clusters", f"c.cluster_id IN ({remade})")
+        for table, sql in zip(parts, remade_parts):
+            con.execute(f"DELETE FROM {table} WHERE cluster_id IN ({remade}) "
+                        "OR cluster_id NOT IN (SELECT cluster_id FROM linkage.clusters)")
+            con.execute(f"INSERT INTO {table} BY NAME {sql}")
+        counted = "tonight for the persons clustered again; kept for the others"
+    else:
+        for table, sql in parts.items():
+            con.execute(f"CREATE OR REPLACE TABLE {table} AS {sql}")
+        counted = "tonight, all persons"
+    by_pair, by_province = (con.sql(sql).pl() for sql in link_rates_sql(*parts))
+    return by_pair, by_province, counted
 
 
 def _population_reports_tonight(context: dg.AssetExecutionContext, padu: PaduSettings, warehouse: Warehouse,

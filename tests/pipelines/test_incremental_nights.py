@@ -14,6 +14,7 @@ import polars as pl
 import pytest
 
 from assets.sources.contracts import CONTRACTS
+from assets.linkage.diagnostics import LINK_RATE_PERSONS, LINK_RATE_PROVINCES
 from assets.linkage.incremental import RECORD_HASH_KIND
 from assets.linkage.recluster import CLUSTER_STATE
 from assets.persons.delta import PERSONS_STATE, RECORD_STATE
@@ -33,6 +34,12 @@ CLUSTER_TABLES = ("linkage.clusters", "linkage.components", "linkage.cluster_spl
 
 def published(data: Path, table: str) -> pl.DataFrame:
     return pl.read_parquet(data / "published" / f"{table}.parquet")
+
+
+def link_rate_tables(warehouse) -> dict:
+    """The link-rate reports and their parts per person, the parts in cluster order."""
+    return {t: warehouse.read(t) for t in ("linkage.link_rates", "linkage.link_rates_by_province")} | {
+        t: warehouse.query(f"SELECT * FROM {t} ORDER BY ALL") for t in (LINK_RATE_PERSONS, LINK_RATE_PROVINCES)}
 
 
 def published_versions(data: Path) -> dict:
@@ -85,6 +92,7 @@ def nights(tmp_path_factory):
             "records": records, "events": events, "scenarios": info["scenarios"], "data": data, "landing": landing,
             "blocking_report": warehouse.read("linkage.blocking_report"),
             "cluster_metrics": warehouse.read("linkage.cluster_metrics"),
+            "link_rates": link_rate_tables(warehouse),
             "record_hashes": record_hashes, "record_state": record_state,
             "versions": published_versions(data),
             "full": None if night == 1 else {
@@ -93,6 +101,7 @@ def nights(tmp_path_factory):
                 "result": full,
                 "blocking_report": warehouse_in(full_data).read("linkage.blocking_report"),
                 "cluster_metrics": warehouse_in(full_data).read("linkage.cluster_metrics"),
+                "link_rates": link_rate_tables(warehouse_in(full_data)),
                 "state": warehouse_in(full_data).read("linkage.state").row(0, named=True),
                 "pairs": warehouse_in(full_data).read("linkage.pairs"),
                 "records": published(full_data, "person_records").select(*KEY, "person_id"),
@@ -287,6 +296,17 @@ def test_later_nights_count_cluster_metrics_for_the_persons_clustered_again_as_a
         assert full.height > 0
         # Row for row, in the published order (density, then cluster id).
         assert inc.equals(full), f"night {n['night']}"
+
+
+def test_later_nights_count_link_rates_for_the_persons_clustered_again_as_a_full_count_does(nights):
+    assert diagnostics_metadata(nights[0]["result"], "link_rates_counted") == "tonight, all persons"
+    for n in nights[1:]:
+        assert diagnostics_metadata(n["result"], "link_rates_counted") == (
+            "tonight for the persons clustered again; kept for the others")
+        assert diagnostics_metadata(n["full"]["result"], "link_rates_counted") == "tonight, all persons"
+        assert n["link_rates"]["linkage.link_rates"]["persons_in_both"].sum() > 0
+        for table, full in n["full"]["link_rates"].items():
+            assert n["link_rates"][table].equals(full), f"night {n['night']}: {table}"
 
 
 def test_incremental_night_equals_full_rebuild(nights):
