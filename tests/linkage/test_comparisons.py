@@ -381,6 +381,32 @@ def test_one_household_is_the_closest_origin(model):
     assert pair["mw_place"] > 5 and pair["match_probability"] > 0.99
 
 
+@pytest.mark.parametrize(
+    ("left", "right"),
+    [
+        # one NIK, the year mistyped on one record, a letter dropped from the first name
+        (("NYLA AMELIA", "3301185507090001", "15-07-2008"), ("NAYLA AMELIA", "3301185507090001", "15-07-2009")),
+        # one NIK and date, a joined prefix and the last name cut to its initial
+        (("NURMARYAM SUPRIHATIN", "6271054812190001", "08-12-2019"), ("NUR MARYAM S", "6271054812190001", "08-12-2019")),
+        # two NIKs (one carries another region), one name with the space moved
+        (("IKBAL NURDIN", "7612030406070001", "04-06-2007"), ("IKBA LNURDIN", "7412030406075001", "04-06-2007")),
+    ],
+)
+def test_one_person_entered_twice_on_one_card_is_no_conflict(model, left, right):
+    kk = "3301181904130001"
+    pair = score(model, dtsen_row("1", *left, "P", kk), dtsen_row("2", *right, "P", kk))
+    assert pair["family_card"] == "null"
+
+
+def test_twins_sharing_one_nik_on_one_card_stay_apart(model):
+    # one NIK typed on both twins' rows; the names are two people's
+    kk = "5310031904110001"
+    pair = score(model, dtsen_row("1", "MIKAIL TUAN", "5310032206910001", "22-06-1991", "L", kk),
+                 dtsen_row("2", "YOSEF TUAN", "5310032206910001", "22-06-1991", "L", kk))
+    assert pair["family_card"] == "one card, different names"
+    assert pair["match_probability"] < 0.01
+
+
 def test_one_card_different_names_is_a_cannot_link(model):
     kk = "3201010101100001"
     pair = score(model, dtsen_row("1", "SITI AMINAH", None, "05-08-1990", "P", kk),
