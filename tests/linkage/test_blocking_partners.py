@@ -33,6 +33,8 @@ EXISTING = frame([
     {"record_key": "e5", "block_name_year": "SITI-1990"},                    # t2's name block
     {"record_key": "e6", "nik": "5101011507900001", "name_key_nospace": "AGUS", "block_name_year": "AGUS-1970"},
     {"record_key": "e7"},
+    # t2's lone name, but another regency: the rule's equality holds, the rule does not
+    {"record_key": "e8", "name_key_nospace": "SITIAMINAH", "regency_code": "3301"},
 ])
 TOUCHED = frame([
     {"record_key": "t1", "nik": "3201011507900001"},
