@@ -62,7 +62,7 @@ def _run(landing: Path, data: Path, instance, tags: dict | None = None) -> tuple
 
 def _median_steps(runs: list[dict]) -> dict:
     """Per step (and for `_wall` and `_cpu`), the median of its seconds over the runs."""
-    return {step: statistics.median(run.get(step, 0) for run in runs) for step in set().union(*runs)}
+    return {step: round(statistics.median(run.get(step, 0) for run in runs), 2) for step in set().union(*runs)}
 
 
 def _records(data: Path) -> pl.DataFrame:
