@@ -51,6 +51,15 @@ def test_a_typed_over_duplicate_and_a_name_written_short_are_left_to_the_model()
     assert twins(rows(a, ("dtsen_individu:2", None, "AULIA", KK, DAY))) == []  # all its words in the other
 
 
+def test_a_name_written_with_initials_on_one_card_is_left_to_the_model():
+    names = shares(**{"AULIA PUTRI": 250, "AULIA P": 40})
+    a = ("dtsen_individu:1", "3212056306120001", "AULIA PUTRI", KK, DAY)
+    assert twins(rows(a, ("dtsen_individu:2", None, "AULIA P", KK, DAY)), names) == []
+    # on two cards it may be a namesake born the same day
+    assert twins(rows(a, ("dtsen_individu:2", None, "AULIA P", "3212051108110002", DAY)), names) == [
+        ("dtsen_individu:1", "dtsen_individu:2")]
+
+
 def test_two_cards_and_two_niks_under_two_established_names_are_two_people():
     a = ("dtsen_individu:1", "3212056306120001", "NAILA PUTRI", KK, DAY)
     other_card = "3212051108110002"
