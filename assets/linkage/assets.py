@@ -24,7 +24,7 @@ from assets.linkage.incremental import (
 from assets.linkage.model import LINKAGE_COLUMNS, cluster_edges, collapsed_levels, train, untrained_levels
 from assets.linkage.recluster import (
     CLUSTER_STATE, COMPONENTS, CONSTRAINTS, REDONE, cluster_people, clustering_fingerprint, constraint_table,
-    crossing_edges, nik_contradicted, plan_clustering,
+    conflict_exempt_records, crossing_edges, plan_clustering,
 )
 from assets.linkage.review import constraints_from_answers, read_answers, review_queue
 from assets.linkage.rules import LinkageRules, load_rules, rules_code_version
@@ -344,7 +344,8 @@ def linkage_clusters(context: dg.AssetExecutionContext, padu: PaduSettings, ware
     result = cluster_people(
         records, edges, must_links, cannot_links,
         lambda keys: warehouse.read_rows_of("staging.person_records", keys, LINKAGE_COLUMNS),
-        model_json, tf_tables, rules, padu.backend, conflict_exempt=nik_contradicted(stated_or_reviewed, niks),
+        model_json, tf_tables, rules, padu.backend,
+        conflict_exempt=conflict_exempt_records(stated, stated_or_reviewed, niks),
     )
     lower, upper = rules.review_band
     in_band = warehouse.query(

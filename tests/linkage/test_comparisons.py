@@ -13,7 +13,7 @@ import polars as pl
 import pytest
 
 from assets.linkage.conflicts import within_cluster_conflicts
-from assets.linkage.recluster import nik_contradicted
+from assets.linkage.recluster import conflict_exempt_records, nik_contradicted
 from assets.linkage.diagnostics import comparison_viewer
 from assets.linkage.incremental import score_all, scoring_linker, term_frequency_columns, term_frequency_tables
 from assets.linkage.model import LINKAGE_COLUMNS, train
@@ -739,6 +739,31 @@ def test_a_case_filed_under_a_relatives_nik_keeps_the_workers_placements_togethe
     args = (records, clusters, model_json, tf_tables, rules.cannot_link_below, rules.cannot_link_evidence_weight,
             rules.cannot_link_conditions)
     assert ("p2mi_kasus:K1", "p2mi_penempatan:P2") in set(
+        within_cluster_conflicts(*args).select("record_key_l", "record_key_r").iter_rows())
+    assert within_cluster_conflicts(*args, exempt).is_empty()
+
+
+def test_a_case_naming_its_placement_gets_no_conflict_from_its_own_weak_values(model):
+    # The case gives a name, a passport and another region than the worker's; it names his
+    # placement, whose NIK his DTSEN row carries. Scored directly, the case and the DTSEN row are
+    # two people: as a cannot-link that cut the DTSEN row off the worker, since the case holds the
+    # placement it names. A case that names its placement is that worker, so it gets no conflict.
+    model_json, tf_tables = model
+    nik = "3201011909840001"
+    case = case_row("K1", "SAIFUL", daerah_asal="KOTA BANJARMASIN", jenis_kelamin=None) | {
+        "id_penempatan": "P1", "no_paspor": "C7166507"}
+    records = staged([
+        case,
+        placement_row("P1", "SAIFUL", nik, "19-09-1984", "89735936652", jenis_kelamin="L") | {"no_paspor": "C7166507"},
+        dtsen_row("1", "SAIFUL", nik, "19-09-1984", "L"),
+    ])
+    stated = pl.DataFrame({"record_key_l": ["p2mi_kasus:K1"], "record_key_r": ["p2mi_penempatan:P1"]})
+    exempt = conflict_exempt_records(stated, stated, records.select("record_key", "nik"))
+    assert exempt.to_list() == ["p2mi_kasus:K1"]  # the NIKs do not differ: only the case
+    rules = load_rules()
+    args = (records, one_cluster(records), model_json, tf_tables, rules.cannot_link_below,
+            rules.cannot_link_evidence_weight, rules.cannot_link_conditions)
+    assert ("dtsen_individu:1", "p2mi_kasus:K1") in set(
         within_cluster_conflicts(*args).select("record_key_l", "record_key_r").iter_rows())
     assert within_cluster_conflicts(*args, exempt).is_empty()
 
