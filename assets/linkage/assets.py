@@ -473,6 +473,19 @@ METRICS_STATE = "linkage.cluster_metrics_state"
 PAIR_COLUMNS = ["record_key_l", "record_key_r", "match_probability"]
 
 
+# The persons tonight's clustering made again: a cluster holding a record it clustered again.
+REMADE_CLUSTERS = f"SELECT DISTINCT cluster_id FROM linkage.clusters SEMI JOIN {REDONE} USING (record_key)"
+
+
+def _stored_metrics_built_on(warehouse: Warehouse, state: dict) -> dict | None:
+    """METRICS_STATE's row (the clustering the stored cluster metrics and link-rate parts describe,
+    written with them) when tonight's clustering (state: its CLUSTER_STATE row) clustered only some
+    components again on top of that clustering; None when every person must be counted again."""
+    stored = warehouse.read(METRICS_STATE).row(0, named=True) if warehouse.exists(METRICS_STATE) else {}
+    built_on = state["mode"] == "incremental" and stored.get("clustering_run_id") == state.get("built_on_run_id")
+    return stored if built_on else None
+
+
 def _cluster_metrics_tonight(warehouse: Warehouse, state: dict, threshold: float) -> tuple[pl.DataFrame, str]:
     """`cluster_metrics` of tonight's clusters (`linkage.clusters`), and how they were counted
     (state: tonight's CLUSTER_STATE row). When tonight's clustering built on the one the stored
@@ -480,30 +493,28 @@ def _cluster_metrics_tonight(warehouse: Warehouse, state: dict, threshold: float
     records and the pairs it had (recluster.py), so its row is kept; the persons made tonight are
     counted on their records and pairs alone (at 1M, 0.33 s for all 1.3M records against a few
     hundredths), and only their rows leave the store."""
-    stored = warehouse.read(METRICS_STATE).row(0, named=True) if warehouse.exists(METRICS_STATE) else {}
-    if not (state["mode"] == "incremental" and stored.get("clustering_run_id") == state.get("built_on_run_id")
-            and stored.get("threshold") == threshold and warehouse.exists("linkage.cluster_metrics")):
+    stored = _stored_metrics_built_on(warehouse, state)
+    if not (stored and stored.get("threshold") == threshold and warehouse.exists("linkage.cluster_metrics")):
         return (cluster_metrics(warehouse.read("linkage.clusters"), warehouse.read("linkage.pairs", PAIR_COLUMNS),
                                 threshold), "tonight, all persons")
-    remade_ids = f"SELECT DISTINCT cluster_id FROM linkage.clusters SEMI JOIN {REDONE} USING (record_key)"
-    remade = warehouse.query(f"SELECT record_key, cluster_id FROM linkage.clusters WHERE cluster_id IN ({remade_ids})")
+    remade = warehouse.query(
+        f"SELECT record_key, cluster_id FROM linkage.clusters WHERE cluster_id IN ({REMADE_CLUSTERS})")
     keys = remade.select(pl.col("record_key").alias("record_key_l"))
     edges = warehouse.read_rows_of("linkage.pairs", keys, PAIR_COLUMNS).filter(
         pl.col("record_key_r").is_in(remade["record_key"].implode()))
     fresh = cluster_metrics(remade, edges, threshold)
     # Kept: last night's persons that tonight neither made again nor dissolved.
     kept = warehouse.query(
-        f"SELECT * FROM linkage.cluster_metrics WHERE cluster_id NOT IN (SELECT cluster_id::VARCHAR FROM ({remade_ids})) "
+        "SELECT * FROM linkage.cluster_metrics "
+        f"WHERE cluster_id NOT IN (SELECT cluster_id::VARCHAR FROM ({REMADE_CLUSTERS})) "
         "AND cluster_id IN (SELECT cluster_id::VARCHAR FROM linkage.clusters)")
     metrics = pl.concat([kept.cast(fresh.schema), fresh]).sort("density", "cluster_id")
     return metrics, f"tonight for the {fresh.height} persons of 3 or more records clustered again; kept for the others"
 
 
 def _link_rate_parts_kept(warehouse: Warehouse, state: dict) -> bool:
-    """Whether tonight's clustering (state: its CLUSTER_STATE row) built on the one the stored
-    link-rate parts describe (the clustering of METRICS_STATE, written with them)."""
-    stored = warehouse.read(METRICS_STATE).row(0, named=True) if warehouse.exists(METRICS_STATE) else {}
-    return (state["mode"] == "incremental" and stored.get("clustering_run_id") == state.get("built_on_run_id")
+    """Whether the stored link-rate parts can be kept for the persons not clustered again."""
+    return (_stored_metrics_built_on(warehouse, state) is not None
             and all(warehouse.exists(t) for t in (LINK_RATE_PERSONS, LINK_RATE_PROVINCES)))
 
 
@@ -516,10 +527,10 @@ def _link_rates_tonight(con, kept: bool) -> tuple[pl.DataFrame, pl.DataFrame, st
     parts = dict(zip((LINK_RATE_PERSONS, LINK_RATE_PROVINCES),
                      link_rate_parts_sql("staging.person_records", "linkage.clusters")))
     if kept:
-        remade = f"SELECT DISTINCT cluster_id FROM linkage.clusters SEMI JOIN {REDONE} USING (record_key)"
-        remade_parts = link_rate_parts_sql("staging.person_records", "linkage.clusters", f"c.cluster_id IN ({remade})")
+        remade_parts = link_rate_parts_sql("staging.person_records", "linkage.clusters",
+                                           f"c.cluster_id IN ({REMADE_CLUSTERS})")
         for table, sql in zip(parts, remade_parts):
-            con.execute(f"DELETE FROM {table} WHERE cluster_id IN ({remade}) "
+            con.execute(f"DELETE FROM {table} WHERE cluster_id IN ({REMADE_CLUSTERS}) "
                         "OR cluster_id NOT IN (SELECT cluster_id FROM linkage.clusters)")
             con.execute(f"INSERT INTO {table} BY NAME {sql}")
         counted = "tonight for the persons clustered again; kept for the others"

@@ -39,7 +39,7 @@ def within_cluster_conflicts(records: pl.DataFrame, clusters: pl.DataFrame, mode
     `below` and, when `evidence_weight` is given, on which some comparison weighs at most
     `evidence_weight`; and of the pairs scored below `higher` that meet `condition` (DuckDB SQL
     over the pair's mw_* and matching *_l, *_r columns), for each (condition, higher). A pair with
-    a record among the keys `exempt` is no conflict (recluster.nik_contradicted)."""
+    a record among the keys `exempt` is no conflict (recluster.conflict_exempt_records)."""
     empty = pl.DataFrame(schema={"record_key_l": pl.String, "record_key_r": pl.String,
                                  "match_probability": pl.Float64})
     sizes = clusters.group_by("cluster_id").len("size")

@@ -101,7 +101,7 @@ def cluster_people(records: pl.DataFrame, edges: pl.DataFrame, must_links: pl.Da
     """records: record_key of the records to cluster; edges: their pairs and must-links
     (model.cluster_edges); linkage_records: a callable giving the LINKAGE_COLUMNS of the records of
     a frame of record keys (the conflict scoring reads the records of multi-record components
-    only); conflict_exempt: record keys that get no model cannot-link (nik_contradicted)."""
+    only); conflict_exempt: record keys that get no model cannot-link (conflict_exempt_records)."""
     components = cluster(records, edges, rules.cluster_threshold, backend)
     release_splink()
     # Pairs inside a component that the model scores as two people, unless a source or a
