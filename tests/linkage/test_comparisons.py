@@ -168,6 +168,23 @@ def test_two_people_told_apart_by_their_niks(model, left, right, level):
     assert pair["match_probability"] < 0.001
 
 
+def test_namesakes_registered_one_after_the_other_on_a_default_date_stay_apart(model):
+    # two SUPARDIs without a known birth date, one district, serials 0001 and 0002, no family card
+    # to tell them apart (a placement record carries none): two people registered in a row
+    left = dtsen_row("1", "SUPARDI", "3201010101780001", "01-01-1978", "L")
+    pair = score(model, left, dtsen_row("2", "SUPARDI", "3201010101780002", "01-01-1978", "L"))
+    assert pair["nik"] == "NIK neighbouring serials on a default birth date"
+    assert pair["mw_nik"] < -4
+    # a serial further off is a double registration, as on a real date: evidence of one person
+    other = score(model, left, dtsen_row("2", "SUPARDI", "3201010101785001", "01-01-1978", "L"))
+    assert other["nik"] == "NIK different serial, same region and birth date"
+    assert other["mw_nik"] > 0
+    assert other["match_weight"] - pair["match_weight"] > 10
+    real = score(model, dtsen_row("1", "SUPARDI", "3201011203780001", "12-03-1978", "L"),
+                 dtsen_row("2", "SUPARDI", "3201011203780002", "12-03-1978", "L"))
+    assert real["nik"] == "NIK different serial, same region and birth date"
+
+
 def test_a_nik_one_digit_off_under_an_unrelated_name_is_no_typo(model):
     # INTAN SAFITRI and EUIS, born on one day, NIKs one digit apart in the region digits: two
     # people each given serial 0001, not one NIK mistyped
