@@ -185,6 +185,20 @@ def test_namesakes_registered_one_after_the_other_on_a_default_date_stay_apart(m
     assert real["nik"] == "NIK different serial, same region and birth date"
 
 
+def test_two_districts_niks_of_one_birth_date_are_two_people(model):
+    # born on one day, each with serial 0001 of their own district; one NIK's year digit does not
+    # match its record (87 for 1988), so the "each its record's own" levels do not hold
+    left = dtsen_row("1", "AMINA", "1377034405870001", "04-05-1988", "P", kode_desa="1377032001")
+    pair = score(model, left, dtsen_row("2", "AMINA", "3271044405880001", "04-05-1988", "P", kode_desa="3271042001"))
+    assert pair["nik"] == "NIK different, two districts, one birth date"
+    assert pair["mw_nik"] < -5
+    # a second NIK from the same office, another date in its digits, stays "NIK different"
+    second = score(model, dtsen_row("1", "TRI RAHAYU", "3375020306950001", "20-11-1998", "P"),
+                   dtsen_row("2", "TRI RAHAYU", "3375026011980001", "20-11-1998", "P"))
+    assert second["nik"] == "NIK different"
+    assert second["mw_nik"] > pair["mw_nik"] + 5
+
+
 def test_a_nik_one_digit_off_under_an_unrelated_name_is_no_typo(model):
     # INTAN SAFITRI and EUIS, born on one day, NIKs one digit apart in the region digits: two
     # people each given serial 0001, not one NIK mistyped
