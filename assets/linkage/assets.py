@@ -432,8 +432,9 @@ def linkage_diagnostics(context: dg.AssetExecutionContext, padu: PaduSettings, w
     blocking, state = population["blocking"], population["state"].row(0, named=True)
     release_splink()
     cluster_state = warehouse.read(CLUSTER_STATE).row(0, named=True)
-    density, density_counted = _cluster_metrics_tonight(warehouse, cluster_state, rules.cluster_threshold)
-    parts_kept = _link_rate_parts_kept(warehouse, cluster_state)
+    stored = _stored_metrics_built_on(warehouse, cluster_state)
+    density, density_counted = _cluster_metrics_tonight(warehouse, stored, rules.cluster_threshold)
+    parts_kept = _link_rate_parts_kept(warehouse, stored)
     with warehouse.transaction() as con:
         by_pair, by_province, rates_counted = _link_rates_tonight(con, parts_kept)
         tables = {"linkage.blocking_report": blocking, BLOCKING_STATE: population["state"],
@@ -486,14 +487,14 @@ def _stored_metrics_built_on(warehouse: Warehouse, state: dict) -> dict | None:
     return stored if built_on else None
 
 
-def _cluster_metrics_tonight(warehouse: Warehouse, state: dict, threshold: float) -> tuple[pl.DataFrame, str]:
+def _cluster_metrics_tonight(warehouse: Warehouse, stored: dict | None,
+                             threshold: float) -> tuple[pl.DataFrame, str]:
     """`cluster_metrics` of tonight's clusters (`linkage.clusters`), and how they were counted
-    (state: tonight's CLUSTER_STATE row). When tonight's clustering built on the one the stored
+    (stored: `_stored_metrics_built_on`). When tonight's clustering built on the one the stored
     metrics describe and clustered only some components again, a person outside them has the
     records and the pairs it had (recluster.py), so its row is kept; the persons made tonight are
     counted on their records and pairs alone (at 1M, 0.33 s for all 1.3M records against a few
     hundredths), and only their rows leave the store."""
-    stored = _stored_metrics_built_on(warehouse, state)
     if not (stored and stored.get("threshold") == threshold and warehouse.exists("linkage.cluster_metrics")):
         return (cluster_metrics(warehouse.read("linkage.clusters"), warehouse.read("linkage.pairs", PAIR_COLUMNS),
                                 threshold), "tonight, all persons")
@@ -512,9 +513,10 @@ def _cluster_metrics_tonight(warehouse: Warehouse, state: dict, threshold: float
     return metrics, f"tonight for the {fresh.height} persons of 3 or more records clustered again; kept for the others"
 
 
-def _link_rate_parts_kept(warehouse: Warehouse, state: dict) -> bool:
-    """Whether the stored link-rate parts can be kept for the persons not clustered again."""
-    return (_stored_metrics_built_on(warehouse, state) is not None
+def _link_rate_parts_kept(warehouse: Warehouse, stored: dict | None) -> bool:
+    """Whether the stored link-rate parts can be kept for the persons not clustered again
+    (stored: `_stored_metrics_built_on`)."""
+    return (stored is not None
             and all(warehouse.exists(t) for t in (LINK_RATE_PERSONS, LINK_RATE_PROVINCES)))
 
 

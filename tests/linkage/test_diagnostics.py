@@ -7,7 +7,7 @@ import warnings
 
 import polars as pl
 
-from assets.linkage.assets import METRICS_STATE, _cluster_metrics_tonight
+from assets.linkage.assets import METRICS_STATE, _cluster_metrics_tonight, _stored_metrics_built_on
 from assets.linkage.diagnostics import (
     blocking_recount_reason, blocking_report, cluster_metrics, link_rates, model_charts,
     model_charts_of,
@@ -153,14 +153,14 @@ def test_cluster_metrics_of_an_incremental_night_keep_untouched_persons_and_drop
         METRICS_STATE: pl.DataFrame({"clustering_run_id": ["run1"], "threshold": [0.95]}),
     })
     state = warehouse.read(CLUSTER_STATE).row(0, named=True)
-    metrics, counted = _cluster_metrics_tonight(warehouse, state, 0.95)
+    metrics, counted = _cluster_metrics_tonight(warehouse, _stored_metrics_built_on(warehouse, state), 0.95)
     assert counted.startswith("tonight for the 1 persons")
     assert metrics.select("cluster_id", "size", "edges", "weakest_edge").rows() == [
         ("b1", 4, 4, 0.96), ("c1", 3, 2, 0.5),  # a1 dissolved: its row is gone
     ]
     # Metrics of another clustering, or at another threshold, are counted again whole.
     warehouse.write({METRICS_STATE: pl.DataFrame({"clustering_run_id": ["run0"], "threshold": [0.95]})})
-    whole, counted = _cluster_metrics_tonight(warehouse, state, 0.95)
+    whole, counted = _cluster_metrics_tonight(warehouse, _stored_metrics_built_on(warehouse, state), 0.95)
     assert counted == "tonight, all persons"
     assert whole.equals(cluster_metrics(clusters, pairs, 0.95))
     assert whole.filter(pl.col("cluster_id") == "c1")["weakest_edge"].item() == 0.97
