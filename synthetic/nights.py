@@ -26,7 +26,10 @@ import polars as pl
 from synthetic.generator import ABSENT, PRIMARY_KEYS, generate_deliveries
 from synthetic.population import stage_rng
 
-IDENTITY = ["nik", "nama", "tanggal_lahir", "jenis_kelamin", "kode_desa", "no_kk", "id_keluarga"]
+# The columns a record that carries another person's identity copies from its owner: the whole
+# registration, the relation to the family's head too (a row of the owner's family in another
+# relation is another person: assets/linkage/families.py).
+IDENTITY = ["nik", "nama", "tanggal_lahir", "jenis_kelamin", "kode_desa", "no_kk", "id_keluarga", "hubungan_keluarga"]
 
 
 def _keys(source: str, ids) -> list[str]:

@@ -395,6 +395,7 @@ def linkage_clusters(context: dg.AssetExecutionContext, padu: PaduSettings, ware
             "sole_candidate_links": sole.height,
             "twin_cannot_links": twins.height,
             "conflicts_inside_clusters_tonight": result.conflicts.height,
+            "family_role_cannot_links_tonight": result.role_conflicts.height,
             "review_answers_applied": answers.height,
             "review_queue": queue.height,
             "review_queue_file": dg.MetadataValue.path(str(review_dir / "queue.csv")),

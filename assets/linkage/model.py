@@ -18,7 +18,7 @@ LINKAGE_COLUMNS = [
     "record_key", "source", "nik", "nik_matches_birth_date", "name_key", "name_key_nospace", "name_key_sorted",
     "name_first_key", "name_last_key", "sex", "birth_date", "birth_year", "birth_date_is_default",
     "kk", "passport", "passport_on_no_placement", "phone", "district_code", "regency_code", "birth_regency_code",
-    "lone_name_key",
+    "lone_name_key", "family_id", "family_relation",
 ] + [key.name for key in load_rules().capped_block_keys]
 
 

@@ -37,6 +37,7 @@ import polars as pl
 from assets.fingerprint import code_fingerprint
 from assets.linkage.backend import DUCKDB, LinkageBackend, release_splink
 from assets.linkage.conflicts import within_cluster_conflicts
+from assets.linkage.families import family_role_conflicts
 from assets.linkage.constraints import ClusterConstraints, enforce_constraints
 from assets.linkage.incremental import PAIR_KEYS, ordered_pair_keys
 from assets.linkage.model import cluster
@@ -64,6 +65,7 @@ class Clustering:
     components: pl.DataFrame  # record_key, component_id: the connected components before any split
     splits: pl.DataFrame  # cluster_id (of the component), records, parts, reason
     conflicts: pl.DataFrame  # record_key_l, record_key_r, match_probability
+    role_conflicts: pl.DataFrame  # record_key_l, record_key_r: two roles in one DTSEN family (families.py)
 
 
 def nik_contradicted(links: pl.DataFrame, niks: pl.DataFrame) -> pl.Series:
@@ -101,7 +103,8 @@ def cluster_people(records: pl.DataFrame, edges: pl.DataFrame, must_links: pl.Da
     """records: record_key of the records to cluster; edges: their pairs and must-links
     (model.cluster_edges); linkage_records: a callable giving the LINKAGE_COLUMNS of the records of
     a frame of record keys (the conflict scoring reads the records of multi-record components
-    only); conflict_exempt: record keys that get no model cannot-link (conflict_exempt_records)."""
+    only); conflict_exempt: record keys that get no model cannot-link (conflict_exempt_records).
+    Two roles in one DTSEN family inside a component are a cannot-link too (families.py)."""
     components = cluster(records, edges, rules.cluster_threshold, backend)
     release_splink()
     # Pairs inside a component that the model scores as two people, unless a source or a
@@ -113,7 +116,11 @@ def cluster_people(records: pl.DataFrame, edges: pl.DataFrame, must_links: pl.Da
         rules.cannot_link_evidence_weight, rules.cannot_link_conditions, conflict_exempt,
     ).join(must_links.select(PAIR_KEYS), on=PAIR_KEYS, how="anti")
     release_splink()
-    model_cannot_links = frozenset(conflicts.select(PAIR_KEYS).iter_rows())
+    roles = pl.DataFrame(schema={k: pl.String for k in PAIR_KEYS})
+    if rules.family_roles:
+        roles = family_role_conflicts(components, linkage_records, rules.family_roles).join(
+            must_links.select(PAIR_KEYS), on=PAIR_KEYS, how="anti")
+    model_cannot_links = frozenset(conflicts.select(PAIR_KEYS).iter_rows()) | frozenset(roles.iter_rows())
     clusters, splits = enforce_constraints(
         components, edges,
         ClusterConstraints(rules.max_cluster_size, rules.stricter_thresholds,
@@ -124,7 +131,7 @@ def cluster_people(records: pl.DataFrame, edges: pl.DataFrame, must_links: pl.Da
     return Clustering(
         clusters=clusters.select("record_key", pl.col("cluster_id").cast(pl.String)),
         components=components.select("record_key", pl.col("cluster_id").cast(pl.String).alias("component_id")),
-        splits=splits, conflicts=conflicts,
+        splits=splits, conflicts=conflicts, role_conflicts=roles,
     )
 
 

@@ -134,6 +134,13 @@ class LinkageRules:
         return float(clustering["twin_min_name_share"]), int(clustering.get("twin_min_name_holders", 1))
 
     @property
+    def family_roles(self) -> dict[str, str]:
+        """DTSEN relation (upper case) -> role, for the family-roles rule
+        (assets/linkage/families.py); empty: no such rule."""
+        roles = self.raw["clustering"].get("family_roles") or {}
+        return {str(relation).strip().upper(): str(role) for relation, role in roles.items()}
+
+    @property
     def stricter_thresholds(self) -> tuple[float, ...]:
         return tuple(float(t) for t in self.raw["clustering"]["stricter_thresholds"])
 

@@ -29,7 +29,7 @@ import polars as pl
 from assets.linkage.incremental import PAIR_KEYS as KEYS
 from assets.linkage.model import source_of_key
 
-COLUMNS = ["record_key", "nik", "name_key", "kk", "birth_date"]
+COLUMNS = ["record_key", "nik", "name_key", "kk", "family_id", "birth_date"]
 
 
 def _words_inside(inner: str, outer: str) -> pl.Expr:
@@ -71,11 +71,15 @@ def twin_cannot_links(pairs: pl.DataFrame, records_of: Callable[[pl.DataFrame], 
     # namesake born the same day, as it was in the one such pair at 200,000 heavy-noise persons.
     short = pl.struct("name_key_l", "name_key_r").map_elements(
         lambda names: _written_short(names["name_key_l"], names["name_key_r"]), return_dtype=pl.Boolean)
+    # One card: one card number, or one DTSEN family where a row's card number is missing.
+    one_card = (pl.col("kk_l") == pl.col("kk_r")).fill_null(False) | (
+        pl.col("family_id_l") == pl.col("family_id_r")).fill_null(False)
+    two_cards = (pl.col("kk_l") != pl.col("kk_r")).fill_null(False) & ~one_card
     return both.filter(
         # one card and a NIK missing (twins), or two cards and not one NIK (two people born on
         # one day, each in the register under a name of their own)
-        ((pl.col("kk_l") == pl.col("kk_r")) & one_nik_missing & ~short)
-        | ((pl.col("kk_l") != pl.col("kk_r")) & (one_nik_missing | (pl.col("nik_l") != pl.col("nik_r")))),
+        (one_card & one_nik_missing & ~short)
+        | (two_cards & (one_nik_missing | (pl.col("nik_l") != pl.col("nik_r")))),
         pl.col("birth_date_l") == pl.col("birth_date_r"),
         pl.col("name_key_l") != pl.col("name_key_r"),
         ~_words_inside("name_key_l", "name_key_r"),

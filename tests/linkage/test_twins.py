@@ -28,8 +28,10 @@ NAMES = shares(**{"NAILA PUTRI": 10, "NAILI PUTRI": 10, "AULIA PUTRI": 250, "AUL
 
 
 def rows(*records: tuple) -> pl.DataFrame:
-    return pl.DataFrame(list(records), schema={"record_key": pl.String, "nik": pl.String, "name_key": pl.String,
-                                               "kk": pl.String, "birth_date": pl.Date}, orient="row")
+    """(record key, NIK, name, card, birth date[, DTSEN family id]) per record."""
+    return pl.DataFrame([r if len(r) == 6 else (*r, None) for r in records],
+                        schema={"record_key": pl.String, "nik": pl.String, "name_key": pl.String, "kk": pl.String,
+                                "birth_date": pl.Date, "family_id": pl.String}, orient="row")
 
 
 def twins(records: pl.DataFrame, names: pl.DataFrame = NAMES, min_share: float = 0.0001, holders: int = 3) -> list:
@@ -76,6 +78,19 @@ def test_other_sources_dates_one_card_with_two_niks_and_unknown_cards_are_left_t
     assert twins(rows(a, ("dtsen_individu:2", None, "NAILI PUTRI", KK, date(2012, 6, 24)))) == []
     assert twins(rows(a, ("dtsen_individu:2", "3212056306120002", "NAILI PUTRI", KK, DAY))) == []
     assert twins(rows(a, ("dtsen_individu:2", None, "NAILI PUTRI", None, DAY))) == []
+
+
+def test_one_dtsen_family_is_one_card_where_a_card_number_is_missing():
+    # RIZKI and RIZKA ANANDA, twins of family 300683837; only the brother's row gives the card
+    names = shares(**{"RIZKI ANANDA": 12, "RIZKA ANANDA": 9})
+    a = ("dtsen_individu:1", None, "RIZKI ANANDA", "3218060211170001", DAY, "300683837")
+    b = ("dtsen_individu:2", "3218066404110001", "RIZKA ANANDA", None, DAY, "300683837")
+    assert twins(rows(a, b), names) == [("dtsen_individu:1", "dtsen_individu:2")]
+    # another family, card unknown: nothing says one card or two
+    assert twins(rows(a, (*b[:5], "300000001")), names) == []
+    # a name written short in one family is the other row's name
+    names = shares(**{"RIZKI ANANDA": 12, "RIZKI A": 5})
+    assert twins(rows(a, ("dtsen_individu:2", None, "RIZKI A", None, DAY, "300683837")), names) == []
 
 
 def test_in_a_small_population_a_share_is_not_enough():
