@@ -69,3 +69,30 @@ def test_a_case_passport_that_no_placement_carries_is_flagged():
         "p2mi_penempatan:1": False,
     }
     assert flagged.columns == union.columns
+
+
+def test_a_dtsen_row_without_a_card_is_in_its_familys_household():
+    rows = [
+        # family F1: the card on two rows, missing on the third (SRI WAHYUNINGSI, her twin's card)
+        dict(source_record_id="1", kk="3271050910180001", family_id="F1", family_relation="KEPALA KELUARGA"),
+        dict(source_record_id="2", kk="3271050910180001", family_id="F1", family_relation="ANAK"),
+        dict(source_record_id="3", kk=None, family_id="F1", family_relation="ANAK"),
+        # family F2: two cards among its rows, so which one is unknown
+        dict(source_record_id="4", kk="3201000000000001", family_id="F2"),
+        dict(source_record_id="5", kk="3201000000000002", family_id="F2"),
+        dict(source_record_id="6", kk=None, family_id="F2"),
+        # family F3: no card at all, the family id stands in; a row without a family keeps none
+        dict(source_record_id="7", kk=None, family_id="F3"),
+        dict(source_record_id="8", kk=None, family_id=None),
+    ]
+    dtsen = to_person_records("dtsen_individu", staged(rows, family_id=True))
+    assert dtsen["record_key"].to_list() == [f"dtsen_individu:{i}" for i in range(1, 9)]  # in their order
+    # the linkage keeps the delivered card
+    assert dtsen["kk"].to_list() == ["3271050910180001"] * 2 + [None, "3201000000000001", "3201000000000002"] + [None] * 3
+    assert dtsen["household_key"].to_list() == ["3271050910180001"] * 3 + [
+        "3201000000000001", "3201000000000002", "DTSEN-F2", "DTSEN-F3", None]
+    assert dtsen["family_relation"].to_list()[:3] == ["KEPALA KELUARGA", "ANAK", "ANAK"]
+    # outside DTSEN a missing card stays missing, and there is no family
+    cases = to_person_records("p2mi_kasus", staged(rows[:3], family_id=False))
+    assert cases["household_key"].to_list() == ["3271050910180001", "3271050910180001", None]
+    assert cases["family_id"].to_list() == [None] * 3
