@@ -21,7 +21,7 @@ from assets.linkage.incremental import (
     dropped_strong_pairs, prediction_rules, record_hashes_sql, replace_pairs_of, score_all, score_fresh,
     term_frequency_columns, term_frequency_tables,
 )
-from assets.linkage.model import LINKAGE_COLUMNS, cluster_edges, collapsed_levels, train, untrained_levels
+from assets.linkage.model import FAMILY_COLUMNS, LINKAGE_COLUMNS, cluster_edges, collapsed_levels, train, untrained_levels
 from assets.linkage.recluster import (
     CLUSTER_STATE, COMPONENTS, CONSTRAINTS, REDONE, cluster_people, clustering_fingerprint, constraint_table,
     conflict_exempt_records, crossing_edges, plan_clustering,
@@ -181,7 +181,7 @@ def linkage_pairs(context: dg.AssetExecutionContext, padu: PaduSettings, warehou
     started = time.monotonic()
     rules = load_rules()
     run, model_json, tf_tables = _night_model(padu, warehouse)
-    hashes_sql = record_hashes_sql("staging.person_records", LINKAGE_COLUMNS)
+    hashes_sql = record_hashes_sql("staging.person_records", LINKAGE_COLUMNS + FAMILY_COLUMNS)
     previous_state = warehouse.read("linkage.state").row(0, named=True) if warehouse.exists("linkage.state") else {}
     # A store linked before (it has a state) whose hashes are of another kind: nothing compares.
     other_kind = bool(previous_state) and previous_state.get("record_hash_kind") != RECORD_HASH_KIND
@@ -343,7 +343,7 @@ def linkage_clusters(context: dg.AssetExecutionContext, padu: PaduSettings, ware
     niks = warehouse.read_rows_of("staging.person_records", linked.to_frame("record_key"), ["record_key", "nik"])
     result = cluster_people(
         records, edges, must_links, cannot_links,
-        lambda keys: warehouse.read_rows_of("staging.person_records", keys, LINKAGE_COLUMNS),
+        lambda keys: warehouse.read_rows_of("staging.person_records", keys, LINKAGE_COLUMNS + FAMILY_COLUMNS),
         model_json, tf_tables, rules, padu.backend,
         conflict_exempt=conflict_exempt_records(stated, stated_or_reviewed, niks),
     )

@@ -87,7 +87,7 @@ def tf_lookup(table: pl.DataFrame, column: str, values: pl.Series) -> pl.DataFra
 
 # How `record_hashes_sql` hashes, kept in `linkage.state`: hashes of another kind (Polars' struct
 # hash, before 2026-12-05) cannot be compared, and the night links in full.
-RECORD_HASH_KIND = "duckdb hash of the linkage columns"
+RECORD_HASH_KIND = "duckdb hash of the linkage and family columns"
 
 
 def record_hashes_sql(table: str, columns: list[str]) -> str:

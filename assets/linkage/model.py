@@ -18,8 +18,12 @@ LINKAGE_COLUMNS = [
     "record_key", "source", "nik", "nik_matches_birth_date", "name_key", "name_key_nospace", "name_key_sorted",
     "name_first_key", "name_last_key", "sex", "birth_date", "birth_year", "birth_date_is_default",
     "kk", "passport", "passport_on_no_placement", "phone", "district_code", "regency_code", "birth_regency_code",
-    "lone_name_key", "family_id", "family_relation",
+    "lone_name_key",
 ] + [key.name for key in load_rules().capped_block_keys]
+# Read by the clustering's rules, not by Splink (assets/linkage/families.py, twins.py): kept out of
+# the frames Splink holds (at 1M, 0.12 GB more at the job's peak), but hashed with the linkage
+# columns, so that a corrected relation makes a record a changed one on an incremental night.
+FAMILY_COLUMNS = ["family_id", "family_relation"]
 
 
 def source_of_key(column: str) -> pl.Expr:
