@@ -15,7 +15,8 @@ child may be entered once as ANAK and once as FAMILI LAIN. Roles that name one r
 Measured on the generator with its hardest noise, 200,000 persons: of the 3,857 pairs of rows that
 are one person twice in one family, 3,751 have one relation and the others differ only in a vague
 role or in ORANG TUA against MERTUA; no pair in two roles of this mapping is one person. Five such
-pairs had been joined (docs/linkage.md, "Two roles in one family").
+pairs had been joined; the rule took them apart and changed no true pair (docs/linkage.md, "Two
+roles in one DTSEN family").
 
 Applied to the records of each connected component before the split (recluster.cluster_people),
 as cannot-links that the constrained split keeps, like the model's own conflicts: two roles
@@ -42,11 +43,13 @@ def family_role_conflicts(components: pl.DataFrame, records_of: Callable[[pl.Dat
     record_key_r (smaller key left) of every two DTSEN rows of one component and one family whose
     relations map to two different roles."""
     empty = pl.DataFrame(schema={"record_key_l": pl.String, "record_key_r": pl.String})
+    if not roles:
+        return empty
     dtsen = components.filter(source_of_key("record_key") == SOURCE).select(
         "record_key", pl.col("cluster_id").cast(pl.String))
     shared = dtsen.group_by("cluster_id").len().filter(pl.col("len") >= 2).select("cluster_id")
     dtsen = dtsen.join(shared, on="cluster_id", how="semi")
-    if dtsen.is_empty() or not roles:
+    if dtsen.is_empty():
         return empty
     members = dtsen.join(records_of(dtsen.select("record_key")).select(COLUMNS), on="record_key").with_columns(
         pl.col("family_relation").replace_strict(roles, default=None, return_dtype=pl.String).alias("role"),

@@ -103,8 +103,9 @@ def cluster_people(records: pl.DataFrame, edges: pl.DataFrame, must_links: pl.Da
     """records: record_key of the records to cluster; edges: their pairs and must-links
     (model.cluster_edges); linkage_records: a callable giving the LINKAGE_COLUMNS and
     FAMILY_COLUMNS of the records of a frame of record keys (the conflict scoring reads the
-    records of multi-record components only); conflict_exempt: record keys that get no model cannot-link (conflict_exempt_records).
-    Two roles in one DTSEN family inside a component are a cannot-link too (families.py)."""
+    records of multi-record components only); conflict_exempt: record keys that get no model
+    cannot-link (conflict_exempt_records). Two roles in one DTSEN family inside a component are a
+    cannot-link too (families.py)."""
     components = cluster(records, edges, rules.cluster_threshold, backend)
     release_splink()
     # Pairs inside a component that the model scores as two people, unless a source or a

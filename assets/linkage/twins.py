@@ -7,7 +7,8 @@ name with one typo, and joins them. A duplicate row of one person on the card lo
 for the name it carries: a typed-over name is one almost nobody else has (AULIA PTURI, DADAG), while
 a twin's is an established name.
 
-So two rows of one source on one card, born on one day, one NIK missing, under two names that are
+So two rows of one source on one card (or in one DTSEN family, where a row's card number is
+missing: RIZKI and RIZKA ANANDA), born on one day, one NIK missing, under two names that are
 each held by at least `clustering.twin_min_name_share` of the population and by
 `twin_min_name_holders` people at the least (the model's frozen term frequencies, counted on the
 deduplicated DTSEN), neither name's words all inside the other's (AULIA and AULIA PUTRI are one
@@ -18,7 +19,8 @@ that do not carry one NIK: one person registered twice keeps a name, or a slip o
 Measured on the generator with its hardest noise (docs/linkage.md, "Twins whose NIK is missing"):
 at 50,000 persons 7 false pairs fewer and no true one; at 200,000, 69 false pairs fewer and 5 true
 ones. On one card, a name written with initials (AULIA P, SITI F) is the other row's name written
-short too (stop 28): at 200,000, 6 true pairs more and no false one; 50,000 unchanged."""
+short too (stop 28): at 200,000, 6 true pairs more and no false one; 50,000 unchanged. One DTSEN
+family as one card (stop 30): at 200,000, 2 false pairs fewer and no true one; 50,000 unchanged."""
 
 from __future__ import annotations
 

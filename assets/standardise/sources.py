@@ -278,7 +278,7 @@ def person_records_sql(source: str, table: str, keep: tuple[str, ...] = ()) -> s
         "passport_on_no_placement": "CAST(NULL AS BOOLEAN)",
     }
     columns = [f'{derived[c]} AS "{c}"' if c in derived else f'"{c}"' for c in PERSON_RECORD_COLUMNS]
-    return f"SELECT {', '.join(columns + [f'{c}' for c in keep])} FROM {table}"
+    return f"SELECT {', '.join(columns + list(keep))} FROM {table}"
 
 
 # A case that gives a passport number no placement carries: the worker left without a placement
