@@ -252,10 +252,11 @@ STAGERS = {
 # family published as two households. DTSEN's own family id stands in where the whole family has
 # no card number. The linkage keeps `kk` as delivered: filled in, the family-card comparison's
 # conflicts (tuned on delivered cards) cut 15 true pairs at 200,000 heavy for 5 false ones.
-_FAMILY = "OVER (PARTITION BY family_id)"
-_FAMILY_CARD = (f"CASE WHEN kk IS NULL AND family_id IS NOT NULL AND min(kk) {_FAMILY} = max(kk) {_FAMILY} "
-                f"THEN min(kk) {_FAMILY} ELSE kk END")
-DTSEN_FAMILY = {"household_key": f"coalesce({_FAMILY_CARD}, 'DTSEN-' || family_id)"}
+# (A grouped join, not a window over the family: a window sorts every row by its family.)
+DTSEN_FAMILY = {"household_key": "coalesce(kk, __family_card, 'DTSEN-' || family_id)"}
+_FAMILY_CARDS = ("LEFT JOIN (SELECT family_id AS __family, min(kk) AS __family_card FROM {table} "
+                 "WHERE kk IS NOT NULL AND family_id IS NOT NULL GROUP BY 1 HAVING min(kk) = max(kk)) "
+                 "ON family_id = __family")
 
 
 def person_records_sql(source: str, table: str, keep: tuple[str, ...] = ()) -> str:
@@ -278,7 +279,8 @@ def person_records_sql(source: str, table: str, keep: tuple[str, ...] = ()) -> s
         "passport_on_no_placement": "CAST(NULL AS BOOLEAN)",
     }
     columns = [f'{derived[c]} AS "{c}"' if c in derived else f'"{c}"' for c in PERSON_RECORD_COLUMNS]
-    return f"SELECT {', '.join(columns + list(keep))} FROM {table}"
+    joins = _FAMILY_CARDS.format(table=table) if source == "dtsen_individu" else ""
+    return f"SELECT {', '.join(columns + list(keep))} FROM {table} {joins}"
 
 
 # A case that gives a passport number no placement carries: the worker left without a placement
@@ -295,7 +297,7 @@ PASSPORT_ON_NO_PLACEMENT = (
 
 
 def to_person_records(source: str, staged: pl.DataFrame) -> pl.DataFrame:
-    """The common linkage schema for one source's staged rows, in their order (a window over the
-    family does not keep it)."""
+    """The common linkage schema for one source's staged rows, in their order (a join does not
+    keep it)."""
     query = f"{person_records_sql(source, '__staged', ('__row',))} ORDER BY __row"
     return query_frames(query, {"__staged": staged.with_row_index("__row")}).drop("__row")
