@@ -74,14 +74,18 @@ def twin_cannot_links(pairs: pl.DataFrame, records_of: Callable[[pl.DataFrame], 
     short = pl.struct("name_key_l", "name_key_r").map_elements(
         lambda names: _written_short(names["name_key_l"], names["name_key_r"]), return_dtype=pl.Boolean)
     # One card: one card number, or one DTSEN family where a row's card number is missing.
-    one_card = (pl.col("kk_l") == pl.col("kk_r")).fill_null(False) | (
-        pl.col("family_id_l") == pl.col("family_id_r")).fill_null(False)
+    one_number = (pl.col("kk_l") == pl.col("kk_r")).fill_null(False)
+    one_family = ~one_number & (pl.col("family_id_l") == pl.col("family_id_r")).fill_null(False)
+    one_card = one_number | one_family
     two_cards = (pl.col("kk_l") != pl.col("kk_r")).fill_null(False) & ~one_card
+    two_niks = (pl.col("nik_l") != pl.col("nik_r")).fill_null(False)
     return both.filter(
         # one card and a NIK missing (twins), or two cards and not one NIK (two people born on
-        # one day, each in the register under a name of their own)
+        # one day, each in the register under a name of their own); one family whose card number
+        # a row lacks and two NIKs (twins that the model's family-card comparison cannot see)
         (one_card & one_nik_missing & ~short)
-        | (two_cards & (one_nik_missing | (pl.col("nik_l") != pl.col("nik_r")))),
+        | (one_family & two_niks & ~short)
+        | (two_cards & (one_nik_missing | two_niks)),
         pl.col("birth_date_l") == pl.col("birth_date_r"),
         pl.col("name_key_l") != pl.col("name_key_r"),
         ~_words_inside("name_key_l", "name_key_r"),

@@ -805,3 +805,17 @@ def test_only_links_between_two_different_valid_niks_contradict_a_nik():
                          "nik": ["1", "2", "3", "3", None, "4", "5"]})
     # a-b differ; c-d agree; e has no NIK; h is not among the records
     assert nik_contradicted(links, niks).to_list() == ["a", "b"]
+
+
+def test_one_village_weighs_more_than_one_district_and_a_move_within_it_is_no_conflict(model):
+    # SITI HALIMA's DTSEN row (no NIK) against her placement, origin in her own village 3201012001
+    # or in another village of district 320101; the placement against a namesake elsewhere
+    dtsen = dtsen_row("1", "SITI HALIMA", None, "26-03-1997", "P", kode_desa="3201012001")
+    same = score(model, dtsen, placement_row("P1", "SITI HALIMA", "3201016603970001", "26-03-1997", None))
+    moved = score(model, dtsen, placement_row("P1", "SITI HALIMA", "3201016603970001", "26-03-1997", None,
+                                              kode_desa_asal="3201012004"))
+    assert same["place"].startswith("same village") and moved["place"] == "same district, villages differ"
+    assert same["mw_place"] > moved["mw_place"] + 4
+    # a village left within the district is evidence still, not a conflict
+    assert moved["mw_place"] > 0
+    assert same["match_probability"] > 0.99

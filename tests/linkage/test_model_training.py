@@ -22,8 +22,8 @@ def trained_like(rules, m_of: dict[tuple[str, str], float]) -> dict:
 
 def test_a_level_em_set_to_zero_is_reported():
     rules = load_rules()
-    model = trained_like(rules, {("nik", "NIK different"): 4.1e-27, ("place", "same district"): 6.1e-32})
-    assert collapsed_levels(model) == ["nik: NIK different (m 4.1e-27)", "place: same district (m 6.1e-32)"]
+    model = trained_like(rules, {("nik", "NIK different"): 4.1e-27, ("place", "same village"): 6.1e-32})
+    assert collapsed_levels(model) == ["nik: NIK different (m 4.1e-27)", "place: same village (m 6.1e-32)"]
 
 
 def test_a_level_the_rules_fix_is_never_reported():

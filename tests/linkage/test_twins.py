@@ -88,6 +88,9 @@ def test_one_dtsen_family_is_one_card_where_a_card_number_is_missing():
     assert twins(rows(a, b), names) == [("dtsen_individu:1", "dtsen_individu:2")]
     # another family, card unknown: nothing says one card or two
     assert twins(rows(a, (*b[:5], "300000001")), names) == []
+    # one family, a card number missing, two NIKs: the card comparison cannot see the card
+    c = ("dtsen_individu:2", "3501096404110001", "RIZKA ANANDA", None, DAY, "300683837")
+    assert twins(rows((*a[:1], "3218061204110001", *a[2:]), c), names) == [("dtsen_individu:1", "dtsen_individu:2")]
     # a name written short in one family is the other row's name
     names = shares(**{"RIZKI ANANDA": 12, "RIZKI A": 5})
     assert twins(rows(a, ("dtsen_individu:2", None, "RIZKI A", None, DAY, "300683837")), names) == []
