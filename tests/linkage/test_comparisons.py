@@ -470,8 +470,9 @@ def test_comparison_viewer_shows_tokens_never_values(generated, tmp_path):
     names = records.filter(pl.col("name_key").str.contains(" "))["name_key"].unique().to_list()
     dates = records["birth_date"].drop_nulls().cast(pl.String).unique().to_list()
     phones = records["phone"].drop_nulls().unique().to_list()
-    assert len(niks) > 1000 and len(names) > 1000 and len(phones) > 100
-    assert not [v for v in niks + names + phones if v in html]
+    villages = records["village_code"].drop_nulls().unique().to_list()  # an address, since stop 30
+    assert len(niks) > 1000 and len(names) > 1000 and len(phones) > 100 and len(villages) > 100
+    assert not [v for v in niks + names + phones + villages if v in html]
     assert not [d for d in dates if f'"{d}"' in html]  # as a JSON value: vega's code holds dates
     # ... and the NIKs of the pairs it shows are there as keyed tokens
     sample_nik = records.filter(pl.col("record_key") == pairs.sort("match_probability")["record_key_l"][-1])["nik"][0]
