@@ -222,7 +222,7 @@ def link_rates(records: pl.DataFrame, clusters: pl.DataFrame) -> tuple[pl.DataFr
 # a name word by word, so that equal values (and shared words) still show as equal.
 MASKED_WORDS = ["name_key", "name_key_nospace", "name_key_sorted", "name_first_key", "name_last_key", "lone_name_key"]
 # The village is an address (a desa holds a few thousand people); districts and regencies are shown.
-MASKED_VALUES = ["nik", "birth_date", "birth_year", "kk", "passport", "phone", "village_code"]
+MASKED_VALUES = ["nik", "birth_date", "birth_year", "kk", "passport", "splp", "phone", "village_code"]
 VIEWER_TOKEN_CHARS = 6
 
 

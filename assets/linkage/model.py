@@ -17,7 +17,7 @@ from assets.linkage.rules import LinkageRules, load_rules
 LINKAGE_COLUMNS = [
     "record_key", "source", "nik", "nik_matches_birth_date", "name_key", "name_key_nospace", "name_key_sorted",
     "name_first_key", "name_last_key", "sex", "birth_date", "birth_year", "birth_date_is_default",
-    "kk", "passport", "passport_on_no_placement", "phone", "village_code", "district_code", "regency_code",
+    "kk", "passport", "passport_on_no_placement", "splp", "phone", "village_code", "district_code", "regency_code",
     "birth_regency_code",
     "lone_name_key",
 ] + [key.name for key in load_rules().capped_block_keys]

@@ -26,7 +26,7 @@ PERSON_RECORD_COLUMNS = [
     "nik", "nik_matches_birth_date",
     "name_key", "name_key_nospace", "name_key_sorted", "name_first_key", "name_last_key",
     "sex", "birth_date", "birth_year", "birth_date_is_default",
-    "kk", "passport", "phone", "village_code", "district_code", "regency_code", "birth_regency_code",
+    "kk", "passport", "splp", "phone", "village_code", "district_code", "regency_code", "birth_regency_code",
     "household_key", "family_id", "family_relation", "lone_name_key", "passport_on_no_placement",
 ]
 
@@ -271,6 +271,8 @@ def person_records_sql(source: str, table: str, keep: tuple[str, ...] = ()) -> s
         # A DTSEN row's family and its relation to the family's head (assets/linkage/families.py).
         **(DTSEN_FAMILY if source == "dtsen_individu" else
            {"family_id": "CAST(NULL AS VARCHAR)", "family_relation": "CAST(NULL AS VARCHAR)"}),
+        # A case's emergency travel document (SPLP); no other source carries one.
+        **({} if source == "p2mi_kasus" else {"splp": "CAST(NULL AS VARCHAR)"}),
         # A record with neither a NIK nor a full birth date (a returnee's case with an age) has
         # only its name to be found by: blocking joins this key against every record's name.
         "lone_name_key": "CASE WHEN nik IS NULL AND birth_date IS NULL THEN name_key_nospace END",

@@ -63,7 +63,7 @@ def test_u_from_value_frequencies_counts_agreeing_pairs_among_records_with_a_val
 def test_splink_gets_the_rules_without_padu_s_own_level_key():
     rules = load_rules()
     assert set(rules.u_from_value_frequencies()) == {
-        ("nik", "NIK equal"), ("passport", "same passport"), ("phone", "same phone")}
+        ("nik", "NIK equal"), ("passport", "same passport"), ("splp", "same SPLP"), ("phone", "same phone")}
     settings = rules.splink_settings()
     assert not any("u_from_value_frequencies" in level
                    for c in settings["comparisons"] for level in c["comparison_levels"])
