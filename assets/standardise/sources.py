@@ -113,7 +113,7 @@ def _region_columns(frame: pl.DataFrame, village_col: str | None, text_col: str 
     else:
         frame = frame.with_columns(pl.lit(None, dtype=pl.String).alias("village_code"),
                                    pl.lit(None, dtype=pl.String).alias("__regency_from_code"))
-    if text_col:
+    if text_col:  # a case's address may be written out: "Desa X, Kec. Y, Kab. Z"
         frame = map_regency_text(frame, text_col, "__regency_from_text")
     else:
         frame = frame.with_columns(pl.lit(None, dtype=pl.String).alias("__regency_from_text"))

@@ -111,3 +111,12 @@ def test_map_regency_text_keeps_rows_and_order():
     out = map_regency_text(frame, "daerah_asal", "regency_code")
     assert out["id"].to_list() == [1, 2, 3, 4, 5]
     assert out["regency_code"].to_list() == ["3212", None, None, "3212", "3273"]
+
+
+def test_an_address_written_out_gives_its_regency():
+    # a case's origin as P2MI types it: village, district, regency; the regency part may stand last
+    texts = ["Desa Temuasri, Kec. Sempu, Kab. Banyuwangi", "Desa Karangmulya, Kec. Kandanghaur, Kab. Indramayu",
+             "Kecamatan Sempu, Kabupaten Banyuwangi", "Desa Cikole, Kec. Lembang, Kota Bandung",
+             "Kab. Indramayu, Jawa Barat", "INDRAMAYU", "Desa Temuasri, Kec. Sempu", None]
+    out = map_regency_text(pl.DataFrame({"t": texts}), "t", "regency")
+    assert out["regency"].to_list() == ["3510", "3212", "3510", "3273", "3212", "3212", None, None]
