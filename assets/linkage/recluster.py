@@ -117,10 +117,8 @@ def cluster_people(records: pl.DataFrame, edges: pl.DataFrame, must_links: pl.Da
         rules.cannot_link_evidence_weight, rules.cannot_link_conditions, conflict_exempt,
     ).join(must_links.select(PAIR_KEYS), on=PAIR_KEYS, how="anti")
     release_splink()
-    roles = pl.DataFrame(schema={k: pl.String for k in PAIR_KEYS})
-    if rules.family_roles:
-        roles = family_role_conflicts(components, linkage_records, rules.family_roles).join(
-            must_links.select(PAIR_KEYS), on=PAIR_KEYS, how="anti")
+    roles = family_role_conflicts(components, linkage_records, rules.family_roles).join(
+        must_links.select(PAIR_KEYS), on=PAIR_KEYS, how="anti")
     model_cannot_links = frozenset(conflicts.select(PAIR_KEYS).iter_rows()) | frozenset(roles.iter_rows())
     clusters, splits = enforce_constraints(
         components, edges,

@@ -253,7 +253,6 @@ STAGERS = {
 # no card number. The linkage keeps `kk` as delivered: filled in, the family-card comparison's
 # conflicts (tuned on delivered cards) cut 15 true pairs at 200,000 heavy for 5 false ones.
 # (A grouped join, not a window over the family: a window sorts every row by its family.)
-DTSEN_FAMILY = {"household_key": "coalesce(kk, __family_card, 'DTSEN-' || family_id)"}
 _FAMILY_CARDS = ("LEFT JOIN (SELECT family_id AS __family, min(kk) AS __family_card FROM {table} "
                  "WHERE kk IS NOT NULL AND family_id IS NOT NULL GROUP BY 1 HAVING min(kk) = max(kk)) "
                  "ON family_id = __family")
@@ -263,14 +262,14 @@ def person_records_sql(source: str, table: str, keep: tuple[str, ...] = ()) -> s
     """The common linkage schema for one source's staged rows in `table`, as a DuckDB query: the
     nightly stage runs it on the staged table where it is (no round trip through Python), and
     to_person_records on a frame in memory. `keep`: columns of `table` carried along after them."""
+    dtsen = source == "dtsen_individu"
     derived = {
         "source": f"'{source}'",
         "record_key": f"'{source}:' || source_record_id",
-        # The family card is the household key every source shares.
-        "household_key": "kk",
+        # The family card is the household key every source shares (DTSEN: its family's, above).
+        "household_key": "coalesce(kk, __family_card, 'DTSEN-' || family_id)" if dtsen else "kk",
         # A DTSEN row's family and its relation to the family's head (assets/linkage/families.py).
-        **(DTSEN_FAMILY if source == "dtsen_individu" else
-           {"family_id": "CAST(NULL AS VARCHAR)", "family_relation": "CAST(NULL AS VARCHAR)"}),
+        **({} if dtsen else {"family_id": "CAST(NULL AS VARCHAR)", "family_relation": "CAST(NULL AS VARCHAR)"}),
         # A case's emergency travel document (SPLP); no other source carries one.
         **({} if source == "p2mi_kasus" else {"splp": "CAST(NULL AS VARCHAR)"}),
         # A record with neither a NIK nor a full birth date (a returnee's case with an age) has
@@ -281,7 +280,7 @@ def person_records_sql(source: str, table: str, keep: tuple[str, ...] = ()) -> s
         "passport_on_no_placement": "CAST(NULL AS BOOLEAN)",
     }
     columns = [f'{derived[c]} AS "{c}"' if c in derived else f'"{c}"' for c in PERSON_RECORD_COLUMNS]
-    joins = _FAMILY_CARDS.format(table=table) if source == "dtsen_individu" else ""
+    joins = _FAMILY_CARDS.format(table=table) if dtsen else ""
     return f"SELECT {', '.join(columns + list(keep))} FROM {table} {joins}"
 
 
