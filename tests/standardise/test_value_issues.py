@@ -10,7 +10,7 @@ import dagster as dg
 import polars as pl
 
 from assets.sources.assets import build_raw_asset
-from assets.sources.contracts import DTSEN_INDIVIDU, P2MI_PENEMPATAN
+from assets.sources.contracts import DTSEN_INDIVIDU, P2MI_KASUS, P2MI_PENEMPATAN
 from assets.sources.ingest import ingest_source
 from assets.standardise.assets import build_staging_asset
 from assets.standardise.issues import flag_invalid_values
@@ -79,6 +79,35 @@ def test_event_dates_in_the_future_are_valid_and_unparseable_ones_flagged(tmp_pa
     assert frame["departure_date"].to_list() == [dt.date(2027, 3, 1), None]
     assert frame["value_issues"].to_list() == [[], ["tgl_berangkat: not a date", "tgl_pulang: not a date"]]
     assert frame["tgl_berangkat"].to_list() == ["2027-03-01", "2025-13-45"]
+
+
+def test_a_placement_without_a_village_code_takes_its_address_village_and_a_bad_code_stays_an_issue(tmp_path):
+    text = (
+        "id_penempatan,nik,nama_lengkap,jenis_kelamin,tanggal_lahir,negara_penempatan,status_penempatan,"
+        "alamat_asal,kode_desa_asal,kabkota_asal\n"
+        'P1,,SITI,P,1985-07-01,TAIWAN,BEKERJA,"DUSUN KRAJAN RT 2, DS. KANIGORO, KEC. PAGELARAN",,KAB. MALANG\n'
+        'P2,,BUDI,L,1980-03-12,TAIWAN,BEKERJA,"DUSUN KRAJAN RT 2, DS. KANIGORO, KEC. PAGELARAN",35.07.XX,KAB. MALANG\n'
+        'P3,,ANI,P,1990-01-02,TAIWAN,BEKERJA,"DUSUN KRAJAN RT 2, DS. KANIGORO, KEC. PAGELARAN",32.12.01.2001,INDRAMAYU\n'
+    )
+    write_delivery(tmp_path, "p2mi_penempatan", text)
+    frame = staged(tmp_path, P2MI_PENEMPATAN).sort("id_penempatan")
+    # The delivered code wins; a malformed one is not replaced by the address, and is flagged.
+    assert frame["village_code"].to_list() == ["3507332005", None, "3212012001"]
+    assert frame["district_code"].to_list() == ["350733", None, "321201"]
+    assert frame["value_issues"].to_list() == [[], ["kode_desa_asal: not a village code"], []]
+
+
+def test_a_case_address_gives_its_village_and_district(tmp_path):
+    text = (
+        "id_kasus,nama,negara,jenis_kasus,tgl_pengaduan,jenis_kelamin,daerah_asal\n"
+        'K1,ANISA SAFITRI,SINGAPORE,LAINNYA,2026-07-26,PEREMPUAN,"Desa Kanigoro, Kec. Pagelaran, Kab. Malang"\n'
+        "K2,SAMSUL,KAMBOJA,PENIPUAN,2025-12-19,LAKI-LAKI,Kab. Malang\n"
+    )
+    write_delivery(tmp_path, "p2mi_kasus", text)
+    frame = staged(tmp_path, P2MI_KASUS).sort("id_kasus")
+    assert frame["regency_code"].to_list() == ["3507", "3507"]
+    assert frame["village_code"].to_list() == ["3507332005", None]
+    assert frame["district_code"].to_list() == ["350733", None]
 
 
 def test_staging_asset_writes_flags_and_raw_layer_keeps_the_text(tmp_path):
