@@ -21,7 +21,9 @@ from assets.linkage.incremental import (
     dropped_strong_pairs, prediction_rules, record_hashes_sql, replace_pairs_of, score_all, score_fresh,
     term_frequency_columns, term_frequency_tables,
 )
-from assets.linkage.model import FAMILY_COLUMNS, LINKAGE_COLUMNS, cluster_edges, collapsed_levels, train, untrained_levels
+from assets.linkage.model import (
+    FAMILY_COLUMNS, LINKAGE_COLUMNS, THIN_RECORDS, cluster_edges, collapsed_levels, held_back, train, untrained_levels,
+)
 from assets.linkage.recluster import (
     CLUSTER_STATE, COMPONENTS, CONSTRAINTS, REDONE, cluster_people, clustering_fingerprint, constraint_table,
     conflict_exempt_records, crossing_edges, plan_clustering,
@@ -277,7 +279,9 @@ def linkage_pairs(context: dg.AssetExecutionContext, padu: PaduSettings, warehou
     "components that new, changed or deleted records or changed constraints touch are clustered "
     "again; every other record keeps last night's cluster (assets/linkage/recluster.py). "
     "Two records of different sources that are each other's only (or clearly best) candidate join from a lower "
-    "probability (assets/linkage/sole_candidates.py, `linkage.sole_candidate_links`); twins on one "
+    "probability (assets/linkage/sole_candidates.py, `linkage.sole_candidate_links`); a pair with a record "
+    "that has neither a NIK nor a birth date joins from a higher threshold "
+    "(`thresholds.thin_record_cluster_match_probability`); twins on one "
     "card whose NIK is missing are kept apart (assets/linkage/twins.py). "
     "Also writes `linkage.components`, `linkage.cluster_splits`, `linkage.cluster_constraints`, "
     "`linkage.cluster_state` and the clerical review queue (`linkage.review_queue`, "
@@ -307,12 +311,17 @@ def linkage_clusters(context: dg.AssetExecutionContext, padu: PaduSettings, ware
             tf_tables["name_key"], *rules.twin_name_rule,
         ).join(must_links.select(PAIR_KEYS), on=PAIR_KEYS, how="anti")
         cannot_links = cannot_links | frozenset(twins.iter_rows())
+    # Pairs with a thin record below their own threshold are no edges (model.held_back).
+    thin = (warehouse.query(THIN_RECORDS)["record_key"] if rules.thin_record_cluster_threshold
+            else pl.Series([], dtype=pl.String))
+    held = held_back(pairs, thin, rules.cluster_threshold, rules.thin_record_cluster_threshold)
     sole = sole_candidate_links(
         pairs, must_links, cannot_links,
         rules.sole_candidate_min_probability or rules.cluster_threshold, rules.cluster_threshold,
-        rules.sole_candidate_runner_up_ratio,
+        rules.sole_candidate_runner_up_ratio, held,
     )
     must_links = pl.concat([must_links, sole.select(must_links.columns)], how="vertical_relaxed")
+    pairs = pairs.filter(~held)
     edges = cluster_edges(pairs, must_links)
     constraints = constraint_table(must_links, cannot_links)
 

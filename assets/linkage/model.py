@@ -139,6 +139,26 @@ def cluster_edges(pairs: pl.DataFrame, must_links: pl.DataFrame) -> pl.DataFrame
     )
 
 
+# Records with neither a NIK nor a birth date: a name, at best an age and a region.
+THIN_RECORDS = "SELECT record_key FROM staging.person_records WHERE nik IS NULL AND birth_date IS NULL"
+
+
+def held_back(pairs: pl.DataFrame, thin: pl.Series, threshold: float, thin_threshold: float | None) -> pl.Series:
+    """For each of `pairs` (record_key_l, record_key_r, match_probability), whether it is held back
+    from the cluster threshold: it scores from `threshold` up but below `thin_threshold`, and one
+    of its records is thin (in `thin`, the keys THIN_RECORDS gives). Such a pair is no edge of
+    the clustering; it can still join as a sole candidate (sole_candidates.py). A pair's answer
+    depends on its own two records only, so an incremental night's kept components keep it."""
+    p = pl.col("match_probability")
+    if thin_threshold is None or thin_threshold <= threshold:
+        return pl.Series("held_back", [False] * pairs.height, dtype=pl.Boolean)
+    keys = thin.implode()
+    return pairs.select(
+        ((p >= threshold) & (p < thin_threshold)
+         & (pl.col("record_key_l").is_in(keys) | pl.col("record_key_r").is_in(keys))).alias("held_back")
+    ).to_series()
+
+
 def cluster(records: pl.DataFrame, edges: pl.DataFrame, threshold: float,
             backend: LinkageBackend = DUCKDB) -> pl.DataFrame:
     """Connected components (Splink's clustering) of `edges` (see cluster_edges) at `threshold`.

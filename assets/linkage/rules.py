@@ -70,6 +70,13 @@ class LinkageRules:
         return float(self.raw["thresholds"]["cluster_match_probability"])
 
     @property
+    def thin_record_cluster_threshold(self) -> float | None:
+        """The cluster threshold of a pair with a record that has neither a NIK nor a birth date
+        (assets/linkage/model.py, `held_back`); None: the cluster threshold."""
+        value = self.raw["thresholds"].get("thin_record_cluster_match_probability")
+        return None if value is None else float(value)
+
+    @property
     def max_cluster_size(self) -> int:
         return int(self.raw["clustering"]["max_cluster_size"])
 

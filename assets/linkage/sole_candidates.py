@@ -38,15 +38,19 @@ def _both_ways(pairs: pl.DataFrame) -> pl.DataFrame:
 
 
 def sole_candidate_links(pairs: pl.DataFrame, must_links: pl.DataFrame, cannot_links: frozenset[tuple[str, str]],
-                         low: float, high: float, runner_up_ratio: float = 0.0) -> pl.DataFrame:
+                         low: float, high: float, runner_up_ratio: float = 0.0,
+                         held_back: pl.Series | None = None) -> pl.DataFrame:
     """pairs: record_key_l, record_key_r, match_probability (every pair at the prediction
     threshold); must_links: record_key_l, record_key_r. Returns record_key_l, record_key_r,
-    match_probability, reason of the pairs with low <= probability < high, of records of
-    different sources, where each record is the other's best candidate and every other candidate
-    of either scores at most `runner_up_ratio` times the pair (0: none at all; a must-link counts
-    as 1.0)."""
+    match_probability, reason of the pairs with low <= probability < high (or held back from the
+    cluster threshold: `held_back`, one flag per pair, model.held_back), of records of different
+    sources, where each record is the other's best candidate and every other candidate of either
+    scores at most `runner_up_ratio` times the pair (0: none at all; a must-link counts as 1.0)."""
     p = pl.col("match_probability")
-    within = (pairs.filter(p.is_between(low, high, closed="left"))
+    band = p.is_between(low, high, closed="left")
+    if held_back is not None:
+        band = band | held_back
+    within = (pairs.filter(band)
               .filter(source_of_key("record_key_l") != source_of_key("record_key_r")))
     # Only the records of those pairs are ranked, on all their candidates (at 1M, a few thousand
     # records of the 860,000 pair ends: sorting them all took 0.3 s).

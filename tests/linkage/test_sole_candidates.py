@@ -10,6 +10,7 @@ import polars as pl
 from assets.linkage import recluster
 from assets.linkage.recluster import PAIR_KEYS, constraint_table, plan_clustering
 from assets.linkage.rules import load_rules
+from assets.linkage.model import held_back
 from assets.linkage.sole_candidates import REASON, sole_candidate_links
 
 CASE, DTSEN, DTSEN2, PLACEMENT = "p2mi_kasus:KSS-1", "dtsen_individu:1", "dtsen_individu:2", "p2mi_penempatan:7"
@@ -102,3 +103,29 @@ def test_a_rival_far_behind_leaves_a_clear_best_candidate():
     # equal best candidates: neither is clearly best
     tie = pairs((DTSEN, CASE, 0.9), (DTSEN2, CASE, 0.9))
     assert sole_candidate_links(tie, NO_LINKS, frozenset(), 0.6, 0.95, runner_up_ratio=0.8).is_empty()
+
+
+def test_a_thin_record_joins_only_from_its_own_threshold_or_as_a_sole_candidate():
+    # The case has neither a NIK nor a birth date: at 0.96 it is held back from the cluster
+    # threshold (0.95) below the thin records' 0.98; the DTSEN pair at 0.96 is not, nor is the case
+    # at 0.985, nor a pair under the cluster threshold (the sole candidates' own band).
+    scored = pairs((DTSEN, CASE, 0.96), (DTSEN2, PLACEMENT, 0.96), (DTSEN2, "p2mi_kasus:KSS-2", 0.985),
+                   (DTSEN, "p2mi_kasus:KSS-3", 0.7))
+    thin = pl.Series([CASE, "p2mi_kasus:KSS-2", "p2mi_kasus:KSS-3"])
+    assert held_back(scored, thin, 0.95, 0.98).to_list() == [True, False, False, False]
+    assert held_back(scored, thin, 0.95, None).to_list() == [False] * 4
+    # Held back, it still joins as each other's only candidate...
+    alone = pairs((DTSEN, CASE, 0.96))
+    flags = held_back(alone, thin, 0.95, 0.98)
+    assert sole_candidate_links(alone, NO_LINKS, frozenset(), 0.6, 0.95, 0.8, flags).select(PAIR_KEYS).rows() == [
+        (DTSEN, CASE)]
+    assert sole_candidate_links(alone, NO_LINKS, frozenset(), 0.6, 0.95, 0.8).is_empty()  # not held: an edge
+    # ... but not beside a namesake close behind (0.9 > 0.8 * 0.96)
+    rival = pairs((DTSEN, CASE, 0.96), (DTSEN2, CASE, 0.9))
+    assert sole_candidate_links(rival, NO_LINKS, frozenset(), 0.6, 0.95, 0.8,
+                                held_back(rival, thin, 0.95, 0.98)).is_empty()
+
+
+def test_the_rules_file_sets_the_thin_records_threshold_above_the_cluster_threshold():
+    rules = load_rules()
+    assert rules.cluster_threshold < rules.thin_record_cluster_threshold < 1
