@@ -402,6 +402,8 @@ def linkage_clusters(context: dg.AssetExecutionContext, padu: PaduSettings, ware
             "records_clustered_tonight": records.height,
             "clusters_split_tonight": result.splits.height,
             "sole_candidate_links": sole.height,
+            # Pairs with a thin record between the cluster threshold and their own (model.held_back).
+            "thin_record_pairs_held_back": int(held.sum()),
             "twin_cannot_links": twins.height,
             "conflicts_inside_clusters_tonight": result.conflicts.height,
             "family_role_cannot_links_tonight": result.role_conflicts.height,

@@ -13,6 +13,10 @@ other's only candidate are mostly twins or siblings on one card, and stay apart.
 does not change that: each record's other candidates may score up to
 `clustering.sole_candidate_runner_up_ratio` times the pair (a must-link counts as 1.0).
 
+The same holds for a pair that scores at the cluster threshold but is held back from it because
+one of its records has neither a NIK nor a birth date (`thresholds.thin_record_cluster_match_probability`,
+model.held_back): it joins only as such a sole candidate.
+
 Measured on the generator with its hardest noise (docs/linkage.md, "Sole candidates"): at 50,000
 persons 47 such pairs at p >= 0.6, of which 46 are one person; at 200,000, 279 and 254.
 
