@@ -28,10 +28,11 @@ NAMES = shares(**{"NAILA PUTRI": 10, "NAILI PUTRI": 10, "AULIA PUTRI": 250, "AUL
 
 
 def rows(*records: tuple) -> pl.DataFrame:
-    """(record key, NIK, name, card, birth date[, DTSEN family id]) per record."""
-    return pl.DataFrame([r if len(r) == 6 else (*r, None) for r in records],
+    """(record key, NIK, name, card, birth date[, DTSEN family id[, the date a default]]) per record."""
+    return pl.DataFrame([(*r, None, False)[:7] if len(r) == 5 else (*r, False)[:7] for r in records],
                         schema={"record_key": pl.String, "nik": pl.String, "name_key": pl.String, "kk": pl.String,
-                                "birth_date": pl.Date, "family_id": pl.String}, orient="row")
+                                "birth_date": pl.Date, "family_id": pl.String, "birth_date_is_default": pl.Boolean},
+                        orient="row")
 
 
 def twins(records: pl.DataFrame, names: pl.DataFrame = NAMES, min_share: float = 0.0001, holders: int = 3) -> list:
@@ -45,6 +46,18 @@ def test_twins_with_established_names_and_one_nik_are_a_cannot_link():
     a = ("dtsen_individu:1", "3212056306120001", "NAILA PUTRI", KK, DAY)
     b = ("dtsen_individu:2", None, "NAILI PUTRI", KK, DAY)
     assert twins(rows(a, b)) == [("dtsen_individu:1", "dtsen_individu:2")]
+
+
+def test_twins_one_of_them_on_a_default_date_of_their_year_are_a_cannot_link():
+    # DIMAS PRASETYO born 2011-11-14, his twin DIMAS PRASETYA entered on 31 December 2011 (the
+    # register knew the year only); another year, or no default date, is not one birth
+    names = shares(**{"DIMAS PRASETYO": 12, "DIMAS PRASETYA": 9})
+    a = ("dtsen_individu:1", "3209371411110001", "DIMAS PRASETYO", KK, date(2011, 11, 14))
+    assert twins(rows(a, ("dtsen_individu:2", None, "DIMAS PRASETYA", KK, date(2011, 12, 31), None, True)),
+                 names) == [("dtsen_individu:1", "dtsen_individu:2")]
+    assert twins(rows(a, ("dtsen_individu:2", None, "DIMAS PRASETYA", KK, date(2012, 12, 31), None, True)),
+                 names) == []
+    assert twins(rows(a, ("dtsen_individu:2", None, "DIMAS PRASETYA", KK, date(2011, 12, 31))), names) == []
 
 
 def test_a_typed_over_duplicate_and_a_name_written_short_are_left_to_the_model():
