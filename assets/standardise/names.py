@@ -56,7 +56,8 @@ _MUHAMMAD_FORMS = (
     "MOCHAMMAD", "MOCHAMAD", "MOCHAMED", "MUCHAMMAD", "MUCHAMAD", "MOKHAMAD", "MOKHAMMAD",
     "MUKHAMMAD", "MUKHAMAD", "MUHAMMADH", "MOHD", "MUHD", "MOH", "MUH", "MOCH", "MOC", "MHD", "MD",
 )
-_AHMAD_FORMS = ("AHMAD", "ACHMAD", "AKHMAD", "AHMED", "ACHMED", "AKHMED", "AHMMAD")
+# AHM. and ACHM. are Ahmad written short, as MUH. is Muhammad (both in DTSEN: AHM. RIZKI).
+_AHMAD_FORMS = ("AHMAD", "ACHMAD", "AKHMAD", "AHMED", "ACHMED", "AKHMED", "AHMMAD", "AHM", "ACHM", "AKHM")
 
 # Rule 8: patronymic markers; B. (with its dot) is turned into BIN before dots are dropped.
 _PATRONYMIC = {"BIN": "BIN", "BINTI": "BINTI", "BT": "BINTI", "BTI": "BINTI"}

@@ -76,7 +76,7 @@ def test_muhammad_family_becomes_one_token(raw):
     assert name(raw)["clean"] == "MUHAMMAD RIZKI"
 
 
-@pytest.mark.parametrize("raw", ["ACHMAD FAUZI", "AKHMAD FAUZI", "AHMED FAUZI"])
+@pytest.mark.parametrize("raw", ["ACHMAD FAUZI", "AKHMAD FAUZI", "AHMED FAUZI", "AHM. FAUZI", "ACHM FAUZI"])
 def test_ahmad_family_becomes_one_token(raw):
     assert name(raw)["clean"] == "AHMAD FAUZI"
 
