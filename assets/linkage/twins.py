@@ -39,7 +39,8 @@ import polars as pl
 from assets.linkage.incremental import PAIR_KEYS as KEYS
 from assets.linkage.model import source_of_key
 
-COLUMNS = ["record_key", "nik", "name_key", "name_key_nospace", "kk", "family_id", "birth_date", "birth_date_is_default"]
+COLUMNS = ["record_key", "nik", "name_key", "name_key_nospace", "kk", "family_id", "birth_date",
+           "birth_date_is_default"]
 
 
 def _words_inside(inner: str, outer: str) -> pl.Expr:

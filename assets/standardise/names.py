@@ -56,7 +56,7 @@ _MUHAMMAD_FORMS = (
     "MOCHAMMAD", "MOCHAMAD", "MOCHAMED", "MUCHAMMAD", "MUCHAMAD", "MOKHAMAD", "MOKHAMMAD",
     "MUKHAMMAD", "MUKHAMAD", "MUHAMMADH", "MOHD", "MUHD", "MOH", "MUH", "MOCH", "MOC", "MHD", "MD",
 )
-# AHM. and ACHM. are Ahmad written short, as MUH. is Muhammad (both in DTSEN: AHM. RIZKI).
+# AHM. (and ACHM., AKHM.) is Ahmad written short, as MUH. is Muhammad (DTSEN has AHM. RIZKI).
 _AHMAD_FORMS = ("AHMAD", "ACHMAD", "AKHMAD", "AHMED", "ACHMED", "AKHMED", "AHMMAD", "AHM", "ACHM", "AKHM")
 
 # Rule 8: patronymic markers; B. (with its dot) is turned into BIN before dots are dropped.
