@@ -215,8 +215,9 @@ def _villages() -> pl.DataFrame:
 def village_table(regencies: list[str] | None = None) -> pl.DataFrame:
     """The villages (of `regencies`, or all) with the lookup keys of their district's name and
     their own: the villages whose (regency, district, village) keys are shared by another village
-    are left out, so a name found is one village. Keys are made for the regencies asked for only
-    (an incremental night stages a few hundred placements: 0.04 s against 0.28 s for all 83,762)."""
+    are left out, so a name found is one village. Keys are made for the regencies asked for only:
+    an incremental night stages a few hundred placements (two regencies: 0.005 s, against 0.28 s
+    for all 83,762 villages)."""
     table = _villages()
     if regencies is not None:
         table = table.filter(pl.col("regency").is_in(regencies))
