@@ -373,6 +373,15 @@ def linkage_clusters(context: dg.AssetExecutionContext, padu: PaduSettings, ware
             replace_rows(con, "linkage.cluster_splits", "cluster_id", plan.redo, result.splits)
         sizes = con.sql("SELECT size, count(*) AS clusters FROM (SELECT count(*) AS size FROM linkage.clusters "
                         "GROUP BY cluster_id) GROUP BY size ORDER BY size").pl()
+        # What tonight made of each queued pair without an answer: one person or two (a pair with
+        # a thin record under its own threshold waits here apart, unless it joined as a sole
+        # candidate).
+        con.register("__queued", queue.select("pair_id", "record_key_l", "record_key_r").to_arrow())
+        tonight = con.sql("SELECT q.pair_id, l.cluster_id = r.cluster_id AS one_person_tonight FROM __queued q "
+                          "JOIN linkage.clusters l ON l.record_key = q.record_key_l "
+                          "JOIN linkage.clusters r ON r.record_key = q.record_key_r").pl()
+        con.unregister("__queued")
+        queue = queue.join(tonight, on="pair_id", how="left", maintain_order="left")
         clustered = int(sizes.select(pl.col("size") * pl.col("clusters")).sum().item() or 0)
         for name, frame in {
             CONSTRAINTS: constraints, "linkage.review_queue": queue, "linkage.sole_candidate_links": sole,

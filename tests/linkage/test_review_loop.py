@@ -45,6 +45,9 @@ def test_answers_become_constraints_that_survive_later_runs(tmp_path, monkeypatc
                   and person_of(published, r["record_key_l"]) == person_of(published, r["record_key_r"]))
     apart = next(r for r in queue.filter(pl.col("match_probability") < 0.95).iter_rows(named=True)
                  if person_of(published, r["record_key_l"]) != person_of(published, r["record_key_r"]))
+    # The queue says what the night made of each pair.
+    assert (linked["one_person_tonight"], apart["one_person_tonight"]) == ("true", "false")
+    assert queue.select(pl.col("one_person_tonight").is_in(["true", "false"]).all()).item()
 
     monkeypatch.setenv("PADU_DATA_DIR", str(data))
     assert review_cli.main(["answer", linked["pair_id"], "non-match", "--reviewer", "tester"]) == 0
