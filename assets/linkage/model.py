@@ -12,6 +12,7 @@ from assets.linkage.backend import (
     rule_for_backend, settings_for_backend,
 )
 from assets.linkage.rules import LinkageRules, load_rules
+from assets.standardise.sources import THIN_RECORD
 
 # Only these columns go into Splink: what the rules compare and block on.
 LINKAGE_COLUMNS = [
@@ -140,7 +141,7 @@ def cluster_edges(pairs: pl.DataFrame, must_links: pl.DataFrame) -> pl.DataFrame
 
 
 # Records with neither a NIK nor a birth date: a name, at best an age and a region.
-THIN_RECORDS = "SELECT record_key FROM staging.person_records WHERE nik IS NULL AND birth_date IS NULL"
+THIN_RECORDS = f"SELECT record_key FROM staging.person_records WHERE {THIN_RECORD}"
 
 
 def held_back(pairs: pl.DataFrame, thin: pl.Series, threshold: float, thin_threshold: float | None) -> pl.Series:

@@ -69,14 +69,14 @@ def twin_cannot_links(pairs: pl.DataFrame, records_of: Callable[[pl.DataFrame], 
     keys = pl.concat([same_source["record_key_l"], same_source["record_key_r"]]).unique().to_frame("record_key")
     established = name_shares.filter(
         pl.col("tf_name_key") >= min_share, pl.col("tf_name_key") * pl.col("total") >= min_holders - 0.5
-    ).select("name_key")
+    )
     # A name is also established when, written without its spaces, it is an established name
     # written without them: a space slipped (NAIL IPUTRI is NAILI PUTRI, SRIWAHYUNINGSI is SRI
     # WAHYUNINGSI).
-    joined = established.select(pl.col("name_key").str.replace_all(" ", "", literal=True).alias("name_key_nospace"))
-    records = records_of(keys)
-    records = pl.concat([records.join(established, on="name_key", how="semi"),
-                         records.join(joined, on="name_key_nospace", how="semi")]).unique("record_key")
+    names = established["name_key"]
+    records = records_of(keys).filter(
+        pl.col("name_key").is_in(names.implode())
+        | pl.col("name_key_nospace").is_in(names.str.replace_all(" ", "", literal=True).implode()))
     both = (
         same_source
         .join(records.rename(lambda c: f"{c}_l"), on="record_key_l")

@@ -192,13 +192,10 @@ _DISTRICT_PART = r"(?i)(?:^|,)\s*(?:kecamatan|kec\.?)\s+([^,]+)"
 
 
 def _name_key(raw: pl.Expr) -> pl.Expr:
-    """A district's or village's name as a lookup key: upper case, accents folded, punctuation
-    and spaces out, on the phonetic key (old spellings and doubled letters merged)."""
-    text = (
-        clean_text(raw).str.to_uppercase().str.normalize("NFKD").str.replace_all(r"\p{M}", "")
-        .str.replace_all(r"[^A-Z ]+", " ").str.replace_all(r" +", " ").str.strip_chars(" ")
-    )
-    return phonetic_key(text).str.replace_all(" ", "", literal=True)
+    """A district's or village's name as a lookup key: normalised as a place name is
+    (_normalised_place), on the phonetic key (old spellings and doubled letters merged), without
+    spaces."""
+    return phonetic_key(_normalised_place(raw)).str.replace_all(" ", "", literal=True)
 
 
 @functools.cache

@@ -267,6 +267,12 @@ _FAMILY_CARDS = ("LEFT JOIN (SELECT family_id AS __family, min(kk) AS __family_c
                  "ON family_id = __family")
 
 
+# A record with neither a NIK nor a full birth date: a name, at best an age and a region (a
+# returnee's case). Blocking looks for it by its name alone (lone_name_key below); the clustering
+# holds its pairs to a threshold of their own (assets/linkage/model.py, THIN_RECORDS).
+THIN_RECORD = "nik IS NULL AND birth_date IS NULL"
+
+
 def person_records_sql(source: str, table: str, keep: tuple[str, ...] = ()) -> str:
     """The common linkage schema for one source's staged rows in `table`, as a DuckDB query: the
     nightly stage runs it on the staged table where it is (no round trip through Python), and
@@ -283,7 +289,7 @@ def person_records_sql(source: str, table: str, keep: tuple[str, ...] = ()) -> s
         **({} if source == "p2mi_kasus" else {"splp": "CAST(NULL AS VARCHAR)"}),
         # A record with neither a NIK nor a full birth date (a returnee's case with an age) has
         # only its name to be found by: blocking joins this key against every record's name.
-        "lone_name_key": "CASE WHEN nik IS NULL AND birth_date IS NULL THEN name_key_nospace END",
+        "lone_name_key": f"CASE WHEN {THIN_RECORD} THEN name_key_nospace END",
         # Set across sources by staging/person_records (PASSPORT_ON_NO_PLACEMENT); one source
         # alone cannot tell.
         "passport_on_no_placement": "CAST(NULL AS BOOLEAN)",
