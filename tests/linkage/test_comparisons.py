@@ -719,6 +719,10 @@ def sr_row(record_id: str, nama: str, nik: str | None, tanggal_lahir: str, jenis
     return {"_source": "sr_siswa", **row}
 
 
+DEFAULT_DATE_IN_VILLAGE = ("left(l.name_key_nospace, 1) = left(r.name_key_nospace, 1) AND l.village_code = r.village_code "
+                           "AND l.birth_year = r.birth_year AND {side}.birth_date_is_default AND l.source <> r.source")
+
+
 def blocked_pairs(model, rows: list[dict], leave_out: str | None = None) -> set[tuple[str, str]]:
     """The pairs of `rows` that the model's blocking rules (less `leave_out`) let through."""
     model_json, tf_tables = model
@@ -764,6 +768,16 @@ def blocked_pairs(model, rows: list[dict], leave_out: str | None = None) -> set[
           case_row("K1", "IRZKI HIDAYATULA", daerah_asal="Desa Pondok Rajeg, Kec. Cibinong, Kab. Bogor",
                    jenis_kelamin="L")],
          "l.name_last_key = r.name_last_key AND l.village_code = r.village_code AND r.birth_date IS NULL"),
+        # a placement entered on a default date (1 July: the year known, not the day) under a
+        # mistyped name (HTIYA), against her DTSEN row of that village with the real date; no NIK
+        # on either: the name's first letter, the year and the village
+        ([dtsen_row("1", "HOTIYA", None, "30-09-1994", "P"),
+          placement_row("P1", "HTIYA", None, "01-07-1994", None)],
+         DEFAULT_DATE_IN_VILLAGE.format(side="r")),
+        # the same with the default date on the DTSEN row (SUMIATI "1978-07-01", SUMAITI 1978-10-30)
+        ([dtsen_row("1", "SUMIATI", None, "01-07-1978", "P"),
+          placement_row("P1", "SUMAITI", None, "30-10-1978", None)],
+         DEFAULT_DATE_IN_VILLAGE.format(side="l")),
     ],
 )
 def test_records_without_a_region_a_nik_or_a_date_are_blocked_by_their_own_rule(model, rows, rule):
@@ -771,6 +785,16 @@ def test_records_without_a_region_a_nik_or_a_date_are_blocked_by_their_own_rule(
     pair = tuple(sorted(records["record_key"]))
     assert pair in blocked_pairs(model, rows)
     assert pair not in blocked_pairs(model, rows, leave_out=rule)
+
+
+def test_two_rows_of_one_source_are_not_paired_by_a_default_date_in_their_village(model):
+    # Two girls of one village born in 2018, one row on a default date, two cards: within DTSEN
+    # the rule would pair neighbours' children; it pairs a row with another source's record only.
+    dtsen = [dtsen_row("1", "FATIMA", None, "31-12-2018", "P", no_kk="3201010611130001"),
+             dtsen_row("2", "FDTIMA", None, "20-09-2018", "P", no_kk="3201012802250001")]
+    assert blocked_pairs(model, dtsen) == set()
+    placement = placement_row("P1", "FDTIMA", None, "20-09-2018", None)
+    assert blocked_pairs(model, [dtsen[0], placement]) == {("dtsen_individu:1", "p2mi_penempatan:P1")}
 
 
 def test_a_case_filed_under_a_relatives_nik_keeps_the_workers_placements_together(model):
