@@ -30,7 +30,7 @@ from assets.linkage.recluster import (
 )
 from assets.linkage.review import constraints_from_answers, read_answers, review_queue
 from assets.linkage.rules import LinkageRules, load_rules, rules_code_version
-from assets.linkage.sole_candidates import sole_candidate_links
+from assets.linkage.sole_candidates import lone_person_links, sole_candidate_links
 from assets.linkage.twins import COLUMNS as TWIN_COLUMNS, twin_cannot_links
 from assets.metadata import markdown_table
 from assets.publish.pseudonym import resolve_key
@@ -320,6 +320,9 @@ def linkage_clusters(context: dg.AssetExecutionContext, padu: PaduSettings, ware
         rules.sole_candidate_min_probability or rules.cluster_threshold, rules.cluster_threshold,
         rules.sole_candidate_runner_up_ratio, held,
     )
+    lone = lone_person_links(pairs, thin, must_links, cannot_links, rules.thin_record_lone_person_min_probability,
+                             rules.thin_record_cluster_threshold, rules.cluster_threshold)
+    sole = pl.concat([sole, lone.join(sole, on=PAIR_KEYS, how="anti")]).sort(PAIR_KEYS)
     must_links = pl.concat([must_links, sole.select(must_links.columns)], how="vertical_relaxed")
     pairs = pairs.filter(~held)
     edges = cluster_edges(pairs, must_links)
@@ -413,6 +416,8 @@ def linkage_clusters(context: dg.AssetExecutionContext, padu: PaduSettings, ware
             "sole_candidate_links": sole.height,
             # Pairs with a thin record between the cluster threshold and their own (model.held_back).
             "thin_record_pairs_held_back": int(held.sum()),
+            # ... and those of a thin record whose every candidate is one person (sole_candidates.py).
+            "thin_record_lone_person_links": lone.height,
             "twin_cannot_links": twins.height,
             "conflicts_inside_clusters_tonight": result.conflicts.height,
             "family_role_cannot_links_tonight": result.role_conflicts.height,

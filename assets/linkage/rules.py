@@ -77,6 +77,14 @@ class LinkageRules:
         return None if value is None else float(value)
 
     @property
+    def thin_record_lone_person_min_probability(self) -> float | None:
+        """A thin record whose every candidate is one person joins that person from this
+        probability (assets/linkage/sole_candidates.py, `lone_person_links`); None: never below
+        the thin records' own threshold."""
+        value = self.raw["thresholds"].get("thin_record_lone_person_min_probability")
+        return None if value is None else float(value)
+
+    @property
     def max_cluster_size(self) -> int:
         return int(self.raw["clustering"]["max_cluster_size"])
 

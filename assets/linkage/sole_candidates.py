@@ -84,3 +84,65 @@ def sole_candidate_links(pairs: pl.DataFrame, must_links: pl.DataFrame, cannot_l
         # The scored pairs hold the smaller key left (incremental._pairs_frame); so do these.
         sole = sole.join(refused.select(ordered_pair_keys()), on=KEYS, how="anti")
     return sole.sort(KEYS)
+
+
+LONE_PERSON_REASON = "a thin record's only candidate person"
+
+
+def lone_person_links(pairs: pl.DataFrame, thin: pl.Series, must_links: pl.DataFrame,
+                      cannot_links: frozenset[tuple[str, str]], low: float | None, high: float | None,
+                      threshold: float) -> pl.DataFrame:
+    """The pairs of a thin record (in `thin`: neither a NIK nor a birth date) with a record of
+    another source, scoring from `low` up to `high` (the thin records' own cluster threshold,
+    model.held_back), where the thin record has one candidate person only: every other record it
+    is paired with at the prediction threshold (or must-linked to) is tied to its best partner by a
+    pair at the cluster `threshold` or a must-link. The thin threshold guards against namesakes (a
+    case's name, age and regency fit several people); a record whose every candidate is one person
+    has no namesake to mistake. Other thin records are no candidates: two cases of one name say
+    nothing about which person the name is. Within one source (a DTSEN row without a NIK or a date)
+    a lone candidate is a father or a son of one name on one card: not joined. Returns
+    record_key_l, record_key_r, match_probability, reason, like `sole_candidate_links`; none
+    without `low` or `high`.
+
+    Local to the thin record's own pairs, so an incremental night decides as a full one; the pairs
+    are given to clustering as must-links, so a rival that appears or goes is a changed constraint
+    and the records are clustered again."""
+    empty = pl.DataFrame(schema={**{k: pl.String for k in KEYS}, "match_probability": pl.Float64, "reason": pl.String})
+    if low is None or high is None:
+        return empty
+    is_thin = {side: pl.col(side).is_in(thin.implode()) for side in KEYS}
+    band = (pairs.filter(pl.col("match_probability").is_between(low, high, closed="left"),
+                         is_thin["record_key_l"] != is_thin["record_key_r"],
+                         source_of_key("record_key_l") != source_of_key("record_key_r")))
+    if band.is_empty():
+        return empty
+    band_ends = pl.concat([band["record_key_l"], band["record_key_r"]]).unique()
+    ends = band_ends.filter(band_ends.is_in(thin.implode())).implode()
+    # Each thin record's candidates among the records that are not thin, the best first.
+    candidates = (
+        _both_ways(pl.concat([
+            pairs.select(*KEYS, "match_probability"),
+            must_links.select(*KEYS, pl.lit(1.0).alias("match_probability")),
+        ]).filter(pl.col("record_key_l").is_in(ends) | pl.col("record_key_r").is_in(ends)))
+        .filter(pl.col("record_key_l").is_in(ends), ~is_thin["record_key_r"])
+        .group_by(KEYS).agg(pl.col("match_probability").max())
+        .sort(["record_key_l", "match_probability", "record_key_r"], descending=[False, True, False])
+    )
+    best = candidates.group_by("record_key_l", maintain_order=True).agg(pl.col("record_key_r").first().alias("best"))
+    # A rival: another candidate not tied to the best one at the cluster threshold.
+    ties = _both_ways(pl.concat([
+        pairs.filter(pl.col("match_probability") >= threshold).select(KEYS),
+        must_links.select(KEYS),
+    ])).unique().rename({"record_key_l": "best"}).with_columns(pl.lit(True).alias("tied"))
+    rivals = (candidates.join(best, on="record_key_l")
+              .filter(pl.col("record_key_r") != pl.col("best"))
+              .join(ties, on=["best", "record_key_r"], how="left")
+              .filter(pl.col("tied").is_null())
+              .select("record_key_l").unique())
+    lone = best.join(rivals, on="record_key_l", how="anti")["record_key_l"].implode()
+    thin_end = pl.when(is_thin["record_key_l"]).then(pl.col("record_key_l")).otherwise(pl.col("record_key_r"))
+    links = band.filter(thin_end.is_in(lone)).select(*KEYS, "match_probability", pl.lit(LONE_PERSON_REASON).alias("reason"))
+    if cannot_links:
+        refused = pl.DataFrame(list(cannot_links), schema={k: pl.String for k in KEYS}, orient="row")
+        links = links.join(refused.select(ordered_pair_keys()), on=KEYS, how="anti")
+    return links.sort(KEYS)

@@ -11,7 +11,7 @@ from assets.linkage import recluster
 from assets.linkage.recluster import PAIR_KEYS, constraint_table, plan_clustering
 from assets.linkage.rules import load_rules
 from assets.linkage.model import held_back
-from assets.linkage.sole_candidates import REASON, sole_candidate_links
+from assets.linkage.sole_candidates import LONE_PERSON_REASON, REASON, lone_person_links, sole_candidate_links
 
 CASE, DTSEN, DTSEN2, PLACEMENT = "p2mi_kasus:KSS-1", "dtsen_individu:1", "dtsen_individu:2", "p2mi_penempatan:7"
 NO_LINKS = pl.DataFrame(schema={"record_key_l": pl.String, "record_key_r": pl.String, "reason": pl.String})
@@ -126,6 +126,48 @@ def test_a_thin_record_joins_only_from_its_own_threshold_or_as_a_sole_candidate(
                                 held_back(rival, thin, 0.95, 0.98)).is_empty()
 
 
+def lone(scored: pl.DataFrame, thin: list[str], must: pl.DataFrame = NO_LINKS,
+         cannot: frozenset = frozenset(), low: float = 0.9) -> list[tuple]:
+    return lone_person_links(scored, pl.Series(thin), must, cannot, low, 0.98, 0.95).select(PAIR_KEYS).rows()
+
+
+def test_a_thin_record_joins_the_one_person_it_could_be():
+    # The case (no NIK, no date) at 0.96 against a worker's DTSEN row, held back from the cluster
+    # threshold, and at 0.7 against his placement; the two are one person (0.999): every candidate
+    # is that person, so the pair joins, though the DTSEN row has a candidate of its own (no sole
+    # candidate).
+    person = pairs((DTSEN, CASE, 0.96), (PLACEMENT, CASE, 0.7), (DTSEN, PLACEMENT, 0.999))
+    out = lone_person_links(person, pl.Series([CASE]), NO_LINKS, frozenset(), 0.9, 0.98, 0.95)
+    assert out.rows(named=True) == [
+        {"record_key_l": DTSEN, "record_key_r": CASE, "match_probability": 0.96, "reason": LONE_PERSON_REASON}]
+    assert sole_candidate_links(person, NO_LINKS, frozenset(), 0.6, 0.95, 0.8,
+                                held_back(person, pl.Series([CASE]), 0.95, 0.98)).is_empty()
+    # ... and so does a stated link between them instead of the pair
+    stated = pl.DataFrame({"record_key_l": [DTSEN], "record_key_r": [PLACEMENT], "reason": ["stated"]})
+    assert lone(pairs((DTSEN, CASE, 0.96), (PLACEMENT, CASE, 0.7)), [CASE], stated) == [(DTSEN, CASE)]
+    # from the floor (0.9) up, below it not; from the thin records' threshold (0.98) it is an edge
+    assert lone(pairs((DTSEN, CASE, 0.92)), [CASE]) == [(DTSEN, CASE)]
+    assert lone(pairs((DTSEN, CASE, 0.88)), [CASE]) == []
+    assert lone(pairs((DTSEN, CASE, 0.985)), [CASE]) == []
+    assert lone_person_links(pairs((DTSEN, CASE, 0.96)), pl.Series([CASE]), NO_LINKS, frozenset(), None, 0.98,
+                             0.95).is_empty()
+
+
+def test_a_namesake_one_source_or_a_non_match_keeps_a_thin_record_apart():
+    # a second DTSEN row of the name, however weak, not tied to the first: two people it could be
+    assert lone(pairs((DTSEN, CASE, 0.96), (DTSEN2, CASE, 0.55)), [CASE]) == []
+    # tied to the first only below the cluster threshold: still two people
+    assert lone(pairs((DTSEN, CASE, 0.96), (DTSEN2, CASE, 0.55), (DTSEN, DTSEN2, 0.9)), [CASE]) == []
+    # another thin case of the name is no rival: two cases say nothing of which person it is
+    assert lone(pairs((DTSEN, CASE, 0.96), ("p2mi_kasus:KSS-2", CASE, 0.99)), [CASE, "p2mi_kasus:KSS-2"]) == [
+        (DTSEN, CASE)]
+    # a DTSEN row without a NIK or a date against another row of its card: a father and a son
+    assert lone(pairs((DTSEN, DTSEN2, 0.96)), [DTSEN2]) == []
+    # a reviewer's non-match
+    assert lone(pairs((DTSEN, CASE, 0.96)), [CASE], cannot=frozenset({(DTSEN, CASE)})) == []
+
+
 def test_the_rules_file_sets_the_thin_records_threshold_above_the_cluster_threshold():
     rules = load_rules()
     assert rules.cluster_threshold < rules.thin_record_cluster_threshold < 1
+    assert rules.predict_threshold < rules.thin_record_lone_person_min_probability < rules.thin_record_cluster_threshold
