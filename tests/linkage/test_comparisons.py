@@ -778,6 +778,14 @@ def blocked_pairs(model, rows: list[dict], leave_out: str | None = None) -> set[
         ([dtsen_row("1", "SUMIATI", None, "01-07-1978", "P"),
           placement_row("P1", "SUMAITI", None, "30-10-1978", None)],
          DEFAULT_DATE_IN_VILLAGE.format(side="l")),
+        # a DTSEN row and a placement of one village born on one day a year apart, the name's
+        # first letters swapped (USGIANTO 1975-01-11, SUGIANTO 1974-01-11): the birthday within
+        # the village
+        ([dtsen_row("1", "USGIANTO", None, "11-01-1975", "L"),
+          placement_row("P1", "SUGIANTO", None, "11-01-1974", None, jenis_kelamin="L")],
+         "l.village_code = r.village_code AND month(l.birth_date) = month(r.birth_date) AND day(l.birth_date) = "
+         "day(r.birth_date) AND l.birth_year // 2 = r.birth_year // 2 AND NOT l.birth_date_is_default AND NOT "
+         "r.birth_date_is_default AND l.source <> r.source"),
     ],
 )
 def test_records_without_a_region_a_nik_or_a_date_are_blocked_by_their_own_rule(model, rows, rule):
