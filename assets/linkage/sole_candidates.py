@@ -111,9 +111,9 @@ def lone_person_links(pairs: pl.DataFrame, thin: pl.Series, must_links: pl.DataF
     if low is None or high is None:
         return empty
     is_thin = {side: pl.col(side).is_in(thin.implode()) for side in KEYS}
-    band = (pairs.filter(pl.col("match_probability").is_between(low, high, closed="left"),
-                         is_thin["record_key_l"] != is_thin["record_key_r"],
-                         source_of_key("record_key_l") != source_of_key("record_key_r")))
+    band = (pairs.filter(pl.col("match_probability").is_between(low, high, closed="left"))
+            .filter(is_thin["record_key_l"] != is_thin["record_key_r"],
+                    source_of_key("record_key_l") != source_of_key("record_key_r")))
     if band.is_empty():
         return empty
     band_ends = pl.concat([band["record_key_l"], band["record_key_r"]]).unique()
@@ -129,11 +129,14 @@ def lone_person_links(pairs: pl.DataFrame, thin: pl.Series, must_links: pl.DataF
         .sort(["record_key_l", "match_probability", "record_key_r"], descending=[False, True, False])
     )
     best = candidates.group_by("record_key_l", maintain_order=True).agg(pl.col("record_key_r").first().alias("best"))
-    # A rival: another candidate not tied to the best one at the cluster threshold.
+    # A rival: another candidate not tied to the best one at the cluster threshold. (Only the
+    # ties among candidates are looked at: at 1M, 0.16 s a night over all the pairs, 0.02 s so.)
+    among = candidates["record_key_r"].unique().implode()
     ties = _both_ways(pl.concat([
         pairs.filter(pl.col("match_probability") >= threshold).select(KEYS),
         must_links.select(KEYS),
-    ])).unique().rename({"record_key_l": "best"}).with_columns(pl.lit(True).alias("tied"))
+    ]).filter(pl.col("record_key_l").is_in(among), pl.col("record_key_r").is_in(among))
+    ).unique().rename({"record_key_l": "best"}).with_columns(pl.lit(True).alias("tied"))
     rivals = (candidates.join(best, on="record_key_l")
               .filter(pl.col("record_key_r") != pl.col("best"))
               .join(ties, on=["best", "record_key_r"], how="left")
