@@ -20,6 +20,10 @@ model.held_back): it joins only as such a sole candidate.
 Measured on the generator with its hardest noise (docs/linkage.md, "Sole candidates"): at 50,000
 persons 47 such pairs at p >= 0.6, of which 46 are one person; at 200,000, 279 and 254.
 
+A thin record whose every candidate is one person (its partners all tied to its best one) joins
+that person from `thresholds.thin_record_lone_person_min_probability` (0.9), though the person's
+own records count as rivals of a sole candidate (`lone_person_links`, since stop 32).
+
 Counted as candidates: every scored pair at the prediction threshold (`linkage.pairs`) and every
 must-link (stated links, reviewers' matches). A reviewer's non-match is never joined. The pairs are
 given to clustering as must-links: the clusters of what changed (recluster.py) see one appear or
@@ -79,11 +83,16 @@ def sole_candidate_links(pairs: pl.DataFrame, must_links: pl.DataFrame, cannot_l
                 pl.max_horizontal("runner_up_l", "runner_up_r") <= p * runner_up_ratio)
         .select(*KEYS, "match_probability", pl.lit(REASON).alias("reason"))
     )
-    if cannot_links:
-        refused = pl.DataFrame(list(cannot_links), schema={k: pl.String for k in KEYS}, orient="row")
-        # The scored pairs hold the smaller key left (incremental._pairs_frame); so do these.
-        sole = sole.join(refused.select(ordered_pair_keys()), on=KEYS, how="anti")
-    return sole.sort(KEYS)
+    return _without(sole, cannot_links).sort(KEYS)
+
+
+def _without(links: pl.DataFrame, cannot_links: frozenset[tuple[str, str]]) -> pl.DataFrame:
+    """`links` less the pairs a cannot-link (a reviewer's non-match, twins) refuses."""
+    if not cannot_links:
+        return links
+    refused = pl.DataFrame(list(cannot_links), schema={k: pl.String for k in KEYS}, orient="row")
+    # The scored pairs hold the smaller key left (incremental._pairs_frame); so do these.
+    return links.join(refused.select(ordered_pair_keys()), on=KEYS, how="anti")
 
 
 LONE_PERSON_REASON = "a thin record's only candidate person"
@@ -145,7 +154,4 @@ def lone_person_links(pairs: pl.DataFrame, thin: pl.Series, must_links: pl.DataF
     lone = best.join(rivals, on="record_key_l", how="anti")["record_key_l"].implode()
     thin_end = pl.when(is_thin["record_key_l"]).then(pl.col("record_key_l")).otherwise(pl.col("record_key_r"))
     links = band.filter(thin_end.is_in(lone)).select(*KEYS, "match_probability", pl.lit(LONE_PERSON_REASON).alias("reason"))
-    if cannot_links:
-        refused = pl.DataFrame(list(cannot_links), schema={k: pl.String for k in KEYS}, orient="row")
-        links = links.join(refused.select(ordered_pair_keys()), on=KEYS, how="anti")
-    return links.sort(KEYS)
+    return _without(links, cannot_links).sort(KEYS)
