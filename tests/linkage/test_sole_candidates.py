@@ -167,6 +167,29 @@ def test_a_namesake_one_source_or_a_non_match_keeps_a_thin_record_apart():
     assert lone(pairs((DTSEN, CASE, 0.96)), [CASE], cannot=frozenset({(DTSEN, CASE)})) == []
 
 
+def test_a_lone_person_link_that_meets_a_rival_is_clustered_again():
+    # Night 1: the case's one candidate person is the DTSEN row (0.96, held back): joined.
+    links1 = lone_person_links(pairs((DTSEN, CASE, 0.96)), pl.Series([CASE]), NO_LINKS, frozenset(), 0.9, 0.98, 0.95)
+    assert links1.select(PAIR_KEYS).rows() == [(DTSEN, CASE)]
+    previous_constraints = constraint_table(links1.select("record_key_l", "record_key_r", "reason"), frozenset())
+    previous_components = pl.DataFrame({"record_key": [DTSEN, CASE, DTSEN2], "component_id": [DTSEN, DTSEN, DTSEN2]})
+    # Night 2: a new DTSEN row of the name pairs with the case at 0.6: a namesake, so the link
+    # goes, and the case and its DTSEN row are clustered again though neither changed.
+    tonight = pairs((DTSEN, CASE, 0.96), ("dtsen_individu:3", CASE, 0.6))
+    links2 = lone_person_links(tonight, pl.Series([CASE]), NO_LINKS, frozenset(), 0.9, 0.98, 0.95)
+    assert links2.is_empty()
+    plan = plan_clustering(
+        {"fingerprint": recluster.clustering_fingerprint(), "pairs_run_id": "r1", "model_id": "m"},
+        {"mode": "incremental", "previous_run_id": "r1", "model_id": "m"},
+        pl.DataFrame({"record_key": ["dtsen_individu:3"], "change": ["new"]}),
+        tonight.filter(pl.col("match_probability") >= 0.98).select(PAIR_KEYS),
+        constraint_table(links2.select("record_key_l", "record_key_r", "reason"), frozenset()),
+        previous_constraints, previous_components,
+    )
+    assert not plan.full
+    assert plan.redo.to_list() == sorted([CASE, DTSEN, "dtsen_individu:3"])
+
+
 def test_the_rules_file_sets_the_thin_records_threshold_above_the_cluster_threshold():
     rules = load_rules()
     assert rules.cluster_threshold < rules.thin_record_cluster_threshold < 1
