@@ -64,28 +64,37 @@ def test_the_rules_file_sets_the_floor_below_the_cluster_threshold():
     assert rules.predict_threshold <= rules.sole_candidate_min_probability < rules.cluster_threshold
 
 
+def clustered_again(night1: pl.DataFrame, night2: pl.DataFrame, tonight: pl.DataFrame, new_record: str,
+                    components: dict[str, str], edge_threshold: float) -> list[str]:
+    """The records an incremental night clusters again (recluster.plan_clustering) when last
+    night's links were `night1`, tonight's are `night2` over the scored pairs `tonight`, and
+    `new_record` is tonight's one new record; `components`: last night's record -> component."""
+    def as_constraints(links: pl.DataFrame) -> pl.DataFrame:
+        return constraint_table(links.select("record_key_l", "record_key_r", "reason"), frozenset())
+
+    plan = plan_clustering(
+        {"fingerprint": recluster.clustering_fingerprint(), "pairs_run_id": "r1", "model_id": "m"},
+        {"mode": "incremental", "previous_run_id": "r1", "model_id": "m"},
+        pl.DataFrame({"record_key": [new_record], "change": ["new"]}),
+        tonight.filter(pl.col("match_probability") >= edge_threshold).select(PAIR_KEYS),
+        as_constraints(night2), as_constraints(night1),
+        pl.DataFrame({"record_key": list(components), "component_id": list(components.values())}),
+    )
+    assert not plan.full
+    return plan.redo.to_list()
+
+
 def test_a_sole_pair_that_loses_its_standing_is_clustered_again():
     # Night 1: the case and the DTSEN record were each other's sole candidate, one component.
     night1 = sole_candidate_links(pairs((DTSEN, CASE, 0.71)), NO_LINKS, frozenset(), 0.6, 0.95)
-    previous_constraints = constraint_table(night1.select("record_key_l", "record_key_r", "reason"), frozenset())
-    previous_components = pl.DataFrame({
-        "record_key": [DTSEN, CASE, PLACEMENT], "component_id": [DTSEN, DTSEN, PLACEMENT],
-    })
     # Night 2: a new placement pairs with the case below the cluster threshold; the pair is no
     # longer sole, and both of its records are clustered again though neither changed.
     tonight = pairs((DTSEN, CASE, 0.71), ("p2mi_penempatan:8", CASE, 0.8))
     night2 = sole_candidate_links(tonight, NO_LINKS, frozenset(), 0.6, 0.95)
     assert night2.is_empty()
-    plan = plan_clustering(
-        {"fingerprint": recluster.clustering_fingerprint(), "pairs_run_id": "r1", "model_id": "m"},
-        {"mode": "incremental", "previous_run_id": "r1", "model_id": "m"},
-        pl.DataFrame({"record_key": ["p2mi_penempatan:8"], "change": ["new"]}),
-        tonight.filter(pl.col("match_probability") >= 0.95).select(PAIR_KEYS),
-        constraint_table(night2.select("record_key_l", "record_key_r", "reason"), frozenset()),
-        previous_constraints, previous_components,
-    )
-    assert not plan.full
-    assert plan.redo.to_list() == sorted([CASE, DTSEN, "p2mi_penempatan:8"])
+    components = {DTSEN: DTSEN, CASE: DTSEN, PLACEMENT: PLACEMENT}
+    assert clustered_again(night1, night2, tonight, "p2mi_penempatan:8", components, 0.95) == sorted(
+        [CASE, DTSEN, "p2mi_penempatan:8"])
 
 
 def test_a_rival_far_behind_leaves_a_clear_best_candidate():
@@ -169,25 +178,16 @@ def test_a_namesake_one_source_or_a_non_match_keeps_a_thin_record_apart():
 
 def test_a_lone_person_link_that_meets_a_rival_is_clustered_again():
     # Night 1: the case's one candidate person is the DTSEN row (0.96, held back): joined.
-    links1 = lone_person_links(pairs((DTSEN, CASE, 0.96)), pl.Series([CASE]), NO_LINKS, frozenset(), 0.9, 0.98, 0.95)
-    assert links1.select(PAIR_KEYS).rows() == [(DTSEN, CASE)]
-    previous_constraints = constraint_table(links1.select("record_key_l", "record_key_r", "reason"), frozenset())
-    previous_components = pl.DataFrame({"record_key": [DTSEN, CASE, DTSEN2], "component_id": [DTSEN, DTSEN, DTSEN2]})
+    night1 = lone_person_links(pairs((DTSEN, CASE, 0.96)), pl.Series([CASE]), NO_LINKS, frozenset(), 0.9, 0.98, 0.95)
+    assert night1.select(PAIR_KEYS).rows() == [(DTSEN, CASE)]
     # Night 2: a new DTSEN row of the name pairs with the case at 0.6: a namesake, so the link
     # goes, and the case and its DTSEN row are clustered again though neither changed.
     tonight = pairs((DTSEN, CASE, 0.96), ("dtsen_individu:3", CASE, 0.6))
-    links2 = lone_person_links(tonight, pl.Series([CASE]), NO_LINKS, frozenset(), 0.9, 0.98, 0.95)
-    assert links2.is_empty()
-    plan = plan_clustering(
-        {"fingerprint": recluster.clustering_fingerprint(), "pairs_run_id": "r1", "model_id": "m"},
-        {"mode": "incremental", "previous_run_id": "r1", "model_id": "m"},
-        pl.DataFrame({"record_key": ["dtsen_individu:3"], "change": ["new"]}),
-        tonight.filter(pl.col("match_probability") >= 0.98).select(PAIR_KEYS),
-        constraint_table(links2.select("record_key_l", "record_key_r", "reason"), frozenset()),
-        previous_constraints, previous_components,
-    )
-    assert not plan.full
-    assert plan.redo.to_list() == sorted([CASE, DTSEN, "dtsen_individu:3"])
+    night2 = lone_person_links(tonight, pl.Series([CASE]), NO_LINKS, frozenset(), 0.9, 0.98, 0.95)
+    assert night2.is_empty()
+    components = {DTSEN: DTSEN, CASE: DTSEN, DTSEN2: DTSEN2}
+    assert clustered_again(night1, night2, tonight, "dtsen_individu:3", components, 0.98) == sorted(
+        [CASE, DTSEN, "dtsen_individu:3"])
 
 
 def test_the_rules_file_sets_the_thin_records_threshold_above_the_cluster_threshold():
