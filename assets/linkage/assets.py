@@ -321,7 +321,8 @@ def linkage_clusters(context: dg.AssetExecutionContext, padu: PaduSettings, ware
         rules.sole_candidate_runner_up_ratio, held,
     )
     lone = lone_person_links(pairs, thin, must_links, cannot_links, rules.thin_record_lone_person_min_probability,
-                             rules.thin_record_cluster_threshold, rules.cluster_threshold)
+                             rules.thin_record_cluster_threshold, rules.cluster_threshold,
+                             rules.sole_candidate_runner_up_ratio)
     sole = pl.concat([sole, lone.join(sole, on=PAIR_KEYS, how="anti")]).sort(PAIR_KEYS)
     must_links = pl.concat([must_links, sole.select(must_links.columns)], how="vertical_relaxed")
     pairs = pairs.filter(~held)

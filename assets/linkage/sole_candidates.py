@@ -100,12 +100,13 @@ LONE_PERSON_REASON = "a thin record's only candidate person"
 
 def lone_person_links(pairs: pl.DataFrame, thin: pl.Series, must_links: pl.DataFrame,
                       cannot_links: frozenset[tuple[str, str]], low: float | None, high: float | None,
-                      threshold: float) -> pl.DataFrame:
+                      threshold: float, runner_up_ratio: float = 0.0) -> pl.DataFrame:
     """The pairs of a thin record (in `thin`: neither a NIK nor a birth date) with a record of
     another source, scoring from `low` up to `high` (the thin records' own cluster threshold,
     model.held_back), where the thin record has one candidate person only: every other record it
     is paired with at the prediction threshold (or must-linked to) is tied to its best partner by a
-    pair at the cluster `threshold` or a must-link. The thin threshold guards against namesakes (a
+    pair at the cluster `threshold` or a must-link, or scores at most `runner_up_ratio` times the
+    best (0: no such rival at all). The thin threshold guards against namesakes (a
     case's name, age and regency fit several people); a record whose every candidate is one person
     has no namesake to mistake. Other thin records are no candidates: two cases of one name say
     nothing about which person the name is. Within one source (a DTSEN row without a NIK or a date)
@@ -137,7 +138,8 @@ def lone_person_links(pairs: pl.DataFrame, thin: pl.Series, must_links: pl.DataF
         .group_by(KEYS).agg(pl.col("match_probability").max())
         .sort(["record_key_l", "match_probability", "record_key_r"], descending=[False, True, False])
     )
-    best = candidates.group_by("record_key_l", maintain_order=True).agg(pl.col("record_key_r").first().alias("best"))
+    best = candidates.group_by("record_key_l", maintain_order=True).agg(
+        pl.col("record_key_r").first().alias("best"), pl.col("match_probability").first().alias("best_p"))
     # A rival: another candidate not tied to the best one at the cluster threshold. (Only the
     # ties among candidates are looked at: at 1M, 0.16 s a night over all the pairs, 0.02 s so.)
     among = candidates["record_key_r"].unique().implode()
@@ -149,7 +151,7 @@ def lone_person_links(pairs: pl.DataFrame, thin: pl.Series, must_links: pl.DataF
     rivals = (candidates.join(best, on="record_key_l")
               .filter(pl.col("record_key_r") != pl.col("best"))
               .join(ties, on=["best", "record_key_r"], how="left")
-              .filter(pl.col("tied").is_null())
+              .filter(pl.col("tied").is_null(), pl.col("match_probability") > pl.col("best_p") * runner_up_ratio)
               .select("record_key_l").unique())
     lone = best.join(rivals, on="record_key_l", how="anti")["record_key_l"].implode()
     thin_end = pl.when(is_thin["record_key_l"]).then(pl.col("record_key_l")).otherwise(pl.col("record_key_r"))

@@ -64,6 +64,19 @@ def test_the_rules_file_sets_the_floor_below_the_cluster_threshold():
     assert rules.predict_threshold <= rules.sole_candidate_min_probability < rules.cluster_threshold
 
 
+def test_a_thin_records_clear_best_person_joins_past_a_namesake_far_behind():
+    # A namesake at 0.55 is a rival with no margin asked for (the default), not at a runner-up
+    # ratio of 0.8 (0.55 <= 0.8 * 0.96); one at 0.8 is (0.8 > 0.768).
+    far = pairs((DTSEN, CASE, 0.96), (DTSEN2, CASE, 0.55))
+    close = pairs((DTSEN, CASE, 0.96), (DTSEN2, CASE, 0.8))
+    with_ratio = {"runner_up_ratio": 0.8}
+    assert lone(far, [CASE]) == []
+    assert lone_person_links(far, pl.Series([CASE]), NO_LINKS, frozenset(), 0.9, 0.98, 0.95,
+                             **with_ratio).select(PAIR_KEYS).rows() == [(DTSEN, CASE)]
+    assert lone_person_links(close, pl.Series([CASE]), NO_LINKS, frozenset(), 0.9, 0.98, 0.95,
+                             **with_ratio).is_empty()
+
+
 def clustered_again(night1: pl.DataFrame, night2: pl.DataFrame, tonight: pl.DataFrame, new_record: str,
                     components: dict[str, str], edge_threshold: float) -> list[str]:
     """The records an incremental night clusters again (recluster.plan_clustering) when last
