@@ -63,14 +63,7 @@ def sole_candidate_links(pairs: pl.DataFrame, must_links: pl.DataFrame, cannot_l
     # Only the records of those pairs are ranked, on all their candidates (at 1M, a few thousand
     # records of the 860,000 pair ends: sorting them all took 0.3 s).
     ends = pl.concat([within["record_key_l"], within["record_key_r"]]).unique().implode()
-    candidates = pl.concat([
-        pairs.select(*KEYS, "match_probability"),
-        must_links.select(*KEYS, pl.lit(1.0).alias("match_probability")),
-    ]).filter(pl.col("record_key_l").is_in(ends) | pl.col("record_key_r").is_in(ends))
-    # A pair both scored and stated counts once, at its highest.
-    both_ways = (_both_ways(candidates).filter(pl.col("record_key_l").is_in(ends))
-                 .group_by(KEYS).agg(pl.col("match_probability").max()))
-    ranked = both_ways.sort("match_probability", descending=True).group_by("record_key_l").agg(
+    ranked = _candidates_of(ends, pairs, must_links).sort("match_probability", descending=True).group_by("record_key_l").agg(
         pl.col("record_key_r").first().alias("best"),
         pl.col("match_probability").get(1, null_on_oob=True).fill_null(0.0).alias("runner_up"),
     )
@@ -84,6 +77,18 @@ def sole_candidate_links(pairs: pl.DataFrame, must_links: pl.DataFrame, cannot_l
         .select(*KEYS, "match_probability", pl.lit(REASON).alias("reason"))
     )
     return _without(sole, cannot_links).sort(KEYS)
+
+
+def _candidates_of(ends: pl.Series, pairs: pl.DataFrame, must_links: pl.DataFrame) -> pl.DataFrame:
+    """record_key_l (one of `ends`, imploded keys), record_key_r, match_probability: every record
+    paired with an end at the prediction threshold or must-linked to it (a must-link counts as
+    1.0; a pair both scored and stated counts once, at its highest)."""
+    candidates = pl.concat([
+        pairs.select(*KEYS, "match_probability"),
+        must_links.select(*KEYS, pl.lit(1.0).alias("match_probability")),
+    ]).filter(pl.col("record_key_l").is_in(ends) | pl.col("record_key_r").is_in(ends))
+    return (_both_ways(candidates).filter(pl.col("record_key_l").is_in(ends))
+            .group_by(KEYS).agg(pl.col("match_probability").max()))
 
 
 def _without(links: pl.DataFrame, cannot_links: frozenset[tuple[str, str]]) -> pl.DataFrame:
@@ -129,15 +134,8 @@ def lone_person_links(pairs: pl.DataFrame, thin: pl.Series, must_links: pl.DataF
     band_ends = pl.concat([band["record_key_l"], band["record_key_r"]]).unique()
     ends = band_ends.filter(band_ends.is_in(thin.implode())).implode()
     # Each thin record's candidates among the records that are not thin, the best first.
-    candidates = (
-        _both_ways(pl.concat([
-            pairs.select(*KEYS, "match_probability"),
-            must_links.select(*KEYS, pl.lit(1.0).alias("match_probability")),
-        ]).filter(pl.col("record_key_l").is_in(ends) | pl.col("record_key_r").is_in(ends)))
-        .filter(pl.col("record_key_l").is_in(ends), ~is_thin["record_key_r"])
-        .group_by(KEYS).agg(pl.col("match_probability").max())
-        .sort(["record_key_l", "match_probability", "record_key_r"], descending=[False, True, False])
-    )
+    candidates = (_candidates_of(ends, pairs, must_links).filter(~is_thin["record_key_r"])
+                  .sort(["record_key_l", "match_probability", "record_key_r"], descending=[False, True, False]))
     best = candidates.group_by("record_key_l", maintain_order=True).agg(
         pl.col("record_key_r").first().alias("best"), pl.col("match_probability").first().alias("best_p"))
     # A rival: another candidate not tied to the best one at the cluster threshold. (Only the
