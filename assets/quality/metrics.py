@@ -141,3 +141,52 @@ def blocking_recall(records: pl.DataFrame, truth: pl.DataFrame, rules: list[str]
         .otherwise(pl.col("new_true_pairs").cum_sum()).truediv(total).alias("cumulative_recall"),
         pl.lit(pairs.height).alias("true_pairs"),
     )
+
+
+# Lower bounds of the match-probability bands of `pairs_by_score` (the last band runs to 1).
+SCORE_BANDS = (0.5, 0.6, 0.8, 0.9, 0.95, 0.98, 0.99, 0.999)
+
+
+def pairs_by_score(pairs: pl.DataFrame, predicted: pl.DataFrame, truth: pl.DataFrame, thin: pl.Series,
+                   bands: tuple[float, ...] = SCORE_BANDS) -> pl.DataFrame:
+    """The scored pairs (record_key_l, record_key_r, match_probability) by match-probability band
+    and by whether one of the two records is thin (a key in `thin`): how many of them the
+    clustering (`predicted`: record_key, person_id) made one person and how many it left apart,
+    each split into true and false pairs by the truth (record_key, true_person_id). Only pairs
+    whose two records are in both are counted; pairs below the first band are not counted.
+
+    What a threshold could still gain: the true pairs left apart in a band come with that band's
+    false pairs left apart (a pair apart above the cluster threshold was kept apart by a rule:
+    a conflict, a cannot-link, a held-back thin record)."""
+    lower = pl.lit(None, dtype=pl.Float64)
+    p = pl.col("match_probability")
+    for bound in sorted(bands):
+        lower = pl.when(p >= bound).then(pl.lit(bound)).otherwise(lower)
+    upper = dict(zip(sorted(bands), [*sorted(bands)[1:], 1.0]))
+    keyed = predicted.join(truth, on="record_key", how="inner")
+    both = (
+        pairs.join(keyed.rename({"record_key": "record_key_l", "person_id": "person_l", "true_person_id": "true_l"}),
+                   on="record_key_l", how="inner")
+        .join(keyed.rename({"record_key": "record_key_r", "person_id": "person_r", "true_person_id": "true_r"}),
+              on="record_key_r", how="inner")
+        .with_columns(
+            lower.alias("band_from"),
+            (pl.col("person_l") == pl.col("person_r")).alias("one_person"),
+            (pl.col("true_l") == pl.col("true_r")).alias("true_pair"),
+            (pl.col("record_key_l").is_in(thin.implode()) | pl.col("record_key_r").is_in(thin.implode()))
+            .alias("with_thin_record"),
+        )
+        .filter(pl.col("band_from").is_not_null())
+    )
+    counts = both.group_by("band_from", "with_thin_record").agg(
+        (pl.col("one_person") & pl.col("true_pair")).sum().alias("one_person_true"),
+        (pl.col("one_person") & ~pl.col("true_pair")).sum().alias("one_person_false"),
+        (~pl.col("one_person") & pl.col("true_pair")).sum().alias("apart_true"),
+        (~pl.col("one_person") & ~pl.col("true_pair")).sum().alias("apart_false"),
+    )
+    return (
+        counts.with_columns(pl.col("band_from").replace_strict(upper, return_dtype=pl.Float64).alias("band_to"))
+        .select("band_from", "band_to", "with_thin_record", pl.all().exclude("band_from", "band_to", "with_thin_record")
+                .cast(pl.Int64))
+        .sort("band_from", "with_thin_record")
+    )

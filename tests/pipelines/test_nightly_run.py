@@ -11,6 +11,7 @@ import polars as pl
 import pytest
 
 from assets.publish.store import FORBIDDEN_COLUMNS
+from assets.quality.metrics import SCORE_BANDS
 from assets.warehouse import PaduSettings, Warehouse
 from pipelines.definitions import ALL_ASSETS
 from synthetic.generator import generate_deliveries
@@ -106,9 +107,20 @@ def test_persons_have_status_and_quality_meets_targets(night):
     eligible = persons.filter(pl.col("bansos_eligible"))
     assert eligible["dtsen_desil"].is_between(1, 4).all()
     assert persons.filter(pl.col("nik_token").is_not_null())["nik_token"].str.len_chars().eq(32).all()
-    report = night["resources"]["warehouse"].read("quality.report").row(0, named=True)
+    warehouse = night["resources"]["warehouse"]
+    report = warehouse.read("quality.report").row(0, named=True)
     assert report["pairwise_precision"] >= 0.99
     assert report["pairwise_recall"] >= 0.95
+    # Every scored pair from the first band up is counted once, and its counts agree with the pairwise figures.
+    by_score = warehouse.read("quality.pairs_by_score")
+    counted = ["one_person_true", "one_person_false", "apart_true", "apart_false"]
+    scored = warehouse.query("SELECT count(*) AS n FROM linkage.pairs WHERE match_probability >= ?",
+                             [SCORE_BANDS[0]])["n"][0]
+    assert by_score.select(pl.sum_horizontal(pl.col(counted).sum())).item() == scored > 0
+    assert by_score["one_person_true"].sum() <= report["pairs_correct"]
+    assert by_score["one_person_false"].sum() <= report["pairs_predicted"] - report["pairs_correct"]
+    assert by_score["apart_true"].sum() <= report["pairs_true"] - report["pairs_correct"]
+    assert report["scored_pairs_apart_true"] == by_score["apart_true"].sum()
 
 
 def test_same_night_twice_publishes_the_same_persons_and_ids(night):

@@ -8,7 +8,9 @@ import random
 import polars as pl
 import pytest
 
-from assets.quality.metrics import blocking_recall, cell_counts, clustering_quality, subset_pairwise_quality
+from assets.quality.metrics import (
+    blocking_recall, cell_counts, clustering_quality, pairs_by_score, subset_pairwise_quality,
+)
 
 
 def frame(pairs: list[tuple[str, str]], column: str) -> pl.DataFrame:
@@ -96,3 +98,22 @@ def test_figures_from_cells_equal_a_count_over_every_pair_of_records():
     assert s["records"] == len(focus & set(shared))
     assert (s["pairs_predicted"], s["pairs_true"], s["pairs_correct"]) == (
         len(same_p & involving), len(same_t & involving), len(same_p & same_t & involving))
+
+
+def test_scored_pairs_by_band_split_by_clustering_truth_and_thin_records():
+    # truth {a,b,c} {d,e} {f}; published {a,b} {c,d} {e} {f}; c has no NIK and no birth date.
+    truth = frame([("a", "T1"), ("b", "T1"), ("c", "T1"), ("d", "T2"), ("e", "T2"), ("f", "T3")], "true_person_id")
+    predicted = frame([("a", "P1"), ("b", "P1"), ("c", "P2"), ("d", "P2"), ("e", "P3"), ("f", "P4")], "person_id")
+    pairs = pl.DataFrame({
+        "record_key_l": ["a", "a", "c", "d", "e", "b"],
+        "record_key_r": ["b", "c", "d", "e", "f", "x"],  # x: in neither: not counted
+        "match_probability": [0.9995, 0.97, 0.55, 0.4, 0.92, 0.99],
+    })
+    got = pairs_by_score(pairs, predicted, truth, pl.Series(["c"]))
+    rows = {(r["band_from"], r["with_thin_record"]): r for r in got.iter_rows(named=True)}
+    assert set(rows) == {(0.999, False), (0.95, True), (0.9, False), (0.5, True)}  # d-e is below every band
+    assert rows[(0.999, False)]["band_to"] == 1.0 and rows[(0.999, False)]["one_person_true"] == 1
+    assert rows[(0.95, True)]["band_to"] == 0.98 and rows[(0.95, True)]["apart_true"] == 1  # a-c: missed
+    assert rows[(0.9, False)]["apart_false"] == 1  # e-f: rightly apart
+    assert rows[(0.5, True)]["one_person_false"] == 1  # c-d: a false merge
+    assert got.select(pl.sum_horizontal("one_person_true", "one_person_false", "apart_true", "apart_false")).sum().item() == 4
