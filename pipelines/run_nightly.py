@@ -37,6 +37,16 @@ def _summary(settings, warehouse, run_id: str) -> str:
                 + ("  (already ingested: kept)" if kept else "")
             )
         report = con.sql("SELECT * FROM quality.report").pl()
+        # The mode the pairs were made in, and why (a store whose record hashes are of an older kind
+        # links in full although the model step found nothing changed).
+        linkage = con.sql("SELECT s.mode, CASE WHEN s.mode = m.mode THEN m.mode_reason "
+                          "ELSE 'the stored record hashes are of another kind' END AS reason, "
+                          "s.records_new, s.records_changed, s.records_deleted "
+                          "FROM linkage.state s, linkage.model m").pl()
+    if linkage.height:
+        row = linkage.row(0, named=True)
+        lines.append(f"  linkage: {row['mode']} ({row['reason']}); records new {row['records_new']:,}, "
+                     f"changed {row['records_changed']:,}, deleted {row['records_deleted']:,}")
     persons, records = (pl.scan_parquet(settings.published_path / f"{name}.parquet").select(pl.len()).collect().item()
                         for name in ("persons", "person_records"))
     lines.append(f"  persons published: {persons:,} from {records:,} records")
@@ -54,15 +64,24 @@ def _summary(settings, warehouse, run_id: str) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.parse_args(argv)
+    parser.add_argument("--full-rebuild", action="store_true",
+                        help="link, cluster and compute every person again instead of what changed "
+                             "(the run tag padu/full_rebuild, as the weekly schedule sets it)")
+    parser.add_argument("--retrain", action="store_true",
+                        help="train the model again (and so rebuild in full; the run tag padu/retrain)")
+    args = parser.parse_args(argv)
     home = dagster_home()
     # Splink narrates training on the root logger; the run history keeps what matters.
     logging.getLogger("splink").setLevel(logging.ERROR)
     import dagster as dg  # after DAGSTER_HOME is set
 
+    from assets.linkage.assets import RETRAIN_TAG
+    from assets.warehouse import FULL_REBUILD_TAG
     from pipelines.definitions import defs
     from pipelines.instance import fail_orphaned_runs
     from pipelines.resources import build_resources
+
+    tags = {tag: "true" for tag, asked in ((FULL_REBUILD_TAG, args.full_rebuild), (RETRAIN_TAG, args.retrain)) if asked}
 
     resources = build_resources()
     started = time.monotonic()
@@ -72,6 +91,7 @@ def main(argv: list[str] | None = None) -> int:
         result = defs.resolve_job_def("nightly").execute_in_process(
             instance=instance,
             raise_on_error=False,
+            tags=tags,
             # The terminal gets warnings and errors; every event is in the UI's run history.
             run_config={"loggers": {"console": {"config": {"log_level": "WARNING"}}}},
         )

@@ -73,11 +73,11 @@ class Night:
                         PADU_PSEUDONYM_KEY="test-key-for-the-unattended-night")
         self.outputs: list[Path] = []
 
-    def start(self, name: str) -> subprocess.Popen:
+    def start(self, name: str, *args: str) -> subprocess.Popen:
         out, err = self.root / f"{name}.out", self.root / f"{name}.err"
         self.outputs += [out, err]
         return subprocess.Popen(
-            [sys.executable, "-m", "pipelines.run_nightly"], cwd=REPO, env=self.env,
+            [sys.executable, "-m", "pipelines.run_nightly", *args], cwd=REPO, env=self.env,
             stdout=out.open("wb"), stderr=err.open("wb"),
         )
 
@@ -165,8 +165,15 @@ def night(tmp_path_factory):
     stop.write_text("")
     assert reader.wait(timeout=60) == 0
     runs["reader"] = json.loads(report.read_text())
+
+    # 5. The operator asks for a full rebuild on the command line.
+    before = {r.run_id for r in instance.get_runs()}
+    rebuild = n.start("5-full-rebuild", "--full-rebuild")
+    runs["full_rebuild"] = {"code": rebuild.wait(timeout=300), "run_id": newest_run(instance, before),
+                            "tables": published_tables(n.published)}
+    runs["full_rebuild"]["tags"] = instance.get_run_by_id(runs["full_rebuild"]["run_id"]).tags
     runs["statuses"] = {name: instance.get_run_by_id(runs[name]["run_id"]).status
-                        for name in ("killed_in_linkage", "killed_in_publish", "next")}
+                        for name in ("killed_in_linkage", "killed_in_publish", "next", "full_rebuild")}
     runs["failure_messages"] = {
         name: [e.message for e in instance.all_logs(runs[name]["run_id"], of_type=dg.DagsterEventType.RUN_FAILURE)]
         for name in ("killed_in_linkage", "killed_in_publish")
@@ -204,11 +211,25 @@ def test_the_next_run_completes_cleans_up_and_marks_the_killed_runs_failed(night
     assert runs["next"]["tables"]["run_info"]["run_id"].to_list() == [runs["next"]["run_id"]]
     assert runs["statuses"] == {"killed_in_linkage": dg.DagsterRunStatus.FAILURE,
                                 "killed_in_publish": dg.DagsterRunStatus.FAILURE,
-                                "next": dg.DagsterRunStatus.SUCCESS}
+                                "next": dg.DagsterRunStatus.SUCCESS, "full_rebuild": dg.DagsterRunStatus.SUCCESS}
     for messages in runs["failure_messages"].values():
         assert len(messages) == 1 and "is gone: it was killed or crashed" in messages[0]
     # Only the current version and the one before it stay.
     assert len(list((night.data / VERSIONS_DIR).iterdir())) == 2
+    assert "linkage: incremental (same rules and model as the last linkage)" in (night.root / "4-next-run.out").read_text()
+
+
+def test_a_full_rebuild_asked_on_the_command_line_reads_and_links_everything_again(night):
+    rebuild, baseline = night.runs["full_rebuild"], night.runs["baseline"]["tables"]
+    out = (night.root / "5-full-rebuild.out").read_text()
+    assert rebuild["code"] == 0, (night.root / "5-full-rebuild.err").read_text()[-3000:]
+    assert rebuild["tags"].get("padu/full_rebuild") == "true" and "padu/retrain" not in rebuild["tags"]
+    assert rebuild["tables"]["run_info"]["linkage_mode"].to_list() == ["full"]
+    assert "linkage: full (full rebuild requested)" in out
+    assert "already ingested" not in out  # every delivery read again
+    # The same deliveries, linked from scratch: the same persons, who keep their ids.
+    assert rebuild["tables"]["person_records"].sort(KEY).equals(baseline["person_records"].sort(KEY))
+    assert rebuild["tables"]["persons"].sort("person_id").equals(baseline["persons"].sort("person_id"))
 
 
 def test_the_same_night_again_publishes_the_same_persons_and_ids(night):
