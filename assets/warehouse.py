@@ -179,13 +179,6 @@ def sync_rows(con: duckdb.DuckDBPyConnection, name: str, frame: pl.DataFrame, ke
         con.unregister("__incoming")
 
 
-# Cached blocks are dropped after a call only above this. At 32 MB the resets (71 of the 127 calls
-# of a P2MI-only incremental night at 1M) and the blocks read again after them cost 0.65 s of its
-# 14.3 s; at 256 MB, 5 resets. The memory that matters is Splink's: the steps that hand records to
-# Splink drop every cached block first (`release_memory`), so the 1M night's peak stays Splink's.
-EVICT_ABOVE_BYTES = 256 * 1024 * 1024
-
-
 class Warehouse(dg.ConfigurableResource):
     """The working store: one DuckDB file whose schemas are the layers (raw, staging, linkage,
     persons, quality). Identifying columns live here and nowhere else."""
@@ -220,29 +213,28 @@ class Warehouse(dg.ConfigurableResource):
         finally:
             con.close()
             self._cursors -= 1
-            if self._open is not None and not self._cursors:
-                self._drop_cached_blocks()
 
-    def _drop_cached_blocks(self, above: int | None = None) -> None:
-        """DuckDB keeps the blocks it read or wrote in memory while the database is open, up to
-        its memory limit: over a 1M night that held 0.4 GB more at the peak, when Splink needs the
+    def release_memory(self) -> None:
+        """Drops the blocks the run's calls left cached: called before a step hands records to
+        Splink, whose own database needs the memory most. DuckDB keeps the blocks it read or wrote
+        while the database is open, up to its memory limit, and the next call reads them from
         memory. Lowering the limit for a moment evicts them: a block of a committed table is only
-        dropped, and read again from the file when a later call needs it. Only when they hold
-        `above` bytes or more (EVICT_ABOVE_BYTES when None)."""
-        held = self._open.execute("SELECT sum(memory_usage_bytes) FROM duckdb_memory()").fetchone()[0] or 0
-        if held < (EVICT_ABOVE_BYTES if above is None else above):
-            return  # most calls read or wrote a little: nothing worth a reset
+        dropped, and read again from the file when a later call needs it.
+
+        Only here: until stop 33 a call that left 256 MB or more cached dropped them too. A full
+        1M night then peaked at 3.80 GB and without it at 3.79 GB (Splink's step, after this drop,
+        is the peak either way; the steps after it hold 0.1 to 0.3 GB more); a P2MI-only
+        incremental night, which hands Splink a few thousand records and calls this only when it
+        counts the population's reports again, took 13.5 s against 13.9 s (four turns each) at
+        2.1 GB against 1.7 GB, `linkage/pairs` no longer reading again what the steps before it
+        had read."""
+        if self._open is None or self._cursors:
+            return
         try:
             self._open.execute("SET memory_limit = '1MB'")
         except duckdb.OutOfMemoryException:
             pass  # blocks still in use: DuckDB keeps the limit it had
         self._open.execute(f"SET memory_limit = '{self.memory_limit}'")
-
-    def release_memory(self) -> None:
-        """Drops the blocks the run's calls left cached, however few: called before a step hands
-        records to Splink, whose own database needs the memory most."""
-        if self._open is not None and not self._cursors:
-            self._drop_cached_blocks(above=1)
 
     @contextmanager
     def transaction(self) -> Iterator[duckdb.DuckDBPyConnection]:
