@@ -158,11 +158,13 @@ def pairs_by_score(pairs: pl.DataFrame, predicted: pl.DataFrame, truth: pl.DataF
     What a threshold could still gain: the true pairs left apart in a band come with that band's
     false pairs left apart (a pair apart above the cluster threshold was kept apart by a rule:
     a conflict, a cannot-link, a held-back thin record)."""
+    bounds = sorted(bands)
     lower = pl.lit(None, dtype=pl.Float64)
     p = pl.col("match_probability")
-    for bound in sorted(bands):
+    for bound in bounds:
         lower = pl.when(p >= bound).then(pl.lit(bound)).otherwise(lower)
-    upper = dict(zip(sorted(bands), [*sorted(bands)[1:], 1.0]))
+    upper = dict(zip(bounds, [*bounds[1:], 1.0]))
+    thin_keys = thin.implode()
     keyed = predicted.join(truth, on="record_key", how="inner")
     both = (
         pairs.join(keyed.rename({"record_key": "record_key_l", "person_id": "person_l", "true_person_id": "true_l"}),
@@ -173,7 +175,7 @@ def pairs_by_score(pairs: pl.DataFrame, predicted: pl.DataFrame, truth: pl.DataF
             lower.alias("band_from"),
             (pl.col("person_l") == pl.col("person_r")).alias("one_person"),
             (pl.col("true_l") == pl.col("true_r")).alias("true_pair"),
-            (pl.col("record_key_l").is_in(thin.implode()) | pl.col("record_key_r").is_in(thin.implode()))
+            (pl.col("record_key_l").is_in(thin_keys) | pl.col("record_key_r").is_in(thin_keys))
             .alias("with_thin_record"),
         )
         .filter(pl.col("band_from").is_not_null())
