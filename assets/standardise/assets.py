@@ -8,12 +8,14 @@ from assets.linkage.rules import load_rules
 from assets.metadata import markdown_table, value_counts_sql
 from assets.sources.contracts import CONTRACTS
 from assets.standardise.block_keys import recount_capped_keys, touched_blocks, with_capped_keys
-from assets.standardise.delta import clear_state, plan_staging, stage_changed_rows, write_state
+from assets.standardise.delta import (
+    STAGED_RUN_ID, clear_state, plan_staging, stage_changed_rows, staged_run_id, write_state,
+)
 from assets.standardise.issues import flag_invalid_values, issue_counts_sql
 from assets.standardise.sources import (
-    PASSPORT_ON_NO_PLACEMENT, PERSON_RECORD_COLUMNS, STAGERS, person_records_sql,
+    PASSPORT_ON_NO_PLACEMENT, PERSON_RECORD_COLUMNS, READS_OTHER_SOURCES, STAGERS, person_records_sql,
 )
-from assets.warehouse import Warehouse, full_rebuild_requested, table_exists
+from assets.warehouse import Warehouse, full_rebuild_requested, replace_table, table_exists
 
 STAGING_GROUP = "staging"
 # A hash of a common-schema row's columns but its delivery date: what an incremental night compares.
@@ -59,10 +61,10 @@ def build_staging_asset(source: str) -> dg.AssetsDefinition:
                 clear_state(con, source)
             elif plan.unchanged:  # the same raw table as last night: nothing to stage or write
                 rows, restaged = con.execute(f"SELECT count(*) FROM staging.{source}").fetchall()[0][0], 0
-                write_state(con, source, plan, rows, restaged)
+                write_state(con, source, plan, rows, restaged, context.run.run_id)
             else:  # only new and changed rows through the staging code, all in this transaction
                 rows, restaged = stage_changed_rows(con, source, plan, stage)
-                write_state(con, source, plan, rows, restaged)
+                write_state(con, source, plan, rows, restaged, context.run.run_id)
         if plan.full:
             # Row by row, so in slices: memory is bounded by the slice, not by the delivery.
             rows = warehouse.write_chunks(f"staging.{source}", (
@@ -70,7 +72,7 @@ def build_staging_asset(source: str) -> dg.AssetsDefinition:
             ))
             restaged = rows
             with warehouse.transaction() as con:
-                write_state(con, source, plan, rows, restaged)
+                write_state(con, source, plan, rows, restaged, context.run.run_id)
         context.log.info(f"staging.{source}: {restaged} of {rows} rows staged tonight ({plan.reason})")
         table = f"staging.{source}"
         valid_nik, with_regency = warehouse.query(f"SELECT count(nik), count(regency_code) FROM {table}").row(0)
@@ -124,18 +126,20 @@ def person_records(context: dg.AssetExecutionContext, warehouse: Warehouse) -> d
         warehouse.read("staging.p2mi_penempatan", ["source_record_id"]),
         warehouse.read("staging.p2mi_kasus", ["source_record_id", "placement_id"]),
     )
-    union = " UNION ALL ".join(person_records_sql(source, f"staging.{source}") for source in CONTRACTS)
-    flagged = PASSPORT_ON_NO_PLACEMENT.format(records=f"({union})", placements="staging.p2mi_penempatan")
-    content = ", ".join(f'"{c}"' for c in PERSON_RECORD_COLUMNS if c != "delivery_date")
-    hashed = f"SELECT *, hash({content}) AS {CONTENT_HASH} FROM ({flagged})"
     keys = load_rules().capped_block_keys
-    records = with_capped_keys(keys, f"({hashed})")
     with warehouse.transaction() as con:
-        in_place = not full_rebuild_requested(context) and _same_columns(con, "staging.person_records", records)
+        staged = {source: staged_run_id(con, source) for source in CONTRACTS}
+        whole = records_query(list(CONTRACTS), keys)
+        in_place = not full_rebuild_requested(context) and _same_columns(con, "staging.person_records", whole)
         if in_place:
-            changed = update_person_records(con, hashed, keys)
+            stale = _stale_sources(con, staged)
+            changed = update_person_records(con, hashed_records_query(stale), keys, stale) if stale else {}
         else:
-            con.execute(f"CREATE OR REPLACE TABLE staging.person_records AS {records}")
+            con.execute(f"CREATE OR REPLACE TABLE staging.person_records AS {whole}")
+            stale = list(CONTRACTS)
+        replace_table(con, SYNCED_TABLE, pl.DataFrame(
+            {"source": list(staged), STAGED_RUN_ID: list(staged.values())},
+            schema={"source": pl.String, STAGED_RUN_ID: pl.String}))
         con.register("__links", links.to_arrow())
         con.execute("CREATE OR REPLACE TABLE staging.stated_links AS SELECT * FROM __links")
     per_source = warehouse.query(
@@ -149,8 +153,9 @@ def person_records(context: dg.AssetExecutionContext, warehouse: Warehouse) -> d
             "dagster/row_count": int(per_source["records"].sum()),
             "per_source": markdown_table(per_source),
             "stated_links": links.height,
-            "table_written": (f"in place: {changed['inserted']} rows inserted, {changed['deleted']} deleted, "
-                              f"{changed['keys_moved']} blocking keys moved" if in_place else "whole"),
+            "table_written": "whole" if not in_place else "kept: no source's staged rows changed" if not stale
+            else (f"in place ({', '.join(stale)}): {changed['inserted']} rows inserted, {changed['deleted']} deleted, "
+                  f"{changed['keys_moved']} blocking keys moved"),
         }
     )
 
@@ -163,10 +168,39 @@ def _same_columns(con, table: str, query: str) -> bool:
     return list(zip(stored.columns, map(str, stored.types))) == list(zip(tonight.columns, map(str, tonight.types)))
 
 
-def update_person_records(con, hashed: str, keys) -> dict[str, int]:
-    """Brings `staging.person_records` to tonight's rows where it stands, inside the caller's
-    transaction: `hashed` gives tonight's rows (without capped keys) with the hash of their
-    content. A stored row whose record and content hash are not tonight's is deleted; tonight's
+# Per source, the `staged_run_id` of the staged rows `staging.person_records` holds.
+SYNCED_TABLE = "staging.person_records__synced"
+
+
+def hashed_records_query(sources: list[str]) -> str:
+    """The common-schema rows of `sources`' staged tables with the hash of their content (all but
+    the delivery date)."""
+    union = " UNION ALL ".join(person_records_sql(source, f"staging.{source}") for source in sources)
+    flagged = PASSPORT_ON_NO_PLACEMENT.format(records=f"({union})", placements="staging.p2mi_penempatan")
+    content = ", ".join(f'"{c}"' for c in PERSON_RECORD_COLUMNS if c != "delivery_date")
+    return f"SELECT *, hash({content}) AS {CONTENT_HASH} FROM ({flagged})"
+
+
+def records_query(sources: list[str], keys) -> str:
+    """`hashed_records_query` with the capped blocking keys: the table written whole."""
+    return with_capped_keys(keys, f"({hashed_records_query(sources)})")
+
+
+def _stale_sources(con, staged: dict[str, str | None]) -> list[str]:
+    """The sources whose records in `staging.person_records` may not be tonight's: their staged
+    rows (or those of a source they read) were written since the table took them, or it is not
+    known when. On a night only P2MI delivers, DTSEN's million records are not read again."""
+    synced = dict(con.execute(f"SELECT source, {STAGED_RUN_ID} FROM {SYNCED_TABLE}").fetchall()) if table_exists(
+        con, SYNCED_TABLE) else {}
+    moved = {s for s, run in staged.items() if run is None or synced.get(s) != run}
+    return [s for s in CONTRACTS if s in moved or moved.intersection(READS_OTHER_SOURCES.get(s, ()))]
+
+
+def update_person_records(con, hashed: str, keys, sources: list[str]) -> dict[str, int]:
+    """Brings the records of `sources` in `staging.person_records` to tonight's rows where they
+    stand, inside the caller's transaction: `hashed` gives tonight's rows of those sources (without
+    capped keys) with the hash of their content. A stored row of theirs whose record and content
+    hash are not tonight's is deleted; tonight's
     rows not stored are inserted; every row takes tonight's delivery date; then the capped keys are
     counted again in the blocks that gained or lost a record (block_keys.recount_capped_keys) and
     set where they moved. Written whole, the million-row table took 3.3 s of a night; counting
@@ -176,7 +210,8 @@ def update_person_records(con, hashed: str, keys) -> dict[str, int]:
                 f"FROM ({hashed})")
     con.execute(
         "CREATE OR REPLACE TEMP TABLE __gone AS SELECT p.rowid AS row_id FROM staging.person_records p "
-        f"ANTI JOIN __tonight t ON t.record_key = p.record_key AND t.{CONTENT_HASH} = p.{CONTENT_HASH}"
+        f"ANTI JOIN __tonight t ON t.record_key = p.record_key AND t.{CONTENT_HASH} = p.{CONTENT_HASH} "
+        f"WHERE p.source IN ({', '.join(repr(source) for source in sources)})"
     )
     # The blocks of the rows leaving, taken before they leave.
     touched = touched_blocks(keys, "staging.person_records", "rowid IN (SELECT row_id FROM __gone)")

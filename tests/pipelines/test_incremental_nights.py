@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import shutil
+from datetime import date, timedelta
 from pathlib import Path
 
 import dagster as dg
@@ -171,7 +172,8 @@ def test_later_nights_update_the_raw_tables_where_they_stand_to_what_reading_all
 def test_later_nights_update_the_common_linkage_table_where_it_stands_to_a_full_build(nights):
     for n in nights[1:]:
         written = asset_metadata(n["result"], ["staging", "person_records"], "table_written")
-        assert written.startswith("in place: ") and " 0 rows inserted" not in written, written
+        # every source delivered: every source's records brought up to date
+        assert written.startswith(f"in place ({', '.join(CONTRACTS)}): ") and " 0 rows inserted" not in written
         assert asset_metadata(n["full"]["result"], ["staging", "person_records"], "table_written") == "whole"
         records, full = n["raw"]["person_records"], n["full"]["raw"]["person_records"]
         assert records.columns == full.columns and records.height == full.height
@@ -488,3 +490,39 @@ def test_record_hashes_of_another_kind_make_a_full_linkage_night(nights, tmp_pat
     assert state["record_hash_kind"] == RECORD_HASH_KIND
     # the same persons as the night it repeats
     assert partition(records) == partition(nights[-1]["records"])
+
+
+def test_a_night_only_p2mi_delivers_reads_only_its_records_again_and_equals_a_full_build(nights, tmp_path):
+    """P2MI's two registers delivered again a day later (the same rows), DTSEN and Sekolah Rakyat
+    not: the common table brings only the P2MI records up to date (the cases read the placements)
+    and still equals a full build; a run with no new delivery at all keeps it as it is."""
+    last = nights[-1]
+    landing = tmp_path / "landing"
+    shutil.copytree(last["landing"], landing)
+    newest = {source: max((landing / source).iterdir()) for source in CONTRACTS}
+    for source in ("p2mi_penempatan", "p2mi_kasus"):
+        day = date.fromisoformat(newest[source].name) + timedelta(days=1)
+        shutil.copytree(newest[source], newest[source].parent / day.isoformat())
+    stores = {}
+    for name, tags in (("incremental", None), ("full", {FULL_REBUILD_TAG: "true"})):
+        stores[name] = tmp_path / name
+        shutil.copytree(last["data"], stores[name])
+        result = dg.materialize(ALL_ASSETS, resources=run_resources(landing, stores[name], "test-key"),
+                                instance=dg.DagsterInstance.ephemeral(), tags=tags)
+        assert result.success
+        written = asset_metadata(result, ["staging", "person_records"], "table_written")
+        if name == "incremental":
+            assert written.startswith("in place (p2mi_penempatan, p2mi_kasus): 0 rows inserted, 0 deleted"), written
+    records = {name: warehouse_in(data).read("staging.person_records").sort("record_key")
+               for name, data in stores.items()}
+    assert records["incremental"].equals(records["full"].select(records["incremental"].columns))
+    moved = records["incremental"].filter(pl.col("source").str.starts_with("p2mi"))["delivery_date"].unique()
+    assert moved.to_list() == [date.fromisoformat(newest["p2mi_penempatan"].name) + timedelta(days=1)]
+    assert partition(published(stores["incremental"], "person_records")) == partition(last["records"])
+    # Nothing delivered since: no source's records are read again.
+    result = dg.materialize(ALL_ASSETS, resources=run_resources(landing, stores["incremental"], "test-key"),
+                            instance=dg.DagsterInstance.ephemeral())
+    assert asset_metadata(result, ["staging", "person_records"], "table_written") == (
+        "kept: no source's staged rows changed")
+    assert warehouse_in(stores["incremental"]).read("staging.person_records").sort("record_key").equals(
+        records["incremental"])

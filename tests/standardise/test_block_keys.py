@@ -120,13 +120,13 @@ def test_the_common_table_updated_in_place_equals_a_full_build_when_a_block_crow
     ])
 
     def hashed(n: int) -> str:
-        return (f"SELECT * EXCLUDE (night), hash(record_key, name_first_key, birth_date, regency_code, "
-                f"district_code) AS {CONTENT_HASH} FROM night WHERE night = {n}")
+        return (f"SELECT * EXCLUDE (night), 's' AS source, hash(record_key, name_first_key, birth_date, "
+                f"regency_code, district_code) AS {CONTENT_HASH} FROM night WHERE night = {n}")
 
     con.execute(f"CREATE TABLE staging.person_records AS {with_capped_keys(keys, f'({hashed(1)})')}")
     night1 = dict(con.execute("SELECT record_key, block_first_date FROM staging.person_records").fetchall())
     assert night1["a"] == night1["b"] is not None
-    changed = update_person_records(con, hashed(2), keys)
+    changed = update_person_records(con, hashed(2), keys, ["s"])
     assert changed == {"inserted": 2, "deleted": 1, "keys_moved": 4}  # c and d inserted, c's old row gone
     stored = con.sql("SELECT * FROM staging.person_records ORDER BY record_key").pl()
     full = con.sql(f"SELECT * FROM ({with_capped_keys(keys, f'({hashed(2)})')}) ORDER BY record_key").pl()
@@ -166,16 +166,53 @@ def test_the_common_table_updated_in_place_equals_a_full_build_over_random_night
         con.execute("""CREATE OR REPLACE TABLE night (record_key VARCHAR, name_first_key VARCHAR,
             birth_date DATE, regency_code VARCHAR, district_code VARCHAR)""")
         con.executemany("INSERT INTO night VALUES (?, ?, ?, ?, ?)", list(rows.values()))
-        hashed = (f"SELECT *, DATE '2026-11-26' + {night} AS delivery_date, hash(record_key, name_first_key, "
-                  f"birth_date, regency_code, district_code) AS {CONTENT_HASH} FROM night")
+        hashed = (f"SELECT *, 's' AS source, DATE '2026-11-26' + {night} AS delivery_date, hash(record_key, "
+                  f"name_first_key, birth_date, regency_code, district_code) AS {CONTENT_HASH} FROM night")
         full = f"SELECT * FROM ({with_capped_keys(keys, f'({hashed})')}) ORDER BY record_key"
         if night == 1:
             con.execute(f"CREATE TABLE staging.person_records AS {full}")
             continue
-        changed = update_person_records(con, hashed, keys)
+        changed = update_person_records(con, hashed, keys, ["s"])
         assert changed["inserted"] >= 30 and changed["deleted"] >= 30
         stored = con.sql("SELECT * FROM staging.person_records ORDER BY record_key").pl()
         expected = con.sql(full).pl()
         assert stored.equals(expected.select(stored.columns)), f"night {night}"
         assert stored["block_first_date"].null_count() < stored.height  # some keys, and
         assert stored["block_date"].null_count() > 0  # some crowded out
+
+
+def test_only_the_named_sources_records_are_brought_up_to_date_and_the_others_keys_still_move():
+    # A night only P2MI delivers: person_records passes only its records; DTSEN's stay as they
+    # are, but a DTSEN record whose block a new P2MI record crowds takes its split key.
+    from assets.standardise.assets import CONTENT_HASH, update_person_records
+
+    keys = [first_date(2)]
+    con = duckdb.connect()
+    con.execute("CREATE SCHEMA staging")
+    con.execute("""CREATE TABLE night (night INT, source VARCHAR, record_key VARCHAR, name_first_key VARCHAR,
+        birth_date DATE, regency_code VARCHAR, district_code VARCHAR)""")
+    con.executemany("INSERT INTO night VALUES (?, ?, ?, ?, ?, ?, ?)", [
+        (1, "dtsen", "dtsen:a", "SITI", "1980-05-02", "3212", "321201"),
+        (1, "p2mi", "p2mi:b", "SITI", "1980-05-02", "3301", "330101"),
+        (1, "p2mi", "p2mi:c", "BUDI", "1975-01-01", "3212", "321201"),
+        (2, "dtsen", "dtsen:a", "SITI", "1980-05-02", "3212", "321201"),
+        (2, "p2mi", "p2mi:b", "SITI", "1980-05-02", "3301", "330101"),
+        (2, "p2mi", "p2mi:d", "SITI", "1980-05-02", "3213", "321301"),  # c gone, d crowds SITI's block
+    ])
+
+    def hashed(n: int, sources: tuple[str, ...] = ("dtsen", "p2mi")) -> str:
+        # DTSEN delivered on night 1 only
+        delivered = f"CASE source WHEN 'dtsen' THEN DATE '2026-11-27' ELSE DATE '2026-11-26' + {n} END"
+        return (f"SELECT * EXCLUDE (night), {delivered} AS delivery_date, hash(record_key, "
+                f"name_first_key, birth_date, regency_code, district_code) AS {CONTENT_HASH} FROM night "
+                f"WHERE night = {n} AND source IN {sources!r}")
+
+    con.execute(f"CREATE TABLE staging.person_records AS {with_capped_keys(keys, f'({hashed(1)})')}")
+    before = dict(con.execute("SELECT record_key, block_first_date FROM staging.person_records").fetchall())
+    # Tonight's query holds no DTSEN row: "dtsen:a" is kept because DTSEN is not a source named.
+    changed = update_person_records(con, hashed(2, ("p2mi", "")), keys, ["p2mi"])
+    assert changed == {"inserted": 1, "deleted": 1, "keys_moved": 3}
+    stored = con.sql("SELECT * FROM staging.person_records ORDER BY record_key").pl()
+    full = con.sql(f"SELECT * FROM ({with_capped_keys(keys, f'({hashed(2)})')}) ORDER BY record_key").pl()
+    assert stored.equals(full.select(stored.columns))
+    assert stored.filter(pl.col("record_key") == "dtsen:a")["block_first_date"].item() != before["dtsen:a"]

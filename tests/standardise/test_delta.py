@@ -12,7 +12,9 @@ import pytest
 from assets.sources.contracts import CONTRACTS
 from assets.sources.ingest import DELIVERY_DATE, with_row_hashes
 from assets.sources.readers import FILE, ROW_NUMBER
-from assets.standardise.delta import plan_staging, stage_changed_rows, state_table, write_state
+from assets.standardise.delta import (
+    StagingPlan, plan_staging, stage_changed_rows, staged_run_id, state_table, write_state,
+)
 from assets.standardise.issues import flag_invalid_values
 from assets.standardise.sources import STAGERS
 from assets.warehouse import Warehouse
@@ -52,7 +54,7 @@ def stage_night(warehouse: Warehouse, raw: pl.DataFrame, *, full: bool) -> tuple
         with warehouse.transaction() as con:
             rows, restaged = stage_changed_rows(con, SOURCE, plan, stage)
     with warehouse.transaction() as con:
-        write_state(con, SOURCE, plan, rows, restaged)
+        write_state(con, SOURCE, plan, rows, restaged, run_id=f"run-{raw[DELIVERY_DATE][0]}")
     return restaged, plan.reason
 
 
@@ -74,6 +76,23 @@ def test_only_new_and_changed_rows_are_staged_and_the_table_equals_a_full_stagin
     # the kept row carries tonight's delivery date and file, not last night's
     assert kept["delivery_date"].to_list() == [date(2026, 11, 28)] * 3
     assert kept[FILE].str.contains("2026-11-28").all()
+    # what staging/person_records compares: the run that last wrote the staged rows
+    with delta.transaction() as con:
+        assert staged_run_id(con, SOURCE) == "run-2026-11-28"
+
+
+def test_a_plan_that_keeps_the_staged_rows_keeps_the_run_that_wrote_them(stores):
+    delta, _ = stores
+    stage_night(delta, delivery([("1", "SITI AMINAH", "1980-05-17")], date(2026, 11, 27)), full=False)
+    kept = StagingPlan(False, "the delivery staged before: kept", date(2026, 11, 27), "", unchanged=True)
+    with delta.transaction() as con:
+        assert staged_run_id(con, SOURCE) == "run-2026-11-27"
+        write_state(con, SOURCE, kept, 1, 0, run_id="tonight")
+        assert staged_run_id(con, SOURCE) == "run-2026-11-27"
+        con.execute(f"ALTER TABLE {state_table(SOURCE)} DROP COLUMN staged_run_id")  # a state from before
+        assert staged_run_id(con, SOURCE) is None
+        write_state(con, SOURCE, kept, 1, 0, run_id="tonight")  # unknown: taken as written tonight
+        assert staged_run_id(con, SOURCE) == "tonight"
 
 
 @pytest.mark.parametrize(
