@@ -13,13 +13,16 @@ from assets.persons.delta import TOUCHED, PersonsPlan, plan_persons, record_hash
 from assets.persons.ids import assign_stable_person_ids, id_ages
 from assets.persons.status import combine_status
 from assets.publish.pseudonym import resolve_key, token_table
-from assets.publish.store import read_published
+from assets.publish.store import published_run, read_published
 from assets.linkage.recluster import CLUSTER_STATE, REDONE
+from assets.sources.contracts import CONTRACTS
+from assets.standardise.delta import staged_run_id
 from assets.warehouse import PaduSettings, Warehouse, full_rebuild_requested, insert_rows, replace_table
 
 PERSONS_GROUP = "persons"
 # The run that last assigned the ids in `persons.person_ids` and the clustering it assigned them to.
 PERSON_IDS_STATE = "persons.person_ids_state"
+REDONE_IDS_MODE = "redone records only"  # the ids step's mode when it gave ids to the redone records only
 
 # The published order of `persons`: identity, where the person is found, then status by programme.
 PERSON_COLUMNS = [
@@ -84,7 +87,7 @@ def person_ids(context: dg.AssetExecutionContext, padu: PaduSettings, warehouse:
     )
     kept = 0 if previous is None else mapping.join(previous, on=["record_key", "person_id"]).height
     state = pl.DataFrame({"run_id": [context.run.run_id], "cluster_run_id": [cluster_state["run_id"]],
-                          "mode": ["full" if redone is None else "redone records only"],
+                          "mode": ["full" if redone is None else REDONE_IDS_MODE],
                           "reason": [reason or "the clustering kept the other records"],
                           "records_assigned": [mapping.height]})
     with warehouse.transaction() as con:
@@ -170,7 +173,14 @@ def persons(context: dg.AssetExecutionContext, padu: PaduSettings, warehouse: Wa
     # One connection and one transaction: the plan's temporary table of record hashes is saved
     # with the tables it describes, or not at all.
     with warehouse.transaction() as con:
-        plan = plan_persons(con, key, full_requested, record_hashes_sql(RECORD_COLUMNS, STATUS_COLUMNS))
+        staged = {source: staged_run_id(con, source) for source in CONTRACTS}
+        ids_mode, ids_run = con.execute(f"SELECT mode, run_id FROM {PERSON_IDS_STATE}").fetchall()[0]
+        # Tonight's ids step gave ids to the records clustered again only, on the published ids.
+        reassigned = (f"SELECT record_key FROM {REDONE}"
+                      if (ids_mode, ids_run) == (REDONE_IDS_MODE, context.run.run_id) else None)
+        plan = plan_persons(con, key, full_requested,
+                            lambda sources: record_hashes_sql(RECORD_COLUMNS, STATUS_COLUMNS, sources), staged,
+                            reassigned, published_run(padu.published_path))
         table, record_table, households, parents = _person_tables(con, key, plan)
         # A full night writes every row; another deletes and inserts the touched persons' rows only.
         tables = {"persons.persons": table, "persons.household_links": households,
@@ -178,7 +188,7 @@ def persons(context: dg.AssetExecutionContext, padu: PaduSettings, warehouse: Wa
         for name, frame in tables.items():
             (replace_table if plan.full else update_in_place)(con, name, frame)
         replace_table(con, "persons.parent_links", parents)
-        save_state(con, key, plan, table.height, context.run.run_id)
+        save_state(con, key, plan, table.height, context.run.run_id, staged)
         # Counted in DuckDB: the million persons' rows need not leave it.
         totals = con.sql("SELECT count(*) AS persons, sum(troubled_worker::INT) AS troubled, "
                          "sum(trafficking_victim::INT) AS trafficking, sum(bansos_eligible::INT) AS bansos, "

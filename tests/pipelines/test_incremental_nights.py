@@ -16,6 +16,7 @@ import pytest
 
 from assets.sources.contracts import CONTRACTS
 from assets.linkage.diagnostics import LINK_RATE_PERSONS, LINK_RATE_PROVINCES
+from assets.linkage.assets import GONE_CLUSTERS
 from assets.linkage.incremental import RECORD_HASH_KIND
 from assets.linkage.recluster import CLUSTER_STATE
 from assets.persons.delta import PERSONS_STATE, RECORD_STATE
@@ -83,7 +84,7 @@ def nights(tmp_path_factory):
         persons_state = warehouse.read(PERSONS_STATE).row(0, named=True)
         person_tables = {t: published(data, t) for t in PERSON_TABLES}
         staging_state = {source: warehouse.read(state_table(source)).row(0, named=True) for source in CONTRACTS}
-        cluster_tables = {t: warehouse.read(t) for t in CLUSTER_TABLES}
+        cluster_tables = {t: warehouse.read(t) for t in CLUSTER_TABLES + (GONE_CLUSTERS,)}
         cluster_state = warehouse.read(CLUSTER_STATE).row(0, named=True)
         record_hashes, record_state = warehouse.read("linkage.record_hashes"), warehouse.read(RECORD_STATE)
         out.append({
@@ -298,6 +299,17 @@ def test_later_nights_count_cluster_metrics_for_the_persons_clustered_again_as_a
         assert full.height > 0
         # Row for row, in the published order (density, then cluster id).
         assert inc.equals(full), f"night {n['night']}"
+
+
+def test_later_nights_name_the_persons_gone_that_the_diagnostics_delete(nights):
+    # Last night's cluster ids that no record holds tonight, and no other (after merges and deletions).
+    for before, n in zip(nights, nights[1:]):
+        last_night = set(before["cluster_tables"]["linkage.clusters"]["cluster_id"])
+        tonight = set(n["cluster_tables"]["linkage.clusters"]["cluster_id"])
+        gone = n["cluster_tables"][GONE_CLUSTERS]["cluster_id"].to_list()
+        assert len(gone) == len(set(gone)) > 0
+        assert set(gone) == last_night - tonight, f"night {n['night']}"
+    assert nights[0]["cluster_tables"][GONE_CLUSTERS].is_empty()  # a full clustering counts every person
 
 
 def test_later_nights_count_link_rates_for_the_persons_clustered_again_as_a_full_count_does(nights):
@@ -519,6 +531,17 @@ def test_a_night_only_p2mi_delivers_reads_only_its_records_again_and_equals_a_fu
     moved = records["incremental"].filter(pl.col("source").str.starts_with("p2mi"))["delivery_date"].unique()
     assert moved.to_list() == [date.fromisoformat(newest["p2mi_penempatan"].name) + timedelta(days=1)]
     assert partition(published(stores["incremental"], "person_records")) == partition(last["records"])
+    # The persons: DTSEN's and Sekolah Rakyat's records not hashed again, and no person chosen
+    # again (the same records with the same values), as a full computation gives them.
+    state = warehouse_in(stores["incremental"]).read(PERSONS_STATE).row(0, named=True)
+    assert (state["reason"], state["persons_computed"]) == ("unchanged persons kept", 0)
+    inc_records = published(stores["incremental"], "person_records")
+    full_records = published(stores["full"], "person_records")
+    assert canonical(warehouse_in(stores["incremental"]).read(RECORD_STATE), inc_records).equals(
+        canonical(warehouse_in(stores["full"]).read(RECORD_STATE), full_records))
+    for table in PERSON_TABLES:
+        assert canonical(published(stores["incremental"], table), inc_records).equals(
+            canonical(published(stores["full"], table), full_records)), table
     # Nothing delivered since: no source's records are read again.
     result = dg.materialize(ALL_ASSETS, resources=run_resources(landing, stores["incremental"], "test-key"),
                             instance=dg.DagsterInstance.ephemeral())

@@ -99,16 +99,22 @@ def test_keys_on_a_frame_in_memory_match_the_sql_and_keep_the_order():
     assert dict(zip(keyed["record_key"], keyed["block_first_date"])) == keys_of(rows, max_records=1)
 
 
+def nights_table(columns: str, rows: list[tuple]) -> duckdb.DuckDBPyConnection:
+    """A connection with an empty `staging` schema and a table `night` (night INT, `columns`) of `rows`."""
+    con = duckdb.connect()
+    con.execute("CREATE SCHEMA staging")
+    con.execute(f"CREATE TABLE night (night INT, {columns})")
+    con.executemany(f"INSERT INTO night VALUES ({', '.join('?' * len(rows[0]))})", rows)
+    return con
+
+
 def test_the_common_table_updated_in_place_equals_a_full_build_when_a_block_crowds():
     # assets/standardise/assets.update_person_records on two nights of a two-record limit
     from assets.standardise.assets import CONTENT_HASH, update_person_records
 
     keys = [first_date(2)]
-    con = duckdb.connect()
-    con.execute("CREATE SCHEMA staging")
-    con.execute("""CREATE TABLE night (night INT, record_key VARCHAR, name_first_key VARCHAR, birth_date DATE,
-        regency_code VARCHAR, district_code VARCHAR, delivery_date DATE)""")
-    con.executemany("INSERT INTO night VALUES (?, ?, ?, ?, ?, ?, ?)", [
+    con = nights_table("record_key VARCHAR, name_first_key VARCHAR, birth_date DATE, regency_code VARCHAR, "
+                       "district_code VARCHAR, delivery_date DATE", [
         (1, "a", "SITI", "1980-05-02", "3212", "321201", "2026-11-27"),
         (1, "b", "SITI", "1980-05-02", "3301", "330101", "2026-11-27"),
         (1, "c", "BUDI", "1975-01-01", "3212", "321201", "2026-11-27"),
@@ -187,11 +193,8 @@ def test_only_the_named_sources_records_are_brought_up_to_date_and_the_others_ke
     from assets.standardise.assets import CONTENT_HASH, update_person_records
 
     keys = [first_date(2)]
-    con = duckdb.connect()
-    con.execute("CREATE SCHEMA staging")
-    con.execute("""CREATE TABLE night (night INT, source VARCHAR, record_key VARCHAR, name_first_key VARCHAR,
-        birth_date DATE, regency_code VARCHAR, district_code VARCHAR)""")
-    con.executemany("INSERT INTO night VALUES (?, ?, ?, ?, ?, ?, ?)", [
+    con = nights_table("source VARCHAR, record_key VARCHAR, name_first_key VARCHAR, birth_date DATE, "
+                       "regency_code VARCHAR, district_code VARCHAR", [
         (1, "dtsen", "dtsen:a", "SITI", "1980-05-02", "3212", "321201"),
         (1, "p2mi", "p2mi:b", "SITI", "1980-05-02", "3301", "330101"),
         (1, "p2mi", "p2mi:c", "BUDI", "1975-01-01", "3212", "321201"),
