@@ -371,12 +371,14 @@ def linkage_clusters(context: dg.AssetExecutionContext, padu: PaduSettings, ware
     with warehouse.transaction() as con:
         # Tonight's clusters, components and splits; on an incremental night in place of last
         # night's rows of the records clustered again, the others' rows untouched.
+        replaced = pl.DataFrame(schema={"cluster_id": pl.String})  # last night's clusters of the redone records
         if plan.full:
             for name, frame in zip(KEPT_WHERE_THEY_STAND, (result.clusters, result.components, result.splits)):
                 replace_table(con, name, frame)
         else:
             con.register("__redo", plan.redo.to_frame("record_key").to_arrow())
-            replaced = con.sql("SELECT DISTINCT cluster_id FROM linkage.clusters SEMI JOIN __redo USING (record_key)").pl()
+            replaced = con.sql("SELECT DISTINCT cluster_id FROM linkage.clusters "
+                               "SEMI JOIN __redo USING (record_key)").pl()
             con.unregister("__redo")
             replace_rows(con, "linkage.clusters", "record_key", plan.redo, result.clusters)
             replace_rows(con, COMPONENTS, "record_key", plan.redo, result.components)
@@ -385,7 +387,7 @@ def linkage_clusters(context: dg.AssetExecutionContext, padu: PaduSettings, ware
         # again (a kept record keeps its cluster), so it is one of theirs last night. Read by the
         # diagnostics, which keep the other persons' rows (at 1M, finding them among all the
         # clusters took 0.35 s of a night).
-        con.register("__replaced", (pl.DataFrame(schema={"cluster_id": pl.String}) if plan.full else replaced).to_arrow())
+        con.register("__replaced", replaced.to_arrow())
         con.execute(f"CREATE OR REPLACE TABLE {GONE_CLUSTERS} AS "
                     "SELECT cluster_id FROM __replaced ANTI JOIN linkage.clusters USING (cluster_id)")
         con.unregister("__replaced")
