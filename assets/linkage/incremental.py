@@ -231,15 +231,17 @@ def _rule_as(rule: str, side: str, dialect: str) -> str:
     return tree.sql(dialect=dialect)
 
 
-def blocking_partners_sql(blocking_rules: list[str], dialect: str, existing: str, touched: str) -> str | None:
-    """SQL: the records of `existing` (a table, or a parenthesised query) that some blocking rule
-    pairs with a record of `touched` (on either side). Scoring against these gives the same pairs
-    as scoring against all of `existing`, with a fraction of the records. One branch per distinct
-    set of equalities between the two records (DuckDB joins on them), holding the whole rules
-    that share it as one condition: at 1M, a night's 3,108 touched records reach 21,208 others
-    through the whole rules against 175,136 through their equalities alone (a record's lone name
-    against every namesake of any region), and Splink scored them in 0.81 s against 1.04 s. None
-    when a rule has no such equality: every record is a partner."""
+def blocking_partner_keys_sql(blocking_rules: list[str], dialect: str, existing: str, touched: str,
+                              key: str = "record_key") -> str | None:
+    """SQL: the `key` (a column, or `rowid` of a stored table) of the records of `existing` (a
+    table, or a parenthesised query) that some blocking rule pairs with a record of `touched` (on
+    either side). Scoring against these gives the same pairs as scoring against all of
+    `existing`, with a fraction of the records. One branch per distinct set of equalities between
+    the two records (DuckDB joins on them), holding the whole rules that share it as one
+    condition: at 1M, a night's 3,108 touched records reach 21,208 others through the whole rules
+    against 175,136 through their equalities alone (a record's lone name against every namesake of
+    any region), and Splink scored them in 0.81 s against 1.04 s. None when a rule has no such
+    equality: every record is a partner."""
     branches: dict[str, set[str]] = {}
     for rule in blocking_rules:
         equalities = side_equalities(rule, dialect)
@@ -248,12 +250,17 @@ def blocking_partners_sql(blocking_rules: list[str], dialect: str, existing: str
         for side in ("l", "r"):  # the existing record on either side
             joined_on = " AND ".join(sorted(_existing_as(eq, side, dialect) for eq in equalities))
             branches.setdefault(joined_on, set()).add(_rule_as(rule, side, dialect))
-    keys = " UNION ".join(
-        f"SELECT e.record_key FROM {existing} e SEMI JOIN {touched} t ON {joined_on} AND "
+    return " UNION ".join(
+        f"SELECT e.{key} FROM {existing} e SEMI JOIN {touched} t ON {joined_on} AND "
         f"({' OR '.join(f'({rule})' for rule in sorted(rules))})"
         for joined_on, rules in sorted(branches.items())
     )
-    return f"SELECT * FROM {existing} SEMI JOIN ({keys}) k USING (record_key)"
+
+
+def blocking_partners_sql(blocking_rules: list[str], dialect: str, existing: str, touched: str) -> str | None:
+    """SQL: the records of `existing` that `blocking_partner_keys_sql` finds (None: every record)."""
+    keys = blocking_partner_keys_sql(blocking_rules, dialect, existing, touched)
+    return None if keys is None else f"SELECT * FROM {existing} SEMI JOIN ({keys}) k USING (record_key)"
 
 
 def blocking_partners(existing: pl.DataFrame, touched: pl.DataFrame, blocking_rules: list[str],

@@ -130,3 +130,55 @@ def test_in_a_small_population_a_share_is_not_enough():
 def test_the_rules_file_sets_the_twin_rule():
     share, holders = load_rules().twin_name_rule
     assert 0 < share < 0.001 and holders >= 2
+
+
+def test_a_night_that_links_incrementally_looks_for_twins_among_its_touched_pairs_only(tmp_path):
+    # Night 1 finds two twin pairs; on night 2 one twin gets another name, a duplicate row of
+    # another becomes a twin, and a new row is scored with a twin. Looking among the pairs of
+    # the new and changed records, and keeping last night's other twins, finds what a search of
+    # every pair finds; a night on another model searches every pair.
+    from assets.linkage.assets import TWINS, TWINS_STATE, _twins_tonight
+    from assets.warehouse import warehouse_in
+
+    warehouse, rules = warehouse_in(tmp_path), load_rules()
+    names = shares(**{"NAILA PUTRI": 10, "NAILI PUTRI": 10, "FAYAR RAMADAN": 10, "FAYRI RAMADAN": 10,
+                      "DIMAS PRASETYO": 10, "DIMAS PRASETYA": 10})
+    other_card = "3212051108110002"
+    night1 = rows(("dtsen_individu:1", None, "NAILA PUTRI", KK, DAY),
+                  ("dtsen_individu:2", "3212056306120001", "NAILI PUTRI", KK, DAY),
+                  ("dtsen_individu:3", None, "FAYAR RAMADAN", other_card, DAY),
+                  ("dtsen_individu:4", "3212052306120002", "FAYRI RAMADAN", other_card, DAY),
+                  ("dtsen_individu:5", None, "DIMAS PRASETYO", KK, DAY),
+                  ("dtsen_individu:6", None, "DIMAS PRASETYO", KK, DAY))
+    pairs1 = pl.DataFrame({"record_key_l": ["dtsen_individu:1", "dtsen_individu:3", "dtsen_individu:5"],
+                           "record_key_r": ["dtsen_individu:2", "dtsen_individu:4", "dtsen_individu:6"]})
+
+    def night(records: pl.DataFrame, pairs: pl.DataFrame, state: dict, changes: dict, model: str = "m1"):
+        warehouse.write({"staging.person_records": records.select(COLUMNS),
+                         "linkage.record_changes": pl.DataFrame({"record_key": list(changes),
+                                                                 "change": list(changes.values())},
+                                                                schema={"record_key": pl.String, "change": pl.String})})
+        found, state_row, how = _twins_tonight(warehouse, pairs, state, model, {"name_key": names}, rules)
+        warehouse.write({TWINS: found, TWINS_STATE: state_row})
+        return found.rows(), how
+
+    first, how = night(night1, pairs1, {"mode": "full", "run_id": "r1", "previous_run_id": None}, {})
+    assert how == "among all the scored pairs"
+    assert first == [("dtsen_individu:1", "dtsen_individu:2"), ("dtsen_individu:3", "dtsen_individu:4")]
+
+    night2 = pl.concat([night1.filter(~pl.col("record_key").is_in(["dtsen_individu:4", "dtsen_individu:6"])), rows(
+        ("dtsen_individu:4", "3212052306120002", "FAYAR RAMADAN", other_card, DAY),  # one name now: no twins
+        ("dtsen_individu:6", None, "DIMAS PRASETYA", KK, DAY),                        # a twin now
+        ("dtsen_individu:7", None, "NAILA PUTRI", KK, DAY))])                          # new: its twin is row 2
+    pairs2 = pl.concat([pairs1, pl.DataFrame({"record_key_l": ["dtsen_individu:2"],
+                                              "record_key_r": ["dtsen_individu:7"]})])
+    changes = {"dtsen_individu:4": "changed", "dtsen_individu:6": "changed", "dtsen_individu:7": "new"}
+    second, how = night(night2, pairs2, {"mode": "incremental", "run_id": "r2", "previous_run_id": "r1"}, changes)
+    assert how == "among the 3 pairs of new and changed records; 1 kept"
+    whole = twin_cannot_links(pairs2, lambda keys: night2.join(keys, on="record_key", how="semi").select(COLUMNS),
+                              names, *rules.twin_name_rule).rows()
+    assert second == whole == [("dtsen_individu:1", "dtsen_individu:2"), ("dtsen_individu:2", "dtsen_individu:7"),
+                               ("dtsen_individu:5", "dtsen_individu:6")]
+    # Another model (or rule, or code, or a night not built on the twins stored): every pair again.
+    third, how = night(night2, pairs2, {"mode": "incremental", "run_id": "r3", "previous_run_id": "r2"}, {}, "m2")
+    assert (third, how) == (whole, "among all the scored pairs")

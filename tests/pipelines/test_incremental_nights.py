@@ -16,7 +16,7 @@ import pytest
 
 from assets.sources.contracts import CONTRACTS
 from assets.linkage.diagnostics import LINK_RATE_PERSONS, LINK_RATE_PROVINCES
-from assets.linkage.assets import GONE_CLUSTERS
+from assets.linkage.assets import GONE_CLUSTERS, TWINS
 from assets.linkage.incremental import RECORD_HASH_KIND
 from assets.linkage.recluster import CLUSTER_STATE
 from assets.persons.delta import PERSONS_STATE, RECORD_STATE
@@ -95,11 +95,12 @@ def nights(tmp_path_factory):
             "blocking_report": warehouse.read("linkage.blocking_report"),
             "cluster_metrics": warehouse.read("linkage.cluster_metrics"),
             "link_rates": link_rate_tables(warehouse),
-            "record_hashes": record_hashes, "record_state": record_state,
+            "record_hashes": record_hashes, "record_state": record_state, "twins": warehouse.read(TWINS),
             "versions": published_versions(data),
             "full": None if night == 1 else {
                 "record_hashes": warehouse_in(full_data).read("linkage.record_hashes"),
                 "record_state": warehouse_in(full_data).read(RECORD_STATE),
+                "twins": warehouse_in(full_data).read(TWINS),
                 "result": full,
                 "blocking_report": warehouse_in(full_data).read("linkage.blocking_report"),
                 "cluster_metrics": warehouse_in(full_data).read("linkage.cluster_metrics"),
@@ -287,6 +288,18 @@ def test_later_nights_cluster_only_touched_components_and_equal_a_full_clusterin
             inc, full = n["cluster_tables"][table], n["full"]["cluster_tables"][table]
             # cluster and component ids are the smallest record key of each: equal frames, row for row
             assert inc.sort(inc.columns).equals(full.sort(full.columns)), f"night {n['night']}: {table}"
+
+
+def test_later_nights_look_for_twins_among_touched_pairs_and_find_what_a_full_search_finds(nights):
+    assert asset_metadata(nights[0]["result"], ["linkage", "clusters"], "twin_cannot_links_found") == (
+        "among all the scored pairs")
+    for n in nights[1:]:
+        searched = asset_metadata(n["result"], ["linkage", "clusters"], "twin_cannot_links_found")
+        assert searched.startswith("among the ") and "pairs of new and changed records" in searched, searched
+        assert asset_metadata(n["full"]["result"], ["linkage", "clusters"], "twin_cannot_links_found") == (
+            "among all the scored pairs")
+        # (2,000 generated persons hold no twins by the rule: tests/linkage/test_twins.py has them.)
+        assert n["twins"].equals(n["full"]["twins"]), f"night {n['night']}"
 
 
 def test_later_nights_count_cluster_metrics_for_the_persons_clustered_again_as_a_full_count_does(nights):
