@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import resource
 import shutil
 import statistics
@@ -143,6 +144,10 @@ def main(argv: list[str] | None = None) -> int:
         for folder in (incremental, full):
             shutil.rmtree(folder, ignore_errors=True)
             shutil.copytree(night1, folder)
+        # The copies on disk before the nights start, as a store written by last night's run is:
+        # else the night's first checkpoint, which syncs the store's file, writes out the copy
+        # (0.3 s of a P2MI-only 1M night, before stop 35).
+        os.sync()
         if turn % 2 == 0:
             _, inc_s = _run(landing, incremental, instance)
             _, full_s = _run(landing, full, instance, tags={FULL_REBUILD_TAG: "true"})

@@ -63,7 +63,10 @@ def _fresh_ids(run_id: str, first_records: pl.Series, issued: pl.Series) -> list
     hashed = query_frames("SELECT 'P' || upper(sha256(? || '|' || key)[1:16]) AS id FROM __first",
                           {"__first": pl.DataFrame({"key": first_records})}, params=[run_id])["id"]
     ids = hashed.to_list()
-    taken = ~hashed.is_first_distinct() | hashed.is_in(issued.implode())
+    # The issued ids among tonight's, looked up the small way round: a set of the million issued
+    # ids took 0.15 s to build, the few thousand of tonight's 0.01 s.
+    clashing = issued.filter(issued.is_in(hashed.implode()))
+    taken = ~hashed.is_first_distinct() | hashed.is_in(clashing.implode())
     if taken.any():  # never issue an id twice, however unlikely a collision
         tonight = set(hashed.filter(~taken).to_list())
         issued = set(issued.to_list())
