@@ -7,7 +7,7 @@ incremental night; only records whose linkage columns changed are scored again.
 - `record_hashes_sql` / `classify_records`: which records are new, changed, deleted or unchanged
   since the last night (in DuckDB, where the records are).
 - `score_all` (full rebuild) and `score_touched` (new and changed records against the unchanged
-  ones, `predict_between`, and among themselves, `predict_within`): the same pairs, the same scores.
+  ones and among themselves, in one `predict_between`): the same pairs, the same scores.
 - `ModelStore`: trained models, versioned by rules hash and training time, never overwritten.
 
 Scoring runs on the configured backend (assets/linkage/backend.py); the model JSON is always kept
@@ -177,8 +177,11 @@ def ordered_pair_keys() -> list[pl.Expr]:
     ]
 
 
-def _pairs_frame(predictions, keep_columns: list[str] | None) -> pl.DataFrame:
+def _pairs_frame(predictions, keep_columns: list[str] | None, keep: pl.Expr | None = None) -> pl.DataFrame:
+    """Splink's predictions as pairs (`keep`: only those, on Splink's orientation), the smaller key left."""
     pairs = pl.from_arrow(predictions.as_pyarrow_table())
+    if keep is not None:
+        pairs = pairs.filter(keep)
     explain = [c for c in pairs.columns if c.startswith(("gamma_", "mw_")) and c != "mw_prior"]
     pairs = pairs.select(*PAIR_KEYS, "match_weight", "match_probability", *explain)
     pairs = pairs.with_columns(ordered_pair_keys())
@@ -289,25 +292,24 @@ def score_touched(records: pl.DataFrame, touched: list[str] | pl.Series, model_j
 def score_fresh(fresh: pl.DataFrame, existing: pl.DataFrame, model_json: dict,
                 tf_tables: dict[str, pl.DataFrame], threshold: float,
                 backend: LinkageBackend = DUCKDB) -> pl.DataFrame:
-    """The fresh records (new or changed) against the existing ones (`predict_between`) and among
-    themselves (`predict_within`)."""
+    """The fresh records (new or changed) against the existing ones and among themselves: one
+    `predict_between` of the existing and fresh records (left) with the fresh ones (right), of
+    whose fresh-fresh pairs the one with the smaller key left is kept (the pair and orientation
+    `predict_within` scores; a record with itself has no smaller key). DuckDB planned each
+    call's blocking of 37 rules in 0.2 s: on a P2MI-only 1M night, 0.78 s against 1.07 s for
+    `predict_between` and `predict_within`, the same pairs and weights."""
     if fresh.is_empty():
         return pl.DataFrame()
-    # predict_within on a single frame needs an explicit source_dataset column (Splink 5).
+    # Role tables need an explicit source_dataset column (Splink 5).
     fresh = fresh.with_columns(pl.lit("person_records").alias("source_dataset"))
     existing = existing.with_columns(pl.lit("person_records").alias("source_dataset"))
-    frames = {"existing_records": existing, "touched_records": fresh}
+    frames = {"existing_records": pl.concat([existing, fresh]), "touched_records": fresh}
     with make_db_api(backend) as db_api:
         linker, tables = scoring_linker(frames, model_json, tf_tables, db_api, backend)
-        parts = []
-        if existing.height:
-            between = linker.inference.predict_between(
-                tables["existing_records"], tables["touched_records"], threshold_match_probability=threshold
-            )
-            parts.append(_pairs_frame(between, None))
-        within = linker.inference.predict_within(tables["touched_records"], threshold_match_probability=threshold)
-        parts.append(_pairs_frame(within, None))
-    return pl.concat(parts, how="diagonal_relaxed")
+        between = linker.inference.predict_between(
+            tables["existing_records"], tables["touched_records"], threshold_match_probability=threshold)
+        fresh_left = pl.col("record_key_l").is_in(fresh["record_key"].implode())
+        return _pairs_frame(between, None, ~fresh_left | (pl.col("record_key_l") < pl.col("record_key_r")))
 
 
 # The stored pairs with a record of `__gone` (registered: changed and deleted records) on either side.

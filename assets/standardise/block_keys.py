@@ -136,12 +136,13 @@ def recount_capped_keys(con, table: str, keys: list[CappedKey], touched: str) ->
     for key in keys:
         block = _block_of(key)
         # The stored key rides along, so that only the keys that moved are joined back to the
-        # table (the touched blocks of the name-only key hold most records at 1M).
-        inside = (f"(SELECT * EXCLUDE ({names}), {key.name} AS __stored FROM {table} WHERE {block} IN "
-                  f"(SELECT {key.name} FROM {touched} WHERE {key.name} IS NOT NULL))")
-        counted = (f"SELECT record_key, {key.name} FROM ({with_capped_keys([key], inside)}) "
+        # table (the touched blocks of the name-only key hold most records at 1M), by row id: on
+        # their record keys the twelve keys' updates took 0.46 s at 1M, on row ids 0.31 s.
+        inside = (f"(SELECT * EXCLUDE ({names}), {key.name} AS __stored, rowid AS __row FROM {table} "
+                  f"WHERE {block} IN (SELECT {key.name} FROM {touched} WHERE {key.name} IS NOT NULL))")
+        counted = (f"SELECT __row, {key.name} FROM ({with_capped_keys([key], inside)}) "
                    f"WHERE {key.name} IS DISTINCT FROM __stored")
         moved += con.execute(
-            f"UPDATE {table} p SET {key.name} = c.{key.name} FROM ({counted}) c WHERE c.record_key = p.record_key"
+            f"UPDATE {table} p SET {key.name} = c.{key.name} FROM ({counted}) c WHERE p.rowid = c.__row"
         ).fetchone()[0]
     return moved
