@@ -37,13 +37,16 @@ def ingest_fingerprint() -> str:
     return code_fingerprint(sorted(Path(__file__).parent.glob("*.py")), ("polars", "fastexcel", "numpy"))
 
 
-def stored_delivery(warehouse: Warehouse, source: str) -> str | None:
-    """The digest of the delivery in the raw tables, if they were read by tonight's code."""
+def stored_delivery(warehouse: Warehouse, source: str) -> tuple[str | None, str | None]:
+    """The digest and stamp of the delivery in the raw tables, if they were read by tonight's code
+    (a state from before stamps were kept has none)."""
     tables = (f"raw.{source}", quarantine_table(source), ledger_table(source), ingest_state_table(source))
     if not all(warehouse.exists(t) for t in tables):
-        return None
+        return None, None
     state = warehouse.read(ingest_state_table(source)).row(0, named=True)
-    return state["digest"] if state["fingerprint"] == ingest_fingerprint() else None
+    if state["fingerprint"] != ingest_fingerprint():
+        return None, None
+    return state["digest"], state.get("stamp")
 
 
 def build_raw_asset(contract: SourceContract) -> dg.AssetsDefinition:
@@ -66,8 +69,9 @@ def build_raw_asset(contract: SourceContract) -> dg.AssetsDefinition:
     def raw_source(context: dg.AssetExecutionContext, padu: PaduSettings, warehouse: Warehouse):
         # A delivery already in the raw tables, byte for byte and read by the same code, is not
         # read again (DTSEN and Sekolah Rakyat deliver far less often than nightly).
-        kept_digest = None if full_rebuild_requested(context) else stored_delivery(warehouse, contract.name)
-        result = ingest_source(padu.landing_path, contract, stored_digest=kept_digest)
+        kept_digest, kept_stamp = (None, None) if full_rebuild_requested(context) else stored_delivery(
+            warehouse, contract.name)
+        result = ingest_source(padu.landing_path, contract, stored_digest=kept_digest, stored_stamp=kept_stamp)
         for note in result.notes:
             context.log.warning(note)
         for label, reason in result.rejected:
@@ -85,8 +89,9 @@ def build_raw_asset(contract: SourceContract) -> dg.AssetsDefinition:
                 ledger_table(contract.name): result.ledger,
                 ingest_state_table(contract.name): pl.DataFrame({
                     "delivery": [result.delivery.label if result.delivery else None], "digest": [result.digest],
-                    "fingerprint": [ingest_fingerprint()], "run_id": [context.run.run_id],
-                }, schema={"delivery": pl.String, "digest": pl.String, "fingerprint": pl.String, "run_id": pl.String}),
+                    "stamp": [result.stamp], "fingerprint": [ingest_fingerprint()], "run_id": [context.run.run_id],
+                }, schema={"delivery": pl.String, "digest": pl.String, "stamp": pl.String, "fingerprint": pl.String,
+                           "run_id": pl.String}),
             }
             with warehouse.transaction() as con:
                 # A delivery is a full snapshot, mostly last night's rows: the raw table is updated

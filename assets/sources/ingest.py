@@ -11,7 +11,7 @@ from pathlib import Path
 import polars as pl
 
 from assets.sources.contracts import SourceContract
-from assets.sources.deliveries import Delivery, delivery_digest, scan_source
+from assets.sources.deliveries import Delivery, delivery_digest, delivery_stamp, scan_source
 from assets.sources.quarantine import REASON, RULE, row_content_hash, split_rows
 from assets.sources.readers import FILE, ROW_NUMBER, DeliveryFileError, read_delivery_file
 
@@ -50,6 +50,7 @@ class IngestResult:
     rejected: list[tuple[str, str]] = field(default_factory=list)  # (delivery label, reason)
     notes: list[str] = field(default_factory=list)
     digest: str | None = None  # of the delivery's files (deliveries.delivery_digest)
+    stamp: str | None = None  # their names, sizes and times (deliveries.delivery_stamp)
     # The delivery is the one already in the raw tables, byte for byte: nothing was read, and
     # accepted, quarantined and ledger are empty (the stored tables hold them).
     unchanged: bool = False
@@ -113,10 +114,12 @@ def _record_json(frame: pl.DataFrame, columns: list[str]) -> pl.Expr:
     return pl.struct(columns).struct.json_encode().alias("record") if columns else pl.lit(None, pl.String).alias("record")
 
 
-def ingest_source(landing_dir: Path, contract: SourceContract, stored_digest: str | None = None) -> IngestResult:
+def ingest_source(landing_dir: Path, contract: SourceContract, stored_digest: str | None = None,
+                  stored_stamp: str | None = None) -> IngestResult:
     """The newest complete delivery that can be read, split into accepted and quarantined rows;
     or, when it is byte for byte the delivery of `stored_digest` (the one in the raw tables), an
-    `unchanged` result without reading it."""
+    `unchanged` result without reading it. Where the delivery's files have `stored_stamp`
+    (deliveries.delivery_stamp, stored with the digest), the digest is not computed again."""
     deliveries, notes = scan_source(landing_dir, contract.name)
     rejected: list[tuple[str, str]] = []
     for delivery in deliveries:
@@ -125,10 +128,12 @@ def ingest_source(landing_dir: Path, contract: SourceContract, stored_digest: st
             continue
         for skipped in delivery.skipped_files:
             notes.append(f"skipped {delivery.label}/{skipped.name}: not a data file")
-        digest = delivery_digest(delivery)
+        stamp = delivery_stamp(delivery)
+        digest = stored_digest if stored_digest and stamp == stored_stamp else delivery_digest(delivery)
         if digest == stored_digest:
             return IngestResult(contract.name, delivery, empty_accepted(contract), empty_quarantine(),
-                                pl.DataFrame(schema=LEDGER_SCHEMA), rejected, notes, digest, unchanged=True)
+                                pl.DataFrame(schema=LEDGER_SCHEMA), rejected, notes, digest, stamp,
+                                unchanged=True)
         try:
             rows, bad_rows, read_counts, read_notes = _read_delivery(delivery, landing_dir, contract)
         except DeliveryFileError as exc:
@@ -136,7 +141,7 @@ def ingest_source(landing_dir: Path, contract: SourceContract, stored_digest: st
             continue
         notes.extend(read_notes)
         result = _split(contract, delivery, rows, bad_rows, read_counts, rejected, notes)
-        result.digest = digest
+        result.digest, result.stamp = digest, stamp
         return result
     if not rejected:
         notes.append(f"no complete delivery of {contract.name}: the source is empty for this run")

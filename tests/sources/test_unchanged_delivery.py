@@ -87,3 +87,26 @@ def test_new_reading_code_or_a_full_rebuild_reads_the_same_delivery_again(tmp_pa
     assert _metadata(changed_code, ["staging", SOURCE], "staging_reason") == "unchanged rows kept"
     assert _metadata(_run(landing, data, instance), ["raw", SOURCE], "ingest") == \
         "the delivery already ingested: kept"
+
+
+def test_files_as_they_were_are_not_hashed_again_and_a_file_written_again_is(tmp_path, landing, monkeypatch):
+    data, instance = tmp_path / "data", dg.DagsterInstance.ephemeral()
+    _run(landing, data, instance)
+    import assets.sources.ingest as ingest
+
+    hashed = []
+    digest = ingest.delivery_digest
+    monkeypatch.setattr(ingest, "delivery_digest", lambda delivery: hashed.append(delivery.label) or digest(delivery))
+    kept = _run(landing, data, instance)
+    assert hashed == []  # every file has the name, size and times of the delivery ingested
+    assert _metadata(kept, ["raw", SOURCE], "ingest") == "the delivery already ingested: kept"
+
+    # One value written over in place, the file's size unchanged: its times are new, so the files
+    # are hashed, and the delivery, no longer the one ingested, is read.
+    [part, *_] = sorted((landing / SOURCE / "2026-11-27").glob("*.csv"))
+    text = part.read_bytes()
+    digit = text.index(b"3", text.index(b"\n") + 1)
+    part.write_bytes(text[:digit] + b"4" + text[digit + 1:])
+    changed = _run(landing, data, instance)
+    assert hashed == [f"{SOURCE}/2026-11-27"]
+    assert _metadata(changed, ["raw", SOURCE], "ingest") == "read tonight"
