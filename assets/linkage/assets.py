@@ -42,6 +42,9 @@ KEPT_WHERE_THEY_STAND = ("linkage.clusters", COMPONENTS, "linkage.cluster_splits
 # Last night's cluster ids no record holds tonight (written by an incremental clustering; empty
 # after a full one, whose diagnostics count every person again).
 GONE_CLUSTERS = "linkage.clusters_gone"
+# Tonight's clusters of the records clustered again (written with GONE_CLUSTERS; empty after a full
+# clustering): the persons an incremental night's diagnostics count again.
+REMADE_CLUSTERS_TABLE = "linkage.clusters_remade"
 
 
 RETRAIN_TAG = "padu/retrain"
@@ -432,6 +435,11 @@ def linkage_clusters(context: dg.AssetExecutionContext, padu: PaduSettings, ware
         con.execute(f"CREATE OR REPLACE TABLE {GONE_CLUSTERS} AS "
                     "SELECT cluster_id FROM __replaced ANTI JOIN linkage.clusters USING (cluster_id)")
         con.unregister("__replaced")
+        # A cluster made tonight holds records clustered again only (components are clustered
+        # again whole). Named once here, not found by the diagnostics among 1.3M records each
+        # time they count (0.04 s a query, six queries).
+        replace_table(con, REMADE_CLUSTERS_TABLE, result.clusters.select("cluster_id").unique().sort("cluster_id")
+                      if not plan.full else result.clusters.select("cluster_id").clear())
         sizes = con.sql("SELECT size, count(*) AS clusters FROM (SELECT count(*) AS size FROM linkage.clusters "
                         "GROUP BY cluster_id) GROUP BY size ORDER BY size").pl()
         # What tonight made of each queued pair without an answer: one person or two (a pair with
@@ -561,7 +569,7 @@ PAIR_COLUMNS = ["record_key_l", "record_key_r", "match_probability"]
 
 
 # The persons tonight's clustering made again: a cluster holding a record it clustered again.
-REMADE_CLUSTERS = f"SELECT DISTINCT cluster_id FROM linkage.clusters SEMI JOIN {REDONE} USING (record_key)"
+REMADE_CLUSTERS = f"SELECT cluster_id FROM {REMADE_CLUSTERS_TABLE}"
 
 
 def _stored_metrics_built_on(warehouse: Warehouse, state: dict) -> dict | None:
@@ -570,7 +578,7 @@ def _stored_metrics_built_on(warehouse: Warehouse, state: dict) -> dict | None:
     components again on top of that clustering; None when every person must be counted again."""
     stored = warehouse.read(METRICS_STATE).row(0, named=True) if warehouse.exists(METRICS_STATE) else {}
     built_on = state["mode"] == "incremental" and stored.get("clustering_run_id") == state.get("built_on_run_id")
-    return stored if built_on and warehouse.exists(GONE_CLUSTERS) else None
+    return stored if built_on and warehouse.exists(GONE_CLUSTERS) and warehouse.exists(REMADE_CLUSTERS_TABLE) else None
 
 
 def _cluster_metrics_tonight(warehouse: Warehouse, stored: dict | None,

@@ -7,7 +7,9 @@ import warnings
 
 import polars as pl
 
-from assets.linkage.assets import GONE_CLUSTERS, METRICS_STATE, _cluster_metrics_tonight, _stored_metrics_built_on
+from assets.linkage.assets import (
+    GONE_CLUSTERS, METRICS_STATE, REMADE_CLUSTERS_TABLE, _cluster_metrics_tonight, _stored_metrics_built_on,
+)
 from assets.linkage.diagnostics import (
     blocking_recount_reason, blocking_report, cluster_metrics, link_rates, model_charts,
     model_charts_of,
@@ -156,6 +158,8 @@ def test_cluster_metrics_of_an_incremental_night_keep_untouched_persons_and_drop
     # A clustering from before it named the persons gone: every person is counted again.
     assert _stored_metrics_built_on(warehouse, state) is None
     warehouse.write({GONE_CLUSTERS: pl.DataFrame({"cluster_id": ["a1"]})})  # as the clustering writes it
+    assert _stored_metrics_built_on(warehouse, state) is None  # nor the persons made again
+    warehouse.write({REMADE_CLUSTERS_TABLE: pl.DataFrame({"cluster_id": ["a2", "b1"]})})
     metrics, counted = _cluster_metrics_tonight(warehouse, _stored_metrics_built_on(warehouse, state), 0.95)
     assert counted.startswith("tonight for the 1 persons")
     assert metrics.select("cluster_id", "size", "edges", "weakest_edge").rows() == [
