@@ -334,7 +334,8 @@ def _twins_tonight(warehouse: Warehouse, pairs: pl.DataFrame, linkage_state: dic
     "(`thresholds.thin_record_cluster_match_probability`); twins on one "
     "card whose NIK is missing are kept apart (assets/linkage/twins.py). "
     "Also writes `linkage.components`, `linkage.cluster_splits`, `linkage.cluster_constraints`, "
-    "`linkage.cluster_state` and the clerical review queue (`linkage.review_queue`, "
+    "`linkage.cluster_state`, the twins found (`linkage.twin_links`), the persons made again and those "
+    "gone (`linkage.clusters_remade`, `linkage.clusters_gone`) and the clerical review queue (`linkage.review_queue`, "
     "`$PADU_DATA_DIR/review/queue.csv`).",
     kinds={"splink", "duckdb"},
     check_specs=[dg.AssetCheckSpec(
