@@ -283,11 +283,12 @@ TWINS = "linkage.twin_links"
 TWINS_STATE = "linkage.twin_links_state"
 
 
-def _twins_tonight(warehouse: Warehouse, pairs: pl.DataFrame, linkage_state: dict, model_id: str,
-                   tf_tables: dict[str, pl.DataFrame], rules: LinkageRules) -> tuple[pl.DataFrame, pl.DataFrame, str]:
-    """`twin_cannot_links` of tonight's pairs, its state row, and how it was found. A pair is twins
-    or not by its two records alone (twins.COLUMNS, all of them hashed into the record hash) and
-    the model's frozen name shares. So when tonight's pairs are last night's with the pairs of new,
+def _twins_tonight(warehouse: Warehouse, pairs: pl.DataFrame, linkage_state: dict, changes: pl.DataFrame,
+                   model_id: str, tf_tables: dict[str, pl.DataFrame],
+                   rules: LinkageRules) -> tuple[pl.DataFrame, pl.DataFrame, str]:
+    """`twin_cannot_links` of tonight's pairs (changes: `linkage.record_changes`), its state row,
+    and how it was found. A pair is twins or not by its two records alone (twins.COLUMNS, all of
+    them hashed into the record hash) and the model's frozen name shares. So when tonight's pairs are last night's with the pairs of new,
     changed and deleted records taken out and those of the new and changed ones scored again, and
     the model, rule and code are last night's, last night's twins stay but for those of a changed
     or deleted record, and only the scored pairs of the new and changed records are looked at: at
@@ -307,7 +308,6 @@ def _twins_tonight(warehouse: Warehouse, pairs: pl.DataFrame, linkage_state: dic
     builds_on = linkage_state["mode"] == "incremental" and all(stored.get(k) == v for k, v in same.items())
     if not (builds_on and warehouse.exists(TWINS)):
         return find(pairs), state, "among all the scored pairs"
-    changes = warehouse.read("linkage.record_changes")
     changed = changes["record_key"].implode()
     touched = changes.filter(pl.col("change") != "deleted")["record_key"].implode()
     kept = warehouse.read(TWINS).filter(~pl.col("record_key_l").is_in(changed),
@@ -355,8 +355,9 @@ def linkage_clusters(context: dg.AssetExecutionContext, padu: PaduSettings, ware
     reviewed_matches, cannot_links = constraints_from_answers(answers)
     must_links = pl.concat([stated, reviewed_matches], how="vertical_relaxed")
     stated_or_reviewed = must_links.select(PAIR_KEYS)
-    twins_scored, twins_state, twins_counted = _twins_tonight(warehouse, pairs, linkage_state, run["model_id"],
-                                                              tf_tables, rules)
+    changes = warehouse.read("linkage.record_changes")
+    twins_scored, twins_state, twins_counted = _twins_tonight(warehouse, pairs, linkage_state, changes,
+                                                              run["model_id"], tf_tables, rules)
     twins = twins_scored.join(must_links.select(PAIR_KEYS), on=PAIR_KEYS, how="anti")
     cannot_links = cannot_links | frozenset(twins.iter_rows())
     # Pairs with a thin record below their own threshold are no edges (model.held_back).
@@ -386,7 +387,7 @@ def linkage_clusters(context: dg.AssetExecutionContext, padu: PaduSettings, ware
         warehouse.exists(t) for t in KEPT_WHERE_THEY_STAND)
     plan = plan_clustering(
         previous[CLUSTER_STATE].row(0, named=True) if complete else None,
-        linkage_state, warehouse.read("linkage.record_changes"),
+        linkage_state, changes,
         pairs.filter(pl.col("match_probability") >= rules.cluster_threshold), constraints,
         previous[CONSTRAINTS], previous[COMPONENTS],
     )

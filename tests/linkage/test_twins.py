@@ -158,7 +158,8 @@ def test_a_night_that_links_incrementally_looks_for_twins_among_its_touched_pair
                          "linkage.record_changes": pl.DataFrame({"record_key": list(changes),
                                                                  "change": list(changes.values())},
                                                                 schema={"record_key": pl.String, "change": pl.String})})
-        found, state_row, how = _twins_tonight(warehouse, pairs, state, model, {"name_key": names}, rules)
+        found, state_row, how = _twins_tonight(warehouse, pairs, state, warehouse.read("linkage.record_changes"),
+                                               model, {"name_key": names}, rules)
         warehouse.write({TWINS: found, TWINS_STATE: state_row})
         return found.rows(), how
 
