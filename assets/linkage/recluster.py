@@ -28,6 +28,7 @@ pairs that tonight's linkage built on (a run that stopped between the pairs and 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -152,15 +153,26 @@ class ClusterPlan:
     redo: pl.Series | None = None
 
 
+def components_in(components: pl.DataFrame) -> Callable[[pl.Series], pl.Series]:
+    """`plan_clustering`'s `components_of` over a frame of last night's components (record_key,
+    component_id)."""
+    def of(seeds: pl.Series) -> pl.Series:
+        theirs = components.filter(pl.col("record_key").is_in(seeds.implode()))["component_id"]
+        return components.filter(pl.col("component_id").is_in(theirs.implode()))["record_key"]
+    return of
+
+
 def plan_clustering(previous_state: dict | None, linkage_state: dict, changes: pl.DataFrame,
                     strong_pairs: pl.DataFrame, constraints: pl.DataFrame,
-                    previous_constraints: pl.DataFrame | None, previous_components: pl.DataFrame | None) -> ClusterPlan:
+                    previous_constraints: pl.DataFrame | None,
+                    components_of: Callable[[pl.Series], pl.Series] | None) -> ClusterPlan:
     """previous_state: last clustering's row of CLUSTER_STATE; linkage_state: tonight's
     `linkage.state`; changes: `linkage.record_changes`; strong_pairs: tonight's pairs at the
-    cluster threshold (record keys)."""
+    cluster threshold (record keys); components_of: the records of last night's components that
+    hold any of the given records (None: no components were kept)."""
     if linkage_state["mode"] != "incremental":
         return ClusterPlan(True, "linkage scored every pair tonight")
-    if previous_state is None or previous_constraints is None or previous_components is None:
+    if previous_state is None or previous_constraints is None or components_of is None:
         return ClusterPlan(True, "no previous clustering")
     if previous_state["fingerprint"] != clustering_fingerprint():
         return ClusterPlan(True, "the clustering code changed")
@@ -175,11 +187,7 @@ def plan_clustering(previous_state: dict | None, linkage_state: dict, changes: p
     moved = pl.concat([constraints.join(previous_constraints, on=[*PAIR_KEYS, "kind"], how="anti"),
                        previous_constraints.join(constraints, on=[*PAIR_KEYS, "kind"], how="anti")])
     seeds = pl.concat([changes["record_key"], partners, moved["record_key_l"], moved["record_key_r"]]).unique()
-    their_components = previous_components.filter(pl.col("record_key").is_in(seeds.implode()))["component_id"]
-    redo = pl.concat([
-        seeds,
-        previous_components.filter(pl.col("component_id").is_in(their_components.implode()))["record_key"],
-    ]).unique().sort()
+    redo = pl.concat([seeds, components_of(seeds)]).unique().sort()
     return ClusterPlan(False, "unchanged components kept", redo)
 
 

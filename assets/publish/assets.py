@@ -6,7 +6,7 @@ import polars as pl
 from assets.linkage.rules import load_rules
 from assets.sources.assets import ledger_table
 from assets.sources.contracts import CONTRACTS
-from assets.persons.delta import PERSONS_STATE, TOUCHED_TABLE
+from assets.persons.delta import PERSONS_STATE, TONIGHT_ROWS, TOUCHED_TABLE
 from assets.publish.store import (
     DATABASE_FILE, PUBLISHED, RowChanges, publish_changes, publish_tables, published_run, read_published,
 )
@@ -122,8 +122,7 @@ def _publish_changes(context: dg.AssetExecutionContext, padu: PaduSettings, ware
         for name, source in PER_PERSON.items():
             # The touched persons include those gone tonight (persons/delta.save_state).
             con.execute(f'DELETE FROM {PUBLISHED}."{name}" WHERE person_id IN ({touched})')
-            con.execute(f'INSERT INTO {PUBLISHED}."{name}" BY NAME SELECT * FROM {source} '
-                        f"WHERE person_id IN ({touched})")
+            con.execute(f'INSERT INTO {PUBLISHED}."{name}" BY NAME SELECT * FROM {TONIGHT_ROWS[source]}')
         # The events table is the whole history: a re-run of the same run does not repeat it.
         con.execute(f"DELETE FROM {PUBLISHED}.person_id_events WHERE run_id IN ({tonight})")
         con.execute(f"INSERT INTO {PUBLISHED}.person_id_events BY NAME SELECT * FROM persons.person_id_events")
@@ -133,8 +132,9 @@ def _publish_changes(context: dg.AssetExecutionContext, padu: PaduSettings, ware
             con.unregister("__table")
 
     # What update does to the large tables, so that their Parquet files are patched, not read out.
-    row_changes = {name: RowChanges("person_id", touched, touched) for name in PER_PERSON} | {
-        "person_id_events": RowChanges("run_id", tonight, tonight)}
+    row_changes = {name: RowChanges("person_id", touched, f"SELECT * FROM {TONIGHT_ROWS[source]}")
+                   for name, source in PER_PERSON.items()} | {
+        "person_id_events": RowChanges("run_id", tonight, "SELECT * FROM persons.person_id_events")}
     with warehouse.connect() as con:
         return publish_changes(con, padu.published_path, context.run.run_id, update, list(PUBLISHED_TABLES),
                                row_changes)

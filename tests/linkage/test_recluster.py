@@ -15,7 +15,7 @@ import pytest
 
 from assets.sources.contracts import CONTRACTS
 from assets.standardise.delta import state_table
-from assets.linkage.recluster import CLUSTER_STATE, PAIR_KEYS, constraint_table, plan_clustering
+from assets.linkage.recluster import CLUSTER_STATE, PAIR_KEYS, components_in, constraint_table, plan_clustering
 from assets.linkage.review import ANSWER_COLUMNS, pair_id
 from assets.warehouse import FULL_REBUILD_TAG, Warehouse, run_resources, warehouse_in
 from pipelines.definitions import ALL_ASSETS
@@ -115,10 +115,10 @@ def test_a_reviewers_non_match_splits_that_night_and_the_split_is_kept(nights):
 
 
 def test_plan_takes_whole_components_of_every_seed():
-    previous_components = pl.DataFrame({
+    previous_components = components_in(pl.DataFrame({
         "record_key": ["a", "b", "c", "d", "e", "f", "g"],
         "component_id": ["a", "a", "a", "d", "d", "f", "g"],
-    })
+    }))
     constraints = constraint_table(pl.DataFrame({"record_key_l": ["g"], "record_key_r": ["f"]}), frozenset())
     previous_constraints = constraint_table(pl.DataFrame(schema={k: pl.String for k in PAIR_KEYS}), frozenset())
     state = {"fingerprint": None, "pairs_run_id": "r1", "model_id": "m"}

@@ -8,7 +8,7 @@ from __future__ import annotations
 import polars as pl
 
 from assets.linkage import recluster
-from assets.linkage.recluster import PAIR_KEYS, constraint_table, plan_clustering
+from assets.linkage.recluster import PAIR_KEYS, components_in, constraint_table, plan_clustering
 from assets.linkage.rules import load_rules
 from assets.linkage.model import held_back
 from assets.linkage.sole_candidates import LONE_PERSON_REASON, REASON, lone_person_links, sole_candidate_links
@@ -91,7 +91,7 @@ def clustered_again(night1: pl.DataFrame, night2: pl.DataFrame, tonight: pl.Data
         pl.DataFrame({"record_key": [new_record], "change": ["new"]}),
         tonight.filter(pl.col("match_probability") >= edge_threshold).select(PAIR_KEYS),
         as_constraints(night2), as_constraints(night1),
-        pl.DataFrame({"record_key": list(components), "component_id": list(components.values())}),
+        components_in(pl.DataFrame({"record_key": list(components), "component_id": list(components.values())})),
     )
     assert not plan.full
     return plan.redo.to_list()

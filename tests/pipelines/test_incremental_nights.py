@@ -22,7 +22,8 @@ from assets.linkage.recluster import CLUSTER_STATE
 from assets.persons.delta import PERSONS_STATE, RECORD_STATE
 from assets.publish.assets import PUBLISHED_TABLES
 from assets.publish.store import DATABASE_FILE, MANIFEST_FILE
-from assets.standardise.delta import state_table
+from assets.standardise.assets import REMADE_GEN
+from assets.standardise.delta import STAGED_GEN, state_table
 from assets.warehouse import FULL_REBUILD_TAG, run_resources, warehouse_in
 from pipelines.definitions import ALL_ASSETS
 from synthetic.nights import generate_night
@@ -153,6 +154,12 @@ def test_later_nights_stage_only_new_and_changed_rows_and_equal_a_full_staging(n
             # stands, the table is in another order): tonight's file and row number included
             order = ["_file", "_row_number"]
             staged, full = n["staged"][source], n["full"]["staged"][source]
+            # the rows staged tonight carry tonight's staging generation, the kept ones an older one
+            generations = staged[STAGED_GEN]
+            if state["rows_staged"]:
+                assert (generations == generations.max()).sum() == state["rows_staged"], source
+            assert full[STAGED_GEN].n_unique() == 1  # a full staging: one generation
+            staged, full = staged.drop(STAGED_GEN), full.drop(STAGED_GEN)
             assert staged.columns == full.columns and staged.height == full.height
             assert staged.sort(order).equals(full.sort(order)), f"night {n['night']}: {source} differs"
 
@@ -176,10 +183,17 @@ def test_later_nights_update_the_common_linkage_table_where_it_stands_to_a_full_
         written = asset_metadata(n["result"], ["staging", "person_records"], "table_written")
         # every source delivered: every source's records brought up to date
         assert written.startswith(f"in place ({', '.join(CONTRACTS)}): ") and " 0 rows inserted" not in written
+        # only the records staged again (and their DTSEN families, the cases) were made again
+        compared = int(written.split("; ")[-1].removesuffix(" records compared"))
+        assert 0 < compared < n["raw"]["person_records"].height / 4, written
         assert asset_metadata(n["full"]["result"], ["staging", "person_records"], "table_written") == "whole"
         records, full = n["raw"]["person_records"], n["full"]["raw"]["person_records"]
         assert records.columns == full.columns and records.height == full.height
+        # the rows written tonight carry tonight's generation: the records compared that differ
+        assert 0 < (records[REMADE_GEN] == records[REMADE_GEN].max()).sum() <= compared
+        assert full[REMADE_GEN].n_unique() == 1
         # blocking keys recounted over tonight's records included
+        records, full = records.drop(REMADE_GEN), full.drop(REMADE_GEN)
         assert records.sort("record_key").equals(full.sort("record_key")), f"night {n['night']}"
 
 
@@ -208,6 +222,11 @@ def canonical(table: pl.DataFrame, records: pl.DataFrame) -> pl.DataFrame:
 
 
 def test_later_nights_choose_only_touched_persons_and_equal_a_full_computation(nights):
+    # every source delivered: each one's records compared from what was written since last night
+    assert asset_metadata(nights[0]["result"], ["persons", "persons"], "records_compared") == "every record"
+    for n in nights[1:]:
+        assert asset_metadata(n["result"], ["persons", "persons"], "records_compared") == (
+            f"written since last night: {', '.join(CONTRACTS)}; all: none")
     for n in nights[1:]:
         state = n["persons_state"]
         persons = n["person_tables"]["persons"].height
@@ -288,6 +307,11 @@ def test_later_nights_cluster_only_touched_components_and_equal_a_full_clusterin
             inc, full = n["cluster_tables"][table], n["full"]["cluster_tables"][table]
             # cluster and component ids are the smallest record key of each: equal frames, row for row
             assert inc.sort(inc.columns).equals(full.sort(full.columns)), f"night {n['night']}: {table}"
+        # Clusters per size counted from last night's counts and the clusters replaced and made,
+        # as a count over every cluster gives.
+        for name in ("cluster_sizes", "clusters", "largest_cluster", "dagster/row_count"):
+            assert asset_metadata(n["result"], ["linkage", "clusters"], name) == (
+                asset_metadata(n["full"]["result"], ["linkage", "clusters"], name)), name
 
 
 def test_later_nights_look_for_twins_among_touched_pairs_and_find_what_a_full_search_finds(nights):
@@ -360,6 +384,12 @@ def test_later_nights_assign_ids_to_redone_records_only_with_the_events_of_a_ful
         assert asset_metadata(n["full"]["result"], ["persons", "person_ids"], "person_ids_mode").startswith("full")
         assert asset_metadata(n["full"]["result"], ["persons", "person_ids"], "records_assigned_tonight") == (
             n["records"].height)
+        # Persons counted from last night's count and the redone records' ids, as a full count gives.
+        assert asset_metadata(n["result"], ["persons", "person_ids"], "persons") == n["records"]["person_id"].n_unique()
+        assert asset_metadata(n["full"]["result"], ["persons", "person_ids"], "persons") == (
+            n["full"]["records"]["person_id"].n_unique())
+        kept = n["records"].join(nights[n["night"] - 2]["records"], on=["source", "source_record_id", "person_id"])
+        assert asset_metadata(n["result"], ["persons", "person_ids"], "records_keeping_their_id") == kept.height
         # The same events, record for record and pair for pair; a new id hashes the run id, so the
         # ids issued tonight are compared through the records they were issued to.
         old_ids = set(nights[n["night"] - 2]["records"]["person_id"].to_list())
@@ -538,7 +568,7 @@ def test_a_night_only_p2mi_delivers_reads_only_its_records_again_and_equals_a_fu
         written = asset_metadata(result, ["staging", "person_records"], "table_written")
         if name == "incremental":
             assert written.startswith("in place (p2mi_penempatan, p2mi_kasus): 0 rows inserted, 0 deleted"), written
-    records = {name: warehouse_in(data).read("staging.person_records").sort("record_key")
+    records = {name: warehouse_in(data).read("staging.person_records").sort("record_key").drop(REMADE_GEN)
                for name, data in stores.items()}
     assert records["incremental"].equals(records["full"].select(records["incremental"].columns))
     moved = records["incremental"].filter(pl.col("source").str.starts_with("p2mi"))["delivery_date"].unique()
@@ -560,5 +590,5 @@ def test_a_night_only_p2mi_delivers_reads_only_its_records_again_and_equals_a_fu
                             instance=dg.DagsterInstance.ephemeral())
     assert asset_metadata(result, ["staging", "person_records"], "table_written") == (
         "kept: no source's staged rows changed")
-    assert warehouse_in(stores["incremental"]).read("staging.person_records").sort("record_key").equals(
-        records["incremental"])
+    assert warehouse_in(stores["incremental"]).read("staging.person_records").sort("record_key").drop(
+        REMADE_GEN).equals(records["incremental"])

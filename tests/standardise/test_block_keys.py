@@ -133,7 +133,7 @@ def test_the_common_table_updated_in_place_equals_a_full_build_when_a_block_crow
     night1 = dict(con.execute("SELECT record_key, block_first_date FROM staging.person_records").fetchall())
     assert night1["a"] == night1["b"] is not None
     changed = update_person_records(con, hashed(2), keys, ["s"])
-    assert changed == {"inserted": 2, "deleted": 1, "keys_moved": 4}  # c and d inserted, c's old row gone
+    assert changed == {"inserted": 2, "deleted": 1, "keys_moved": 4, "compared": 4}  # c and d inserted, c's old row gone
     stored = con.sql("SELECT * FROM staging.person_records ORDER BY record_key").pl()
     full = con.sql(f"SELECT * FROM ({with_capped_keys(keys, f'({hashed(2)})')}) ORDER BY record_key").pl()
     assert stored.equals(full.select(stored.columns))
@@ -214,7 +214,7 @@ def test_only_the_named_sources_records_are_brought_up_to_date_and_the_others_ke
     before = dict(con.execute("SELECT record_key, block_first_date FROM staging.person_records").fetchall())
     # Tonight's query holds no DTSEN row: "dtsen:a" is kept because DTSEN is not a source named.
     changed = update_person_records(con, hashed(2, ("p2mi", "")), keys, ["p2mi"])
-    assert changed == {"inserted": 1, "deleted": 1, "keys_moved": 3}
+    assert changed == {"inserted": 1, "deleted": 1, "keys_moved": 3, "compared": 2}
     stored = con.sql("SELECT * FROM staging.person_records ORDER BY record_key").pl()
     full = con.sql(f"SELECT * FROM ({with_capped_keys(keys, f'({hashed(2)})')}) ORDER BY record_key").pl()
     assert stored.equals(full.select(stored.columns))

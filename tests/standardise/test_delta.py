@@ -13,7 +13,8 @@ from assets.sources.contracts import CONTRACTS
 from assets.sources.ingest import DELIVERY_DATE, with_row_hashes
 from assets.sources.readers import FILE, ROW_NUMBER
 from assets.standardise.delta import (
-    StagingPlan, plan_staging, stage_changed_rows, staged_run_id, state_table, write_state,
+    STAGED_GEN, StagingPlan, next_generation, plan_staging, stage_changed_rows, staged_generations, staged_run_id,
+    state_table, write_state,
 )
 from assets.standardise.issues import flag_invalid_values
 from assets.standardise.sources import STAGERS
@@ -47,14 +48,16 @@ def stage_night(warehouse: Warehouse, raw: pl.DataFrame, *, full: bool) -> tuple
     warehouse.write({f"raw.{SOURCE}": raw})
     with warehouse.transaction() as con:
         plan = plan_staging(con, SOURCE, full_requested=full)
+        generation = next_generation(con)
     if plan.full:
-        rows = warehouse.write_chunks(f"staging.{SOURCE}", [stage(raw)])
+        rows = warehouse.write_chunks(f"staging.{SOURCE}", [stage(raw).with_columns(
+            pl.lit(generation, pl.Int64).alias(STAGED_GEN))])
         restaged = rows
     else:
         with warehouse.transaction() as con:
-            rows, restaged = stage_changed_rows(con, SOURCE, plan, stage)
+            rows, restaged = stage_changed_rows(con, SOURCE, plan, stage, generation)
     with warehouse.transaction() as con:
-        write_state(con, SOURCE, plan, rows, restaged, run_id=f"run-{raw[DELIVERY_DATE][0]}")
+        write_state(con, SOURCE, plan, rows, restaged, f"run-{raw[DELIVERY_DATE][0]}", generation)
     return restaged, plan.reason
 
 
@@ -72,7 +75,13 @@ def test_only_new_and_changed_rows_are_staged_and_the_table_equals_a_full_stagin
     stage_night(full, delivery(night2, date(2026, 11, 28)), full=True)
     assert (restaged, reason) == (2, "unchanged rows kept")  # the changed name and the new person
     kept, everything = delta.read(f"staging.{SOURCE}"), full.read(f"staging.{SOURCE}")
-    assert kept.equals(everything)
+    assert kept.drop(STAGED_GEN).equals(everything.drop(STAGED_GEN))
+    # Each row carries the generation that staged it: the kept row night 1's, the others night 2's;
+    # the state says which generation wrote last and which staged everything.
+    generations = dict(zip(kept["id_individu"], kept[STAGED_GEN]))
+    assert generations["1"] < generations["2"] == generations["4"]
+    with delta.transaction() as con:
+        assert staged_generations(con, SOURCE) == (generations["2"], generations["1"])
     # the kept row carries tonight's delivery date and file, not last night's
     assert kept["delivery_date"].to_list() == [date(2026, 11, 28)] * 3
     assert kept[FILE].str.contains("2026-11-28").all()
@@ -87,11 +96,11 @@ def test_a_plan_that_keeps_the_staged_rows_keeps_the_run_that_wrote_them(stores)
     kept = StagingPlan(False, "the delivery staged before: kept", date(2026, 11, 27), "", unchanged=True)
     with delta.transaction() as con:
         assert staged_run_id(con, SOURCE) == "run-2026-11-27"
-        write_state(con, SOURCE, kept, 1, 0, run_id="tonight")
+        write_state(con, SOURCE, kept, 1, 0, "tonight", None)
         assert staged_run_id(con, SOURCE) == "run-2026-11-27"
         con.execute(f"ALTER TABLE {state_table(SOURCE)} DROP COLUMN staged_run_id")  # a state from before
         assert staged_run_id(con, SOURCE) is None
-        write_state(con, SOURCE, kept, 1, 0, run_id="tonight")  # unknown: taken as written tonight
+        write_state(con, SOURCE, kept, 1, 0, "tonight", None)  # unknown: taken as written tonight
         assert staged_run_id(con, SOURCE) == "tonight"
 
 
@@ -113,7 +122,10 @@ def test_a_row_whose_values_move_with_the_delivery_date_is_staged_again(stores, 
     stage_night(full, delivery(rows, date(2026, 11, 28)), full=True)
     assert restaged == 1, why  # the baby's row only: nothing else changed
     kept, everything = delta.read(f"staging.{SOURCE}"), full.read(f"staging.{SOURCE}")
-    assert kept.equals(everything)
+    assert kept.drop(STAGED_GEN).equals(everything.drop(STAGED_GEN))
+    # the restaged row carries tonight's staging generation, the kept one night 1's
+    generations = dict(zip(kept["id_individu"], kept[STAGED_GEN]))
+    assert generations["1"] < generations["2"]
     second = kept.filter(pl.col("id_individu") == "2").row(0, named=True)
     assert second["birth_date"] == date(2026, 11, 28) and first["birth_date"] != second["birth_date"]
 

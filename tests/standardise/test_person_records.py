@@ -96,3 +96,64 @@ def test_a_dtsen_row_without_a_card_is_in_its_familys_household():
     cases = to_person_records("p2mi_kasus", staged(rows[:3], family_id=False))
     assert cases["household_key"].to_list() == ["3271050910180001", "3271050910180001", None]
     assert cases["family_id"].to_list() == [None] * 3
+
+
+def test_dtsen_records_remade_from_the_rows_staged_again_and_their_families_equal_a_full_build():
+    """staging/person_records on a night DTSEN delivered: only the rows staged since the table took
+    the source are made again, with every row of their families and of the families of records
+    gone or moved; the table equals one built from every staged row."""
+    import duckdb
+
+    from assets.linkage.rules import load_rules
+    from assets.standardise.assets import (
+        REMADE_GEN, _restaged_rows, hashed_records_query, note_restaged, records_query, update_person_records,
+    )
+    from assets.standardise.delta import STAGED_GEN
+
+    def night(rows: list[dict], generations: dict[str, int]) -> pl.DataFrame:
+        frame = staged(rows, family_id=True).with_columns(delivery_date=pl.lit(date(2026, 11, 28)))
+        return frame.with_columns(pl.col("source_record_id").replace_strict(generations, return_dtype=pl.Int64)
+                                  .alias(STAGED_GEN))
+
+    card_a, card_b = "3271050910180001", "3201000000000001"
+    night1 = [
+        dict(source_record_id="1", kk=card_a, family_id="F1"), dict(source_record_id="2", kk=card_a, family_id="F1"),
+        dict(source_record_id="3", kk=None, family_id="F1"),
+        dict(source_record_id="4", kk=card_b, family_id="F2"), dict(source_record_id="5", kk="3201000000000002",
+                                                                     family_id="F2"),
+        dict(source_record_id="6", kk=None, family_id="F2"), dict(source_record_id="7", kk=None, family_id="F3"),
+        dict(source_record_id="8", kk=None, family_id="F3"), dict(source_record_id="9", kk=card_a, family_id="F5"),
+    ]
+    night2 = [
+        night1[0], dict(source_record_id="2", kk=card_b, family_id="F1"),  # F1 now holds two cards
+        night1[2], night1[3], night1[5],  # 5 gone: F2 holds one card again
+        dict(source_record_id="7", kk=None, family_id="F4"), night1[7], night1[8],  # 7 moves out of F3
+    ]
+    keys = load_rules().capped_block_keys
+    con = duckdb.connect()
+    con.execute("CREATE SCHEMA staging")
+    con.execute("CREATE TABLE staging.p2mi_penempatan (passport VARCHAR)")
+    con.register("__night1", night(night1, dict.fromkeys("123456789", 1)).to_arrow())
+    con.execute("CREATE TABLE staging.dtsen_individu AS SELECT * FROM __night1")
+    con.execute(f"CREATE TABLE staging.person_records AS {records_query(['dtsen_individu'], keys, 1)}")
+    con.register("__night2", night(night2, dict.fromkeys("123456789", 1) | {"2": 2, "7": 2}).to_arrow())
+    con.execute("CREATE OR REPLACE TABLE staging.dtsen_individu AS SELECT * FROM __night2")
+
+    since = {"dtsen_individu": 1}
+    note_restaged(con, since)
+    hashed = hashed_records_query(["dtsen_individu"], {"dtsen_individu": _restaged_rows("dtsen_individu", 1)})
+    changed = update_person_records(con, hashed, keys, ["dtsen_individu"], since, generation=2)
+
+    stored = con.sql("SELECT * FROM staging.person_records ORDER BY record_key").pl()
+    full = con.sql(f"SELECT * FROM ({records_query(['dtsen_individu'], keys, 2)}) ORDER BY record_key").pl()
+    assert stored["source_record_id"].to_list() == full["source_record_id"].to_list()
+    assert stored.drop(REMADE_GEN).equals(full.select(stored.columns).drop(REMADE_GEN))
+    # the rows written again carry the generation that wrote them
+    assert dict(zip(stored["source_record_id"], stored[REMADE_GEN])) == {
+        "1": 1, "2": 2, "3": 2, "4": 1, "6": 2, "7": 2, "8": 1, "9": 1}
+    # 3 and 6 were not staged again, but their families' cards changed
+    assert dict(zip(stored["source_record_id"], stored["household_key"])) == {
+        "1": card_a, "2": card_b, "3": "DTSEN-F1", "4": card_b, "6": card_b, "7": "DTSEN-F4", "8": "DTSEN-F3", "9": card_a}
+    # F1's rows (2 staged again), F2's (5 gone), F3's (7 moved out) and 7 in F4 made again, not
+    # F5's; the rows of 2, 3, 5, 6 and 7 replaced or deleted
+    assert (changed["compared"], changed["deleted"], changed["inserted"]) == (7, 5, 4)
