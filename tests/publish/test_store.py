@@ -12,7 +12,8 @@ import pytest
 
 from assets.publish.pseudonym import MissingPseudonymKey, resolve_key, token, token_table
 from assets.publish.store import (
-    MANIFEST_FILE, VERSIONS_DIR, UnsafeColumnError, publish_tables, read_published,
+    MANIFEST_FILE, PUBLISHED, VERSIONS_DIR, RowChanges, UnsafeColumnError, publish_changes, publish_tables,
+    read_published,
 )
 
 
@@ -85,3 +86,52 @@ def test_demo_key_is_owner_only_and_production_refuses_without_key(tmp_path):
     assert resolve_key("configured", tmp_path, production=True) == b"configured"
     with pytest.raises(MissingPseudonymKey):
         resolve_key("", tmp_path / "other", production=True)
+
+
+def _patch_night(published, run_id: str, tonight: pl.DataFrame, rows_query: str) -> dict:
+    """publish_changes as the publish step calls it: P2 is touched, its row replaced by `tonight`'s
+    (a working store in memory); the Parquet file is patched from `rows_query`."""
+    con = duckdb.connect()
+    con.register("__tonight", tonight.to_arrow())
+    con.execute("CREATE TABLE touched AS SELECT 'P2' AS person_id")
+    con.execute("CREATE TABLE tonight AS SELECT * FROM __tonight")
+
+    def update(c):
+        c.execute(f"DELETE FROM {PUBLISHED}.persons WHERE person_id IN (SELECT person_id FROM touched)")
+        c.execute(f"INSERT INTO {PUBLISHED}.persons BY NAME SELECT * FROM tonight")
+        c.execute(f"CREATE OR REPLACE TABLE {PUBLISHED}.run_info AS SELECT '{run_id}' AS run_id")
+
+    changes = {"persons": RowChanges("person_id", "SELECT person_id FROM touched", rows_query)}
+    try:
+        return publish_changes(con, published, run_id, update, ["persons", "run_info"], changes)
+    finally:
+        con.close()
+
+
+def test_a_patched_parquet_file_is_its_table_row_for_row_or_written_again_from_it(tmp_path):
+    published = tmp_path / "published"
+    first = pl.DataFrame({"person_id": ["P1", "P2", "P3"], "desil": [1, 2, 3]})
+    publish_tables({"persons": first, "run_info": pl.DataFrame({"run_id": ["run1"]})}, published, "run1")
+    tonight = pl.DataFrame({"person_id": ["P2"], "desil": [5]})
+
+    def both(table: str) -> tuple[pl.DataFrame, pl.DataFrame]:
+        with duckdb.connect(str(published / "padu.duckdb"), read_only=True) as reader:
+            return read_published(published, table), reader.sql(f"SELECT * FROM {table}").pl()
+
+    # The file patched on its own thread from the last version's file and tonight's rows.
+    manifest = _patch_night(published, "run2", tonight, "SELECT * FROM tonight")
+    assert manifest["parquet_patched"] == ["persons"] and manifest["tables"] == {"run_info": 1, "persons": 3}
+    parquet, database = both("persons")
+    assert parquet.equals(database) and parquet.rows() == [("P1", 1), ("P3", 3), ("P2", 5)]
+    assert read_published(published, "run_info")["run_id"].to_list() == ["run2"]
+    # Rows that disagree with what the update inserted (a row too many): written from the table.
+    manifest = _patch_night(published, "run3", tonight, "SELECT * FROM tonight UNION ALL SELECT 'P9', 9")
+    assert manifest["parquet_patched"] == [] and manifest["tables"]["persons"] == 3
+    parquet, database = both("persons")
+    assert parquet.equals(database)
+    # An update that fails (tonight's rows do not fit the table) while the file is being patched:
+    # nothing is swapped in, and the version in place stays.
+    with pytest.raises(duckdb.Error):
+        _patch_night(published, "run4", tonight.with_columns(extra=pl.lit("x")), "SELECT * FROM tonight")
+    assert read_published(published, "run_info")["run_id"].to_list() == ["run3"]
+    assert both("persons")[0].equals(parquet)
