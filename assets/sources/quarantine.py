@@ -46,11 +46,14 @@ def split_rows(frame: pl.DataFrame, contract: SourceContract,
     # sharing its content or key with another. They are few, and each repeat or shared key has all
     # its rows among them, so the counts over a content or a key are the same as over the whole
     # delivery (at 1M rows, the reasons worked out on every row took 0.65 s of the ingest).
+    # A key is looked for among the others by its 64-bit hash (0.10 s against 0.19 s as text over a
+    # million DTSEN keys): two keys that only share a hash make two more suspects, which the exact
+    # rules below then clear.
     suspect = (
         pl.col("__key").is_null()
         | pl.col("__no_name_or_nik")
         | pl.col("__content").is_duplicated()
-        | (pl.col("__key").is_not_null() & pl.col("__key").is_duplicated())
+        | (pl.col("__key").is_not_null() & pl.col("__key").hash().is_duplicated())
     )
     work = work.with_columns(suspect.alias("__suspect"))
     suspects = work.filter("__suspect")
