@@ -18,9 +18,9 @@ from assets.publish.pseudonym import resolve_key, token_table
 from assets.publish.store import published_run, read_published
 from assets.linkage.recluster import CLUSTER_STATE, REDONE
 from assets.sources.contracts import CONTRACTS
-from assets.standardise.assets import RECORDS_STATE
+from assets.standardise.assets import records_generations
 from assets.standardise.delta import staged_generations, staged_run_id
-from assets.warehouse import PaduSettings, Warehouse, full_rebuild_requested, insert_rows, replace_table, table_exists
+from assets.warehouse import PaduSettings, Warehouse, full_rebuild_requested, insert_rows, replace_table
 
 PERSONS_GROUP = "persons"
 # The run that last assigned the ids in `persons.person_ids` and the clustering it assigned them to.
@@ -194,10 +194,8 @@ def persons(context: dg.AssetExecutionContext, padu: PaduSettings, warehouse: Wa
         # Tonight's ids step gave ids to the records clustered again only, on the published ids.
         reassigned = (f"SELECT record_key FROM {REDONE}"
                       if (ids_mode, ids_run) == (REDONE_IDS_MODE, context.run.run_id) else None)
-        generations = Generations(
-            {source: staged_generations(con, source) for source in CONTRACTS},
-            tuple(con.execute(f"SELECT remade_gen, full_gen FROM {RECORDS_STATE}").fetchone())
-            if table_exists(con, RECORDS_STATE) else (None, None))
+        generations = Generations({source: staged_generations(con, source) for source in CONTRACTS},
+                                  records_generations(con))
         plan = plan_persons(con, key, full_requested,
                             lambda sources, scoped=(): record_hashes_sql(RECORD_COLUMNS, STATUS_COLUMNS, sources, scoped),
                             staged, reassigned, published_run(padu.published_path), generations)

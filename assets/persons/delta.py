@@ -26,7 +26,7 @@ import polars as pl
 from assets.fingerprint import code_fingerprint
 from assets.publish.pseudonym import token
 from assets.standardise.assets import REMADE_GEN
-from assets.standardise.delta import STAGED_GEN
+from assets.standardise.delta import staged_since
 from assets.warehouse import insert_rows, replace_table, table_exists
 
 RECORD_STATE = "persons.record_state"
@@ -152,8 +152,8 @@ def _scoped_sources(con: duckdb.DuckDBPyConnection, state: dict, stale: list[str
             INSERT INTO {SCOPE}
             SELECT record_key, source, source_record_id FROM staging.person_records
             WHERE source = '{source}' AND {REMADE_GEN} > {remade}
-            UNION SELECT '{source}:' || source_record_id, '{source}', source_record_id FROM staging.{source}
-            WHERE {STAGED_GEN} > {read[source]}
+            UNION SELECT '{source}:' || source_record_id, '{source}', source_record_id
+            FROM ({staged_since(source, read[source])})
             UNION SELECT o.record_key, '{source}', NULL FROM {RECORD_STATE} o
             WHERE prefix(o.record_key, '{source}:') AND o.record_key NOT IN (
                 SELECT record_key FROM staging.person_records WHERE source = '{source}')""")

@@ -10,7 +10,7 @@ from assets.sources.contracts import CONTRACTS
 from assets.standardise.block_keys import recount_capped_keys, touched_blocks, with_capped_keys
 from assets.standardise.delta import (
     STAGED_GEN, STAGED_RUN_ID, clear_state, next_generation, plan_staging, stage_changed_rows, staged_generations,
-    staged_run_id, write_state,
+    staged_run_id, staged_since, write_state,
 )
 from assets.standardise.issues import flag_invalid_values, issue_counts_sql
 from assets.standardise.sources import (
@@ -148,7 +148,7 @@ def person_records(context: dg.AssetExecutionContext, warehouse: Warehouse) -> d
         else:
             con.execute(f"CREATE OR REPLACE TABLE staging.person_records AS {records_query(list(CONTRACTS), keys, generation)}")
         if generation is not None:
-            full_gen = con.execute(f"SELECT full_gen FROM {RECORDS_STATE}").fetchone()[0] if in_place else generation
+            full_gen = records_generations(con)[1] if in_place else generation
             replace_table(con, RECORDS_STATE, pl.DataFrame({"remade_gen": [generation], "full_gen": [full_gen]}))
         replace_table(con, SYNCED_TABLE, pl.DataFrame(
             {"source": list(staged), STAGED_RUN_ID: list(staged.values()),
@@ -190,6 +190,13 @@ SYNCED_TABLE = "staging.person_records__synced"
 # the last time the table was written whole (`full_gen`).
 REMADE_GEN = "_remade_gen"
 RECORDS_STATE = "staging.person_records__state"
+
+
+def records_generations(con) -> tuple[int | None, int | None]:
+    """(remade_gen, full_gen) of the common table (None, None: not written since generations)."""
+    if not table_exists(con, RECORDS_STATE):
+        return None, None
+    return tuple(con.execute(f"SELECT remade_gen, full_gen FROM {RECORDS_STATE}").fetchone())
 
 
 def hashed_records_query(sources: list[str], tables: dict[str, str] | None = None) -> str:
@@ -246,7 +253,7 @@ def _restaged_rows(source: str, took: int) -> str:
     """A query of the staged rows of `source` whose common-schema rows may differ from those
     stored: those staged since generation `took`, and for DTSEN every row of the families in
     `__families` (note_restaged: a record's household key reads its family's rows, _FAMILY_CARDS)."""
-    restaged = f"SELECT * FROM staging.{source} WHERE {STAGED_GEN} > {took}"
+    restaged = staged_since(source, took)
     if source != "dtsen_individu":
         return f"({restaged})"
     return f"({restaged} OR family_id IN (SELECT family_id FROM __families))"
@@ -263,7 +270,7 @@ def note_restaged(con, since: dict[str, int]) -> None:
         con.execute(f"INSERT INTO __absent SELECT p.rowid FROM staging.person_records p "
                     f"ANTI JOIN staging.{source} s USING (source_record_id) WHERE p.source = '{source}'")
         if source == "dtsen_individu":
-            restaged = f"SELECT * FROM staging.{source} WHERE {STAGED_GEN} > {took}"
+            restaged = staged_since(source, took)
             con.execute(
                 f"INSERT INTO __families SELECT family_id FROM ({restaged}) UNION SELECT p.family_id "
                 f"FROM staging.person_records p WHERE p.source = '{source}' AND (p.rowid IN "

@@ -56,6 +56,11 @@ STAGED_GEN = "_staged_gen"
 STAGING_GENERATIONS = "staging.generations"
 
 
+def staged_since(source: str, generation: int) -> str:
+    """A query of the staged rows of `source` written after staging generation `generation`."""
+    return f"SELECT * FROM staging.{source} WHERE {STAGED_GEN} > {generation}"
+
+
 def next_generation(con: duckdb.DuckDBPyConnection) -> int:
     """A staging generation above every one drawn before in this store (a DuckDB sequence, which a
     rolled-back transaction does not take back)."""
