@@ -119,19 +119,14 @@ def _publish_changes(context: dg.AssetExecutionContext, padu: PaduSettings, ware
     tonight = f"SELECT '{context.run.run_id}'"
 
     def update(con) -> None:
-        for name, source in PER_PERSON.items():
-            # The touched persons include those gone tonight (persons/delta.save_state).
-            con.execute(f'DELETE FROM {PUBLISHED}."{name}" WHERE person_id IN ({touched})')
-            con.execute(f'INSERT INTO {PUBLISHED}."{name}" BY NAME SELECT * FROM {TONIGHT_ROWS[source]}')
-        # The events table is the whole history: a re-run of the same run does not repeat it.
-        con.execute(f"DELETE FROM {PUBLISHED}.person_id_events WHERE run_id IN ({tonight})")
-        con.execute(f"INSERT INTO {PUBLISHED}.person_id_events BY NAME SELECT * FROM persons.person_id_events")
         for name, frame in small.items():
             con.register("__table", frame.to_arrow())
             con.execute(f'CREATE OR REPLACE TABLE {PUBLISHED}."{name}" AS SELECT * FROM __table')
             con.unregister("__table")
 
-    # What update does to the large tables, so that their Parquet files are patched, not read out.
+    # The large tables change by tonight's rows only: their Parquet files are patched, not read out.
+    # The touched persons include those gone tonight (persons/delta.save_state); the events table
+    # is the whole history, and a re-run of the same run does not repeat it.
     row_changes = {name: RowChanges("person_id", touched, f"SELECT * FROM {TONIGHT_ROWS[source]}")
                    for name, source in PER_PERSON.items()} | {
         "person_id_events": RowChanges("run_id", tonight, "SELECT * FROM persons.person_id_events")}

@@ -174,10 +174,10 @@ PUBLISHED = "__published"  # the new version's DuckDB file, as `publish_changes`
 
 @dataclass(frozen=True)
 class RowChanges:
-    """What `update` does to one table of the new version: deletes the rows where `column` is in
-    `removed` (a query giving one column of values) and appends the rows `rows` gives (a query of
-    the working store, which `update` inserts from). Its Parquet file is then patched the same
-    way (`_patched_file`)."""
+    """A change to one table of the new version, which `publish_changes` makes: the rows where
+    `column` is in `removed` (a query giving one column of values) deleted, and the rows `rows`
+    gives (a query of the working store) appended. Its Parquet file is patched the same way
+    (`_patched_file`)."""
 
     column: str
     removed: str
@@ -212,11 +212,11 @@ def publish_changes(con: duckdb.DuckDBPyConnection, published_dir: Path, run_id:
                     update: Callable[[duckdb.DuckDBPyConnection], None], names: list[str],
                     row_changes: dict[str, RowChanges] | None = None) -> dict:
     """A new version made from the current one: its DuckDB file copied, attached to `con` (the
-    working store's connection) as PUBLISHED and changed by `update`, which works on
-    `PUBLISHED."<table>"`; then every table in `names` is read back for its Parquet file, and the
-    version swapped in as `publish_tables` does. The Parquet file of a table in `row_changes`,
-    whose rows `update` deletes and appends as it says, is patched from the current version's
-    file instead, on a thread of its own while the DuckDB file is copied, updated and
+    working store's connection) as PUBLISHED, changed as `row_changes` say and then by `update`,
+    which works on `PUBLISHED."<table>"`; then every table in `names` is read back for its Parquet
+    file, and the version swapped in as `publish_tables` does. The Parquet file of a table in
+    `row_changes` is patched from the current version's file instead, with the same changes, on
+    a thread of its own while the DuckDB file is copied, updated and
     checkpointed (at 1M persons those took 0.4 s of a night); its rows are then counted against
     the table's, and a file that disagrees is written again from the table. The current version
     is never written to. At 1M persons, changing the rows of the persons touched tonight took a
@@ -236,6 +236,9 @@ def publish_changes(con: duckdb.DuckDBPyConnection, published_dir: Path, run_id:
         shutil.copyfile(current, database)
         con.execute(f"ATTACH '{database}' AS {PUBLISHED}")
         try:
+            for name, change in changes.items():
+                con.execute(f'DELETE FROM {PUBLISHED}."{name}" WHERE "{change.column}" IN ({change.removed})')
+                con.execute(f'INSERT INTO {PUBLISHED}."{name}" BY NAME {change.rows}')
             update(con)
             written, patched = patching.result(), {}
             for name in names:

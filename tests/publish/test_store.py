@@ -88,20 +88,18 @@ def test_demo_key_is_owner_only_and_production_refuses_without_key(tmp_path):
         resolve_key("", tmp_path / "other", production=True)
 
 
-def _patch_night(published, run_id: str, tonight: pl.DataFrame, rows_query: str) -> dict:
+def _patch_night(published, run_id: str, tonight: pl.DataFrame) -> dict:
     """publish_changes as the publish step calls it: P2 is touched, its row replaced by `tonight`'s
-    (a working store in memory); the Parquet file is patched from `rows_query`."""
+    (a working store in memory), and run_info written whole."""
     con = duckdb.connect()
     con.register("__tonight", tonight.to_arrow())
     con.execute("CREATE TABLE touched AS SELECT 'P2' AS person_id")
     con.execute("CREATE TABLE tonight AS SELECT * FROM __tonight")
 
     def update(c):
-        c.execute(f"DELETE FROM {PUBLISHED}.persons WHERE person_id IN (SELECT person_id FROM touched)")
-        c.execute(f"INSERT INTO {PUBLISHED}.persons BY NAME SELECT * FROM tonight")
         c.execute(f"CREATE OR REPLACE TABLE {PUBLISHED}.run_info AS SELECT '{run_id}' AS run_id")
 
-    changes = {"persons": RowChanges("person_id", "SELECT person_id FROM touched", rows_query)}
+    changes = {"persons": RowChanges("person_id", "SELECT person_id FROM touched", "SELECT * FROM tonight")}
     try:
         return publish_changes(con, published, run_id, update, ["persons", "run_info"], changes)
     finally:
@@ -119,19 +117,22 @@ def test_a_patched_parquet_file_is_its_table_row_for_row_or_written_again_from_i
             return read_published(published, table), reader.sql(f"SELECT * FROM {table}").pl()
 
     # The file patched on its own thread from the last version's file and tonight's rows.
-    manifest = _patch_night(published, "run2", tonight, "SELECT * FROM tonight")
+    manifest = _patch_night(published, "run2", tonight)
     assert manifest["parquet_patched"] == ["persons"] and manifest["tables"] == {"run_info": 1, "persons": 3}
     parquet, database = both("persons")
     assert parquet.equals(database) and parquet.rows() == [("P1", 1), ("P3", 3), ("P2", 5)]
     assert read_published(published, "run_info")["run_id"].to_list() == ["run2"]
-    # Rows that disagree with what the update inserted (a row too many): written from the table.
-    manifest = _patch_night(published, "run3", tonight, "SELECT * FROM tonight UNION ALL SELECT 'P9', 9")
+    # A current version whose file disagrees with its table (a row too many): the patched file
+    # counts one row more than tonight's table, and is written again from the table.
+    pl.concat([parquet, pl.DataFrame({"person_id": ["P9"], "desil": [9]})]).write_parquet(
+        published / "persons.parquet")
+    manifest = _patch_night(published, "run3", tonight)
     assert manifest["parquet_patched"] == [] and manifest["tables"]["persons"] == 3
     parquet, database = both("persons")
     assert parquet.equals(database)
-    # An update that fails (tonight's rows do not fit the table) while the file is being patched:
+    # A change that fails (tonight's rows do not fit the table) while the file is being patched:
     # nothing is swapped in, and the version in place stays.
     with pytest.raises(duckdb.Error):
-        _patch_night(published, "run4", tonight.with_columns(extra=pl.lit("x")), "SELECT * FROM tonight")
+        _patch_night(published, "run4", tonight.with_columns(extra=pl.lit("x")))
     assert read_published(published, "run_info")["run_id"].to_list() == ["run3"]
     assert both("persons")[0].equals(parquet)
