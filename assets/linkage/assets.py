@@ -18,9 +18,9 @@ from assets.linkage.diagnostics import (
     link_rate_parts_sql, link_rates_sql, model_charts_of, plan_recount,
 )
 from assets.linkage.incremental import (
-    CHANGES, PAIR_KEYS, RECORD_HASH_KIND, ModelStore, blocking_partner_keys_sql, classify_records, dropped_pairs_of,
-    dropped_strong_pairs, prediction_rules, record_hashes_sql, replace_pairs_of, score_all, score_fresh,
-    term_frequency_columns, term_frequency_tables,
+    CHANGES, PAIR_KEYS, RECORD_HASH_KIND, ModelStore, blocking_pairs_sql, classify_records, dropped_pairs_of,
+    dropped_strong_pairs, prediction_rules, record_hashes_sql, replace_pairs_of, score_all, score_fresh, score_pairs,
+    term_frequency_columns, term_frequency_tables, touched_pairs,
 )
 from assets.linkage.model import (
     FAMILY_COLUMNS, LINKAGE_COLUMNS, THIN_RECORDS, cluster_edges, collapsed_levels, held_back, train, untrained_levels,
@@ -35,6 +35,7 @@ from assets.linkage.sole_candidates import lone_person_links, sole_candidate_lin
 from assets.linkage.twins import COLUMNS as TWIN_COLUMNS, twin_cannot_links
 from assets.metadata import markdown_table
 from assets.publish.pseudonym import resolve_key
+from assets.standardise.assets import REMADE_GEN, records_generations
 from assets.warehouse import (
     PaduSettings, Warehouse, full_rebuild_requested, replace_rows, replace_table, run_tag_set, table_exists,
 )
@@ -51,6 +52,8 @@ REMADE_CLUSTERS_TABLE = "linkage.clusters_remade"
 # Clusters per size (size, clusters), written with the clusters: an incremental night updates
 # last night's counts with the clusters it replaced and made.
 CLUSTER_SIZES = "linkage.cluster_sizes"
+# What a record's hash (linkage.record_hashes) covers: a changed record is one whose hash changed.
+HASHED_COLUMNS = LINKAGE_COLUMNS + FAMILY_COLUMNS
 
 
 RETRAIN_TAG = "padu/retrain"
@@ -82,25 +85,39 @@ def _sizes_updated(sizes: pl.DataFrame, gone: pl.Series, made: pl.Series) -> pl.
             .filter(pl.col("clusters") != 0).sort("size"))
 
 
-def _fresh_and_partners(warehouse: Warehouse, touched: pl.Series, model_json: dict) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """The touched records and their blocking partners among the others (incremental.
-    blocking_partner_keys_sql), found in DuckDB: only they leave it. The partners are found by
-    row id among all the stored records, the touched ones left out after: at 1M, a P2MI-only
-    night's 3,067 touched records reach 20,289 others in 0.9 s against 1.25 s when every rule's
-    join left the touched records out of 1.3M first and carried their keys."""
+def _fresh_and_partners(warehouse: Warehouse, touched: pl.Series,
+                        model_json: dict) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame | None]:
+    """The touched records, their blocking partners among the others, and the pairs the blocking
+    rules let through among them (incremental.blocking_pairs_sql; each pair once, a pair of two
+    touched records with the smaller key left), found in DuckDB: only they leave it. The pairs are
+    found by row id among all the stored records, the touched ones left out after: at 1M, a
+    P2MI-only night's 3,067 touched records reach 20,289 others in 0.9 s against 1.25 s when every
+    rule's join left the touched records out of 1.3M first and carried their keys. Pairs None when
+    a rule has no equality to join on: every record is a partner."""
     columns = ", ".join(f'"{c}"' for c in LINKAGE_COLUMNS)
+    is_touched = pl.col("record_key").is_in(touched.implode())
     with warehouse.connect() as con:
         con.register("__touched_keys", pl.DataFrame({"record_key": touched}, schema={"record_key": pl.String}).to_arrow())
         fresh = con.sql(f"SELECT {columns} FROM staging.person_records SEMI JOIN __touched_keys USING (record_key)").pl()
-        con.register("__fresh", fresh.to_arrow())
-        rows = blocking_partner_keys_sql(prediction_rules(model_json), model_json.get("sql_dialect", "duckdb"),
-                                         "staging.person_records", "__fresh", key="rowid")
-        existing = con.sql(f"SELECT {columns} FROM staging.person_records WHERE "
-                           + (f"rowid IN ({rows}) AND " if rows else "")
-                           + "record_key NOT IN (SELECT record_key FROM __touched_keys)").pl()
-        con.unregister("__fresh")
         con.unregister("__touched_keys")
-    return fresh, existing
+        numbered = fresh.with_row_index("__touched")
+        con.register("__fresh", numbered.to_arrow())
+        blocked = blocking_pairs_sql(prediction_rules(model_json), model_json.get("sql_dialect", "duckdb"),
+                                     "staging.person_records", "__fresh", key="rowid", touched_key="__touched")
+        if blocked is None:
+            con.unregister("__fresh")
+            return fresh, con.sql(f"SELECT {columns} FROM staging.person_records").pl().filter(~is_touched), None
+        found = con.sql(blocked).pl()
+        con.register("__found", found.to_arrow())
+        reached = con.sql(f"SELECT rowid AS existing_key, {columns} FROM staging.person_records "
+                          "WHERE rowid IN (SELECT existing_key FROM __found)").pl()
+        con.unregister("__found")
+        con.unregister("__fresh")
+    pairs = touched_pairs(
+        found.join(reached.select("existing_key", pl.col("record_key").alias("existing_record")), on="existing_key")
+        .join(numbered.select(pl.col("__touched").alias("touched_key"), pl.col("record_key").alias("touched_record")),
+              on="touched_key"), touched)
+    return fresh, reached.filter(~is_touched).drop("existing_key"), pairs
 
 
 def _night_model(padu: PaduSettings, warehouse: Warehouse) -> tuple[dict, dict, dict[str, pl.DataFrame]]:
@@ -217,7 +234,7 @@ def linkage_pairs(context: dg.AssetExecutionContext, padu: PaduSettings, warehou
     started = time.monotonic()
     rules = load_rules()
     run, model_json, tf_tables = _night_model(padu, warehouse)
-    hashes_sql = record_hashes_sql("staging.person_records", LINKAGE_COLUMNS + FAMILY_COLUMNS)
+    hashes_sql = record_hashes_sql("staging.person_records", HASHED_COLUMNS)
     previous_state = warehouse.read("linkage.state").row(0, named=True) if warehouse.exists("linkage.state") else {}
     # A store linked before (it has a state) whose hashes are of another kind: nothing compares.
     other_kind = bool(previous_state) and previous_state.get("record_hash_kind") != RECORD_HASH_KIND
@@ -225,7 +242,16 @@ def linkage_pairs(context: dg.AssetExecutionContext, padu: PaduSettings, warehou
     # The linkage this night builds on: the clustering of what changed checks that it clustered it.
     previous_run_id = previous_state.get("run_id")
     with warehouse.connect() as con:
-        delta = classify_records(con, hashes_sql, "linkage.record_hashes" if comparable else None)
+        # The common table's generation now, and the one the stored hashes were made from: a record
+        # not written since then (staging/person_records marks each row it writes) is unchanged.
+        # (Hashes of other columns compare with none of tonight's.)
+        records_gen, full_gen = records_generations(con)
+        same_columns = previous_state.get("record_hash_columns") == ",".join(HASHED_COLUMNS)
+        hashed_gen = previous_state.get("records_gen") if same_columns else None
+        written = None
+        if comparable and None not in (hashed_gen, records_gen, full_gen) and full_gen <= hashed_gen <= records_gen:
+            written = record_hashes_sql("staging.person_records", HASHED_COLUMNS, f"{REMADE_GEN} > {int(hashed_gen)}")
+        delta = classify_records(con, hashes_sql, "linkage.record_hashes" if comparable else None, written)
     no_dropped = pl.DataFrame(schema={"record_key_l": pl.String, "record_key_r": pl.String,
                                       "previous_match_weight": pl.Float64, "match_weight": pl.Float64})
     mode = "full" if other_kind else run["mode"]
@@ -233,9 +259,12 @@ def linkage_pairs(context: dg.AssetExecutionContext, padu: PaduSettings, warehou
     # An incremental night makes last night's hashes tonight's where they stand; a full one writes them whole.
     hashes_kept = comparable and mode == "incremental"
     if in_place:
-        fresh, existing = _fresh_and_partners(warehouse, delta.touched, model_json)
-        scored = score_fresh(fresh, existing, model_json, tf_tables, rules.predict_threshold, padu.backend)
-        del fresh, existing
+        fresh, existing, blocked = _fresh_and_partners(warehouse, delta.touched, model_json)
+        scored = (score_fresh(fresh, existing, model_json, tf_tables, rules.predict_threshold, padu.backend)
+                  if blocked is None else
+                  score_pairs(pl.concat([existing, fresh]), blocked, model_json, tf_tables, rules.predict_threshold,
+                              padu.backend))
+        del fresh, existing, blocked
         scored_pairs = scored.height
     else:
         records = warehouse.read("staging.person_records", LINKAGE_COLUMNS)
@@ -272,7 +301,8 @@ def linkage_pairs(context: dg.AssetExecutionContext, padu: PaduSettings, warehou
             "linkage.state": pl.DataFrame({
                 "run_id": [context.run.run_id], "previous_run_id": pl.Series([previous_run_id], dtype=pl.String),
                 "model_id": [run["model_id"]], "rules_version": [rules.version_hash], "mode": [mode],
-                "record_hash_kind": [RECORD_HASH_KIND],
+                "record_hash_kind": [RECORD_HASH_KIND], "records_gen": pl.Series([records_gen], dtype=pl.Int64),
+                "record_hash_columns": [",".join(HASHED_COLUMNS)],
                 "records_new": [delta.count("new")], "records_changed": [delta.count("changed")],
                 "records_deleted": [delta.count("deleted")], "pairs_scored": [scored_pairs], "seconds": [seconds],
             }),

@@ -313,14 +313,17 @@ def _link_confidence(con, touched: bool) -> pl.DataFrame:
     """Per record, the strongest scored link to another record of the same person (null for a
     person of one record, or one joined only by a stated link); of the touched persons' records
     only, when `touched`. Joined in DuckDB, where the pairs are: only the result comes out."""
-    only = f"AND l.person_id IN (SELECT person_id FROM {TOUCHED})" if touched else ""
+    # Both records of such a pair are the person's: of the touched persons, both sides join their
+    # records only (at 1M, 0.05 s against 0.09 s joining every record's id).
+    ids = (f"(SELECT record_key, person_id FROM persons.person_ids WHERE person_id IN (SELECT person_id FROM {TOUCHED}))"
+           if touched else "persons.person_ids")
     best = con.sql(f"""
         WITH same AS (
             SELECT p.record_key_l, p.record_key_r, p.match_probability, p.match_weight
             FROM linkage.pairs p
-            JOIN persons.person_ids l ON l.record_key = p.record_key_l
-            JOIN persons.person_ids r ON r.record_key = p.record_key_r
-            WHERE l.person_id = r.person_id {only}
+            JOIN {ids} l ON l.record_key = p.record_key_l
+            JOIN {ids} r ON r.record_key = p.record_key_r
+            WHERE l.person_id = r.person_id
         )
         SELECT record_key, max(match_probability) AS best_link_probability,
                max(match_weight) AS best_link_weight

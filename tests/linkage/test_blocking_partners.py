@@ -73,3 +73,21 @@ def test_the_model_rules_each_have_an_equality_to_prefilter_on():
     rules = load_rules()
     assert all(side_equalities(rule, rules.sql_dialect) for rule in rules.blocking_rules)
     assert side_equalities("l.nik = r.nik OR l.kk = r.kk", "duckdb") == []
+
+
+def test_a_condition_on_one_record_holds_on_either_side():
+    # The rule asks its left record alone to lack a region: an existing record is a partner when it
+    # lacks one (e_a), or when the touched record it meets does (e_c); e_b meets only t_a, which has one.
+    rules = ["l.name_key_nospace = r.name_key_nospace AND l.regency_code IS NULL"]
+    existing = frame([
+        {"record_key": "e_a", "name_key_nospace": "AGUS"},
+        {"record_key": "e_b", "name_key_nospace": "AGUS", "regency_code": "3201"},
+        {"record_key": "e_c", "name_key_nospace": "BUDI", "regency_code": "3301"},
+        {"record_key": "e_d", "name_key_nospace": "CITRA"},
+    ])
+    touched = frame([
+        {"record_key": "t_a", "name_key_nospace": "AGUS", "regency_code": "3201"},
+        {"record_key": "t_b", "name_key_nospace": "BUDI"},
+    ])
+    partners = blocking_partners(existing, touched, rules)
+    assert set(partners["record_key"].to_list()) == pairs_through(existing, touched, rules) == {"e_a", "e_c"}

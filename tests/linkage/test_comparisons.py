@@ -15,7 +15,7 @@ import pytest
 from assets.linkage.conflicts import within_cluster_conflicts
 from assets.linkage.recluster import conflict_exempt_records, nik_contradicted
 from assets.linkage.diagnostics import comparison_viewer
-from assets.linkage.incremental import score_all, scoring_linker, term_frequency_columns, term_frequency_tables
+from assets.linkage.incremental import score_all, score_touched, scoring_linker, term_frequency_columns, term_frequency_tables
 from assets.linkage.model import LINKAGE_COLUMNS, train
 from assets.linkage.rules import load_rules
 from assets.publish.pseudonym import token
@@ -895,3 +895,19 @@ def test_two_cases_on_one_splp_are_one_returnee(model):
     other = score(model, first, {**second, "no_splp": "SPLP/KUL/2026/00017"})
     assert other["splp"] == "SPLPs differ" and -3 < other["mw_splp"] < 0
     assert same["match_probability"] > other["match_probability"]
+
+
+def test_the_touched_records_pairs_score_as_in_a_full_prediction(generated):
+    # An incremental night blocks the touched records' pairs itself and has Splink score only
+    # those (score_pairs): the same pairs, the same weights, as a full prediction gives them.
+    records, model_json, tf_tables = generated
+    threshold = load_rules().predict_threshold
+    touched = records["record_key"].sample(150, seed=7)
+    full = score_all(records, model_json, tf_tables, threshold).filter(
+        pl.col("record_key_l").is_in(touched.implode()) | pl.col("record_key_r").is_in(touched.implode()))
+    tonight = score_touched(records, touched, model_json, tf_tables, threshold)
+    keys = ["record_key_l", "record_key_r"]
+    assert full.height > 100
+    assert tonight.select(keys).sort(keys).equals(full.select(keys).sort(keys))
+    joined = tonight.join(full, on=keys, suffix="_full")
+    assert (joined["match_weight"] - joined["match_weight_full"]).abs().max() < 1e-9

@@ -44,3 +44,23 @@ def test_a_first_night_has_every_record_new(con):
     empty = classify_records(con, "SELECT * FROM tonight WHERE false", None)
     assert empty.changes.is_empty() and empty.changes.schema == {"record_key": pl.String, "change": pl.String}
     assert empty.unchanged == 0
+
+
+def test_only_the_records_written_since_are_compared_and_the_result_is_the_same(con):
+    # The generation that last wrote each record; last night's hashes were made at generation 5.
+    frame = pl.DataFrame({"record_key": ["p:1", "p:2", "p:3", "p:5", "p:6"], "record_hash": [10, 99, 30, 50, 60],
+                          "gen": [3, 6, 6, 7, 6]}, schema=SCHEMA | {"gen": pl.Int64})
+    con.execute("CREATE TABLE tonight_all AS SELECT * FROM frame")
+    _hashes(con, "last_night", {"p:1": 10, "p:2": 20, "p:4": 40, "p:0": 1, "p:6": 60})
+    everything = "SELECT record_key, record_hash FROM tonight_all"
+    written = "SELECT record_key, record_hash FROM tonight_all WHERE gen > 5"
+    full = classify_records(con, everything, "last_night")
+    scoped = classify_records(con, everything, "last_night", written)
+    assert sorted(scoped.changes.rows()) == sorted(full.changes.rows()) == [
+        ("p:0", "deleted"), ("p:2", "changed"), ("p:3", "new"), ("p:4", "deleted"), ("p:5", "new")]
+    # p:6 was written again with its old hash: unchanged. p:1 was not written since: not compared.
+    assert scoped.unchanged == full.unchanged == 2
+    assert sorted(scoped.touched_hashes.rows()) == sorted(full.touched_hashes.rows())
+    # A record not written since is taken as it was, whatever it holds now: the marks are the contract.
+    con.execute("UPDATE tonight_all SET record_hash = 11 WHERE record_key = 'p:1'")
+    assert ("p:1", "changed") not in classify_records(con, everything, "last_night", written).changes.rows()
