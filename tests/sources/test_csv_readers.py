@@ -67,6 +67,21 @@ def test_readers_agree_on_windows_1252_and_report_the_same_lines(tmp_path):
     assert fast.bad_rows.rows() == [(3, "field_count", "has 2 fields where the header has 4")]
 
 
+def test_a_windows_1252_byte_far_into_a_large_file_is_read_as_windows_1252(tmp_path):
+    # A UTF-8 file goes to Polars without being decoded first; a byte that is not UTF-8 in its
+    # last rows (Polars parses the file in chunks) must still send the file to the decoder.
+    path = tmp_path / "part.csv"
+    rows = [f"{n},BUDI,JL MAWAR,2001\n" for n in range(200_000)] + ["200000,FRANÇOIS,JL Ñ,2002\n"]
+    path.write_bytes((HEADER + "".join(rows)).encode("cp1252"))
+    read = read_csv(path, "part.csv")
+    assert read.encoding == "cp1252"
+    assert read.rows.height == 200_001
+    assert read.rows["nama"][-1] == "FRANÇOIS" and read.rows["alamat"][-1] == "JL Ñ"
+    utf8 = tmp_path / "utf8.csv"
+    utf8.write_bytes((HEADER + "".join(rows)).encode("utf-8"))
+    assert read_csv(utf8, "utf8.csv").rows.equals(read.rows)
+
+
 def test_readers_agree_on_a_large_random_file(tmp_path):
     """20,000 rows of random values with every kind of quoting and 1% bad rows: a line break only
     in the address and never in a bad row, so that Polars takes the file at once."""
