@@ -7,7 +7,8 @@ incremental night; only records whose linkage columns changed are scored again.
 - `record_hashes_sql` / `classify_records`: which records are new, changed, deleted or unchanged
   since the last night (in DuckDB, where the records are).
 - `score_all` (full rebuild) and `score_touched` (new and changed records against the unchanged
-  ones and among themselves, in one `predict_between`): the same pairs, the same scores.
+  ones and among themselves: the pairs the blocking rules let through, found by
+  `blocking_pairs_sql` and scored by `score_pairs`): the same pairs, the same scores.
 - `ModelStore`: trained models, versioned by rules hash and training time, never overwritten.
 
 Scoring runs on the configured backend (assets/linkage/backend.py); the model JSON is always kept
@@ -370,7 +371,8 @@ def score_fresh(fresh: pl.DataFrame, existing: pl.DataFrame, model_json: dict,
     whose fresh-fresh pairs the one with the smaller key left is kept (the pair and orientation
     `predict_within` scores; a record with itself has no smaller key). DuckDB planned each
     call's blocking of 37 rules in 0.2 s: on a P2MI-only 1M night, 0.78 s against 1.07 s for
-    `predict_between` and `predict_within`, the same pairs and weights."""
+    `predict_between` and `predict_within`, the same pairs and weights. Used where a blocking rule
+    has no equality for the store to find the pairs by (`blocking_pairs_sql` gives None)."""
     if fresh.is_empty():
         return pl.DataFrame()
     # Role tables need an explicit source_dataset column (Splink 5).
