@@ -260,9 +260,9 @@ def _one_sided(rule: exp.Expression, dialect: str) -> tuple[str, str, str]:
 
 
 def _partner_branches(blocking_rules: list[str], dialect: str) -> dict[tuple[str, str, str], set[str]] | None:
-    """The branches of `blocking_partner_keys_sql`: per (equalities joined on, condition on the
-    existing record `e` alone, condition on the touched record `t` alone), the conditions on both
-    of the rules that share them. None when a rule has no equality between the two records."""
+    """The branches of `blocking_pairs_sql`: per (equalities joined on, condition on the existing
+    record `e` alone, condition on the touched record `t` alone), the conditions on both of the
+    rules that share them. None when a rule has no equality between the two records."""
     branches: dict[tuple[str, str, str], set[str]] = {}
     for rule in blocking_rules:
         equalities = side_equalities(rule, dialect)
@@ -275,10 +275,29 @@ def _partner_branches(blocking_rules: list[str], dialect: str) -> dict[tuple[str
     return branches
 
 
-def _branches_sql(branches: dict[tuple[str, str, str], set[str]], existing: str, touched: str,
-                  select: str, join: str) -> str:
+def blocking_pairs_sql(blocking_rules: list[str], dialect: str, existing: str, touched: str,
+                       key: str = "record_key", touched_key: str = "record_key") -> str | None:
+    """SQL: every pair of a record of `existing` (a table, or a parenthesised query) and one of
+    `touched` that some blocking rule lets through, with the existing record on either side, each
+    pair once: `existing_key` (its `key`, a column or `rowid` of a stored table) and `touched_key`
+    (the touched record's column `touched_key`). A record of both tables (a touched record among
+    the stored ones) meets the other touched records both ways round, and itself. Scoring these
+    pairs gives what scoring the touched records against all of `existing` gives.
+
+    One branch per distinct set of equalities between the two records (DuckDB joins on them) and
+    of conditions on one record alone, holding the rules that share them as one condition: at 1M,
+    a night's 3,108 touched records reach 21,208 others through the whole rules against 175,136
+    through their equalities alone (a record's lone name against every namesake of any region). A
+    condition on one record filters that side before the join: a rule for records without a birth
+    date (`l.birth_date IS NULL`) made one branch with the record on either side, whose join of
+    namesakes in a regency DuckDB filtered pair by pair (at 1M, a P2MI-only night's partners in
+    0.85 s; split by side, 0.58 s). Keys of numbers: that night's 36,542 pairs in 0.59 s, as
+    record keys 0.80 s. None when a rule has no such equality: every record is a partner."""
+    branches = _partner_branches(blocking_rules, dialect)
+    if branches is None:
+        return None
     return " UNION ".join(
-        f"SELECT {select} FROM {existing} e {join} "
+        f"SELECT e.{key} AS existing_key, t.{touched_key} AS touched_key FROM {existing} e JOIN "
         + (f"(SELECT * FROM {touched} t WHERE {on_t})" if on_t else touched)
         + f" t ON {joined_on} AND ({' OR '.join(f'({rule})' for rule in sorted(rules))})"
         + (f" WHERE {on_e}" if on_e else "")
@@ -286,49 +305,16 @@ def _branches_sql(branches: dict[tuple[str, str, str], set[str]], existing: str,
     )
 
 
-def blocking_partner_keys_sql(blocking_rules: list[str], dialect: str, existing: str, touched: str,
-                              key: str = "record_key") -> str | None:
-    """SQL: the `key` (a column, or `rowid` of a stored table) of the records of `existing` (a
-    table, or a parenthesised query) that some blocking rule pairs with a record of `touched` (on
-    either side). Scoring against these gives the same pairs as scoring against all of
-    `existing`, with a fraction of the records. One branch per distinct set of equalities between
-    the two records (DuckDB joins on them) and of conditions on one record alone, holding the
-    rules that share them as one condition: at 1M, a night's 3,108 touched records reach 21,208
-    others through the whole rules against 175,136 through their equalities alone (a record's
-    lone name against every namesake of any region), and Splink scored them in 0.81 s against
-    1.04 s. A condition on one record filters that side before the join: a rule for records
-    without a birth date (`l.birth_date IS NULL`) made one branch with the record on either side,
-    whose join of namesakes in a regency DuckDB filtered pair by pair (at 1M, a P2MI-only night's
-    partners in 0.85 s; split by side, 0.63 s). None when a rule has no such equality: every
-    record is a partner."""
-    branches = _partner_branches(blocking_rules, dialect)
-    return None if branches is None else _branches_sql(branches, existing, touched, f"e.{key}", "SEMI JOIN")
-
-
-def blocking_pairs_sql(blocking_rules: list[str], dialect: str, existing: str, touched: str,
-                       key: str = "record_key", touched_key: str = "record_key") -> str | None:
-    """SQL: every pair of a record of `existing` and one of `touched` that some blocking rule lets
-    through, with the existing record on either side, each pair once: `existing_key` (its `key`,
-    a column or `rowid`) and `touched_key` (the touched record's column `touched_key`). A record
-    of both tables (a touched record among the stored ones) meets the other touched records both
-    ways round, and itself. (Keys of numbers: at 1M, a P2MI-only night's 36,542 pairs in 0.59 s,
-    as record keys 0.80 s.) None when a rule has no equality between the two records."""
-    branches = _partner_branches(blocking_rules, dialect)
-    return None if branches is None else _branches_sql(
-        branches, existing, touched, f"e.{key} AS existing_key, t.{touched_key} AS touched_key", "JOIN")
-
-
-def blocking_partners_sql(blocking_rules: list[str], dialect: str, existing: str, touched: str) -> str | None:
-    """SQL: the records of `existing` that `blocking_partner_keys_sql` finds (None: every record)."""
-    keys = blocking_partner_keys_sql(blocking_rules, dialect, existing, touched)
-    return None if keys is None else f"SELECT * FROM {existing} SEMI JOIN ({keys}) k USING (record_key)"
-
-
-def blocking_partners(existing: pl.DataFrame, touched: pl.DataFrame, blocking_rules: list[str],
-                      dialect: str = "duckdb") -> pl.DataFrame:
-    """`blocking_partners_sql` on frames."""
-    sql = blocking_partners_sql(blocking_rules, dialect, "existing", "touched")
-    return existing if sql is None else query_frames(sql, {"existing": existing, "touched": touched})
+def blocked_pairs(records: pl.DataFrame, touched: pl.Series, blocking_rules: list[str],
+                  dialect: str = "duckdb") -> pl.DataFrame | None:
+    """`blocking_pairs_sql` on records held in memory, as `touched_pairs` gives them: the pairs of
+    the `touched` records (record keys) with the others and among themselves that some rule lets
+    through (None when a rule has no equality between the two records)."""
+    sql = blocking_pairs_sql(blocking_rules, dialect, "records", "fresh")
+    if sql is None:
+        return None
+    found = query_frames(sql, {"records": records, "fresh": records.filter(pl.col("record_key").is_in(touched.implode()))})
+    return touched_pairs(found.rename({"existing_key": "existing_record", "touched_key": "touched_record"}), touched)
 
 
 def prediction_rules(model_json: dict) -> list[str]:
@@ -349,17 +335,14 @@ def score_touched(records: pl.DataFrame, touched: list[str] | pl.Series, model_j
                   backend: LinkageBackend = DUCKDB) -> pl.DataFrame:
     """Incremental night on records held in memory: the pairs of the touched records (new or
     changed) with the others and among themselves that the blocking rules let through
-    (`blocking_pairs_sql`, `score_pairs`); scored with Splink's own blocking (`score_fresh`) when
-    a rule has no equality to join on."""
+    (`blocked_pairs`, `score_pairs`); scored with Splink's own blocking (`score_fresh`) when a
+    rule has no equality to join on."""
     touched = pl.Series("record_key", touched, dtype=pl.String)
-    is_touched = pl.col("record_key").is_in(touched.implode())
-    fresh = records.filter(is_touched)
-    dialect = model_json.get("sql_dialect", "duckdb")
-    found = blocking_pairs_sql(prediction_rules(model_json), dialect, "records", "fresh")
-    if found is None:
-        return score_fresh(fresh, records.filter(~is_touched), model_json, tf_tables, threshold, backend)
-    pairs = touched_pairs(query_frames(found, {"records": records, "fresh": fresh}).rename(
-        {"existing_key": "existing_record", "touched_key": "touched_record"}), touched)
+    pairs = blocked_pairs(records, touched, prediction_rules(model_json), model_json.get("sql_dialect", "duckdb"))
+    if pairs is None:
+        is_touched = pl.col("record_key").is_in(touched.implode())
+        return score_fresh(records.filter(is_touched), records.filter(~is_touched), model_json, tf_tables,
+                           threshold, backend)
     return score_pairs(records, pairs, model_json, tf_tables, threshold, backend)
 
 

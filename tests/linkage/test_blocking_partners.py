@@ -1,13 +1,13 @@
-"""An incremental night scores the touched records against only the records some blocking rule
-could pair them with: every pair the rules let through between a touched and an existing record
-must keep its existing record, and records no rule can reach are left out."""
+"""An incremental night scores only the pairs of the touched records that some blocking rule lets
+through, found in the store: every such pair, between a touched record and an existing one or
+between two touched ones, each once, and no other."""
 
 from __future__ import annotations
 
 import polars as pl
 
 from assets.frames import query_frames
-from assets.linkage.incremental import blocking_partners, side_equalities
+from assets.linkage.incremental import blocked_pairs, side_equalities
 from assets.linkage.rules import load_rules
 
 RULES = [
@@ -43,29 +43,40 @@ TOUCHED = frame([
 ])
 
 
-def pairs_through(existing: pl.DataFrame, touched: pl.DataFrame, rules: list[str]) -> set[str]:
-    """The existing records of every (existing, touched) pair, in either order, that a rule lets through."""
+def pairs_through(existing: pl.DataFrame, touched: pl.DataFrame, rules: list[str]) -> set[tuple[str, str]]:
+    """Every pair of two records, at least one of them touched, that a rule lets through in either
+    order, as (smaller key, larger key): worked out by trying every pair."""
     either = " OR ".join(f"({rule})" for rule in rules)
     found = query_frames(
-        f"SELECT DISTINCT CASE WHEN l.record_key LIKE 'e%' THEN l.record_key ELSE r.record_key END AS k "
+        f"SELECT DISTINCT least(l.record_key, r.record_key) AS a, greatest(l.record_key, r.record_key) AS b "
         f"FROM (SELECT * FROM existing UNION ALL SELECT * FROM touched) l, "
         f"(SELECT * FROM existing UNION ALL SELECT * FROM touched) r "
-        f"WHERE (l.record_key LIKE 'e%') <> (r.record_key LIKE 'e%') AND ({either})",
+        f"WHERE l.record_key <> r.record_key AND (l.record_key LIKE 't%' OR r.record_key LIKE 't%') AND ({either})",
         {"existing": existing, "touched": touched},
     )
-    return set(found["k"].to_list())
+    return set(found.iter_rows())
 
 
-def test_every_existing_record_a_rule_pairs_with_a_touched_one_is_kept_and_no_other():
-    partners = blocking_partners(EXISTING, TOUCHED, RULES)
-    assert set(partners["record_key"].to_list()) == pairs_through(EXISTING, TOUCHED, RULES) == {
-        "e1", "e2", "e3", "e4", "e5"}
-    assert partners.columns == EXISTING.columns
+def blocked(existing: pl.DataFrame, touched: pl.DataFrame, rules: list[str]) -> set[tuple[str, str]] | None:
+    """The pairs the store blocks (blocked_pairs), as (smaller key, larger key), after checking that
+    none comes twice."""
+    pairs = blocked_pairs(pl.concat([existing, touched]), touched["record_key"], rules)
+    if pairs is None:
+        return None
+    found = [tuple(sorted(pair)) for pair in pairs.iter_rows()]
+    assert len(found) == len(set(found)), "a pair found twice"
+    return set(found)
 
 
-def test_a_rule_without_an_equality_between_the_records_keeps_every_record():
+def test_every_pair_a_rule_lets_through_with_a_touched_record_is_found_once_and_no_other():
+    pairs = blocked(EXISTING, TOUCHED, RULES)
+    assert pairs == pairs_through(EXISTING, TOUCHED, RULES)
+    assert {key for pair in pairs for key in pair if key.startswith("e")} == {"e1", "e2", "e3", "e4", "e5"}
+
+
+def test_a_rule_without_an_equality_between_the_records_leaves_the_blocking_to_splink():
     rules = [*RULES, "levenshtein(l.name_key_nospace, r.name_key_nospace) <= 1"]
-    assert blocking_partners(EXISTING, TOUCHED, rules).height == EXISTING.height
+    assert blocked(EXISTING, TOUCHED, rules) is None
 
 
 def test_the_model_rules_each_have_an_equality_to_prefilter_on():
@@ -76,8 +87,9 @@ def test_the_model_rules_each_have_an_equality_to_prefilter_on():
 
 
 def test_a_condition_on_one_record_holds_on_either_side():
-    # The rule asks its left record alone to lack a region: an existing record is a partner when it
-    # lacks one (e_a), or when the touched record it meets does (e_c); e_b meets only t_a, which has one.
+    # The rule asks its left record alone to lack a region: a pair goes through when either of its
+    # records lacks one. e_a lacks one (with t_a); t_b does (with e_c); t_c does, with every AGUS,
+    # the other touched AGUS (t_a) too, once; e_b and t_a both have one.
     rules = ["l.name_key_nospace = r.name_key_nospace AND l.regency_code IS NULL"]
     existing = frame([
         {"record_key": "e_a", "name_key_nospace": "AGUS"},
@@ -88,6 +100,7 @@ def test_a_condition_on_one_record_holds_on_either_side():
     touched = frame([
         {"record_key": "t_a", "name_key_nospace": "AGUS", "regency_code": "3201"},
         {"record_key": "t_b", "name_key_nospace": "BUDI"},
+        {"record_key": "t_c", "name_key_nospace": "AGUS"},
     ])
-    partners = blocking_partners(existing, touched, rules)
-    assert set(partners["record_key"].to_list()) == pairs_through(existing, touched, rules) == {"e_a", "e_c"}
+    assert blocked(existing, touched, rules) == pairs_through(existing, touched, rules) == {
+        ("e_a", "t_a"), ("e_c", "t_b"), ("e_a", "t_c"), ("e_b", "t_c"), ("t_a", "t_c")}
