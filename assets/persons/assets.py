@@ -101,9 +101,9 @@ def person_ids(context: dg.AssetExecutionContext, padu: PaduSettings, warehouse:
             con.execute("DELETE FROM persons.person_ids WHERE record_key IN "
                         "(SELECT record_key FROM linkage.cluster_redo)")
             insert_rows(con, "persons.person_ids", mapping)
-        records = con.execute("SELECT count(*) FROM persons.person_ids").fetchone()[0]
+        records = con.execute("SELECT count(*) FROM persons.person_ids").fetchall()[0][0]
         if last_persons is None:
-            persons = con.execute("SELECT count(DISTINCT person_id) FROM persons.person_ids").fetchone()[0]
+            persons = con.execute("SELECT count(DISTINCT person_id) FROM persons.person_ids").fetchall()[0][0]
         else:
             # The kept records' ids are held by no redone record, last night or tonight
             # (_full_ids_reason): the persons are last night's, less the redone records' ids of

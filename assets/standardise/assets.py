@@ -135,10 +135,11 @@ def person_records(context: dg.AssetExecutionContext, warehouse: Warehouse) -> d
         in_place = not full_rebuild_requested(context) and table_exists(con, RECORDS_STATE) and _same_columns(
             con, "staging.person_records", records_query(list(CONTRACTS), keys, 0))
         generations = {source: staged_generations(con, source) for source in CONTRACTS}
-        stale = _stale_sources(con, staged) if in_place else list(CONTRACTS)
+        synced = _synced(con) if in_place else {}
+        stale = _stale_sources(synced, staged) if in_place else list(CONTRACTS)
         generation = next_generation(con) if stale else None
         if in_place:
-            since = _restaged_since(con, stale, staged, generations)
+            since = _restaged_since(con, stale, synced, generations)
             if stale:
                 note_restaged(con, since)
                 hashed = hashed_records_query(stale, {s: _restaged_rows(s, took) for s, took in since.items()})
@@ -216,34 +217,39 @@ def records_query(sources: list[str], keys, generation: int) -> str:
             f"FROM ({with_capped_keys(keys, f'({hashed_records_query(sources)})')})")
 
 
-def _stale_sources(con, staged: dict[str, str | None]) -> list[str]:
+def _synced(con) -> dict[str, dict]:
+    """Per source, what `staging.person_records` took of it last (SYNCED_TABLE's row: its
+    `staged_run_id` and, when kept, `staged_gen`); empty when not known."""
+    if not table_exists(con, SYNCED_TABLE):
+        return {}
+    return {row["source"]: row for row in con.sql(f"SELECT * FROM {SYNCED_TABLE}").pl().iter_rows(named=True)}
+
+
+def _stale_sources(synced: dict[str, dict], staged: dict[str, str | None]) -> list[str]:
     """The sources whose records in `staging.person_records` may not be tonight's: their staged
-    rows (or those of a source they read) were written since the table took them, or it is not
-    known when. On a night only P2MI delivers, DTSEN's million records are not read again."""
-    synced = dict(con.execute(f"SELECT source, {STAGED_RUN_ID} FROM {SYNCED_TABLE}").fetchall()) if table_exists(
-        con, SYNCED_TABLE) else {}
-    moved = {s for s, run in staged.items() if run is None or synced.get(s) != run}
+    rows (or those of a source they read) were written since the table took them (`synced`), or
+    it is not known when. On a night only P2MI delivers, DTSEN's million records are not read
+    again."""
+    moved = {s for s, run in staged.items() if run is None or synced.get(s, {}).get(STAGED_RUN_ID) != run}
     return [s for s in CONTRACTS if s in moved or moved.intersection(READS_OTHER_SOURCES.get(s, ()))]
 
 
-def _restaged_since(con, stale: list[str], staged: dict[str, str | None],
+def _restaged_since(con, stale: list[str], synced: dict[str, dict],
                     generations: dict[str, tuple[int | None, int | None]]) -> dict[str, int]:
     """Per stale source whose records can be brought up to date from its rows staged since the
-    table last took it: the staging generation it took then. A source is read whole instead when
-    that generation is not known or older than the source's last full staging, when its rows have
-    more than one delivery date, or when it is stale because a source it reads was staged again
-    (a case's passport flag reads every placement)."""
-    synced = {}
-    if table_exists(con, SYNCED_TABLE) and "staged_gen" in con.sql(f"SELECT * FROM {SYNCED_TABLE} LIMIT 0").columns:
-        synced = dict(con.execute(f"SELECT source, staged_gen FROM {SYNCED_TABLE}").fetchall())
-    moved = {s for s in stale if synced.get(s) is None or synced[s] != generations[s][0]}
+    table last took it (`synced`): the staging generation it took then. A source is read whole
+    instead when that generation is not known or older than the source's last full staging, when
+    its rows have more than one delivery date, or when it is stale because a source it reads was
+    staged again (a case's passport flag reads every placement)."""
+    took_gen = {source: row.get("staged_gen") for source, row in synced.items()}
+    moved = {s for s in stale if took_gen.get(s) is None or took_gen[s] != generations[s][0]}
     since = {}
     for source in stale:
-        took, (_, full_gen) = synced.get(source), generations[source]
+        took, (_, full_gen) = took_gen.get(source), generations[source]
         if (took is None or full_gen is None or took < full_gen
                 or moved.intersection(READS_OTHER_SOURCES.get(source, ()))):
             continue
-        if con.execute(f"SELECT count(DISTINCT delivery_date) FROM staging.{source}").fetchone()[0] > 1:
+        if con.execute(f"SELECT count(DISTINCT delivery_date) FROM staging.{source}").fetchall()[0][0] > 1:
             continue
         since[source] = took
     return since
@@ -335,7 +341,7 @@ def update_person_records(con, hashed: str, keys, sources: list[str], since: dic
         moved = recount_capped_keys(con, "staging.person_records", keys, "__touched",
                                     {REMADE_GEN: generation} if generation is not None else None)
         con.execute("DROP TABLE __touched")
-    compared = con.execute("SELECT count(*) FROM __tonight").fetchone()[0]
+    compared = con.execute("SELECT count(*) FROM __tonight").fetchall()[0][0]
     for table in ("__tonight", "__gone", "__new"):
         con.execute(f"DROP TABLE {table}")
     con.execute("DROP TABLE IF EXISTS __absent")

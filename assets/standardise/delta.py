@@ -66,7 +66,7 @@ def next_generation(con: duckdb.DuckDBPyConnection) -> int:
     rolled-back transaction does not take back)."""
     con.execute("CREATE SCHEMA IF NOT EXISTS staging")
     con.execute(f"CREATE SEQUENCE IF NOT EXISTS {STAGING_GENERATIONS}")
-    return con.execute(f"SELECT nextval('{STAGING_GENERATIONS}')").fetchone()[0]
+    return con.execute(f"SELECT nextval('{STAGING_GENERATIONS}')").fetchall()[0][0]
 
 
 def state_table(source: str) -> str:
