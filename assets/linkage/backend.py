@@ -92,12 +92,19 @@ class LinkageBackend:
 DUCKDB = LinkageBackend()
 
 
-def release_splink() -> None:
+# Below this many rows given to Splink, its tables are small: a collection of every Python object
+# costs more than it frees (at 1M persons, 0.04 s a collection, 0.15 s of an incremental night).
+SPLINK_ROWS_WORTH_COLLECTING = 100_000
+
+
+def release_splink(rows: int | None = None) -> None:
     """Splink's linker and its database API refer to each other, so the in-memory DuckDB database
     behind them, with every table Splink made (at a million persons, gigabytes of blocked and
     scored pairs), outlives the call until Python's cycle collector happens to run, often steps
-    later. Collected here, before the next large allocation."""
-    gc.collect()
+    later. Collected here, before the next large allocation, unless the call gave Splink fewer
+    than SPLINK_ROWS_WORTH_COLLECTING `rows` (records and pairs; None: unknown, collected)."""
+    if rows is None or rows >= SPLINK_ROWS_WORTH_COLLECTING:
+        gc.collect()
 
 
 # --- the rules' SQL on Spark ----------------------------------------------------------------------

@@ -108,7 +108,7 @@ def cluster_people(records: pl.DataFrame, edges: pl.DataFrame, must_links: pl.Da
     cannot-link (conflict_exempt_records). Two roles in one DTSEN family inside a component are a
     cannot-link too (families.py)."""
     components = cluster(records, edges, rules.cluster_threshold, backend)
-    release_splink()
+    release_splink(records.height + edges.height)
     # Pairs inside a component that the model scores as two people, unless a source or a
     # reviewer says they are one.
     sizes = components.group_by("cluster_id").len("size")
@@ -117,7 +117,7 @@ def cluster_people(records: pl.DataFrame, edges: pl.DataFrame, must_links: pl.Da
         linkage_records(multi.select("record_key")), multi, model_json, tf_tables, rules.cannot_link_below,
         rules.cannot_link_evidence_weight, rules.cannot_link_conditions, conflict_exempt,
     ).join(must_links.select(PAIR_KEYS), on=PAIR_KEYS, how="anti")
-    release_splink()
+    release_splink(multi.height)
     roles = family_role_conflicts(components, linkage_records, rules.family_roles).join(
         must_links.select(PAIR_KEYS), on=PAIR_KEYS, how="anti")
     model_cannot_links = frozenset(conflicts.select(PAIR_KEYS).iter_rows()) | frozenset(roles.iter_rows())

@@ -13,8 +13,8 @@ import polars as pl
 import pytest
 
 from assets.linkage.backend import (
-    JARO_WINKLER_UDF, LinkageBackend, make_db_api, model_in_rules_dialect, settings_for_backend,
-    to_backend_sql,
+    JARO_WINKLER_UDF, SPLINK_ROWS_WORTH_COLLECTING, LinkageBackend, make_db_api, model_in_rules_dialect,
+    release_splink, settings_for_backend, to_backend_sql,
 )
 from assets.linkage.incremental import score_all, score_touched, term_frequency_columns, term_frequency_tables
 from assets.linkage.model import LINKAGE_COLUMNS, cluster, cluster_edges, train
@@ -86,6 +86,32 @@ def test_duckdb_spills_into_the_working_store_and_the_spill_is_deleted(monkeypat
         spill = Path(con.sql("SELECT current_setting('temp_directory')").fetchall()[0][0])
         assert spill.parent == Path(backend.spill_dir) and any(spill.iterdir())
     assert not (tmp_path / "tmp" / "duckdb").exists() or not any((tmp_path / "tmp" / "duckdb").iterdir())
+
+
+def test_splink_is_released_after_a_large_call_and_not_after_a_small_one():
+    import gc
+    import weakref
+
+    class Cycle:  # as Splink's linker and its database API, which refer to each other
+        def __init__(self):
+            self.me = self
+
+    gc.disable()  # no collection but release_splink's
+    try:
+        left = Cycle()
+        alive = weakref.ref(left)
+        del left
+        release_splink(SPLINK_ROWS_WORTH_COLLECTING - 1)
+        assert alive() is not None, "a small call's tables are left to the cycle collector"
+        release_splink(SPLINK_ROWS_WORTH_COLLECTING)
+        assert alive() is None
+        left = Cycle()
+        alive = weakref.ref(left)
+        del left
+        release_splink()  # rows unknown
+        assert alive() is None
+    finally:
+        gc.enable()
 
 
 # --- the same linkage on both engines ------------------------------------------------------------
