@@ -44,8 +44,9 @@ def read_truth(path) -> pl.DataFrame:
     )],
 )
 def quality_report(context: dg.AssetExecutionContext, padu: PaduSettings, warehouse: Warehouse):
-    published = read_published(padu.published_path, "person_records")
-    if not padu.truth_file.exists() or published is None:
+    # Read only when there is a truth to measure it against (1.3M rows at 1M persons: 0.07 s).
+    published = read_published(padu.published_path, "person_records") if padu.truth_file.exists() else None
+    if published is None:
         context.log.info("no ground truth file: the quality report is empty")
         warehouse.write({"quality.report": pl.DataFrame({"run_id": [context.run.run_id], "truth": [False]})})
         yield dg.MaterializeResult(metadata={"truth_file": "none"})

@@ -209,12 +209,13 @@ def clear_state(con: duckdb.DuckDBPyConnection, source: str) -> None:
 
 
 def write_state(con: duckdb.DuckDBPyConnection, source: str, plan: StagingPlan, rows: int, restaged: int,
-                run_id: str, generation: int | None) -> None:
+                run_id: str, generation: int | None, counts: str | None = None) -> None:
     """What the next night's plan compares with: the code's fingerprint, the reference date and the
     delivered columns of the rows now staged. `staged_run_id` is the run that last wrote the staged
     rows (`run_id`, unless the plan kept them): what `staging/person_records` compares to know
     which sources' records it must bring up to date; `generation`, the staging generation it
-    wrote them with (None: it wrote none, the plan kept them)."""
+    wrote them with (None: it wrote none, the plan kept them). `counts`: the staged rows' counts
+    for the asset's metadata (JSON), which a night that keeps the rows shows again (staged_counts)."""
     written_by = (staged_run_id(con, source) if plan.unchanged else None) or run_id
     last = staged_generations(con, source)
     staged_gen = generation if generation is not None else last[0]
@@ -223,10 +224,17 @@ def write_state(con: duckdb.DuckDBPyConnection, source: str, plan: StagingPlan, 
         "fingerprint": [staging_fingerprint()], "delivery_date": [plan.reference],
         "raw_columns": [plan.raw_columns], "raw_run_id": [plan.raw_run_id], "rows": [rows],
         "rows_staged": [restaged], "reason": [plan.reason], STAGED_RUN_ID: [written_by],
-        "staged_gen": [staged_gen], "full_gen": [full_gen],
+        "staged_gen": [staged_gen], "full_gen": [full_gen], "counts": [counts],
     }, schema={"fingerprint": pl.String, "delivery_date": pl.Date, "raw_columns": pl.String, "raw_run_id": pl.String,
                "rows": pl.Int64, "rows_staged": pl.Int64, "reason": pl.String, STAGED_RUN_ID: pl.String,
-               "staged_gen": pl.Int64, "full_gen": pl.Int64}))
+               "staged_gen": pl.Int64, "full_gen": pl.Int64, "counts": pl.String}))
+
+
+def staged_counts(con: duckdb.DuckDBPyConnection, source: str) -> str | None:
+    """The counts `write_state` kept with the staged rows (None: none kept, or no state)."""
+    if "counts" not in _columns(con, state_table(source)):
+        return None
+    return con.execute(f"SELECT counts FROM {state_table(source)}").fetchall()[0][0]
 
 
 def staged_generations(con: duckdb.DuckDBPyConnection, source: str) -> tuple[int | None, int | None]:

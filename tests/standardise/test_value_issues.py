@@ -133,3 +133,32 @@ def test_staging_asset_writes_flags_and_raw_layer_keeps_the_text(tmp_path):
     table = staging.materialization.metadata["invalid_values"].value
     assert "| tanggal_lahir: not a date" in table and "| desil: outside 1-10" in table
     assert "SITI" not in table and "sepuluh" not in table  # counts only, never a value
+
+
+def test_a_night_that_keeps_the_staged_rows_shows_the_counts_kept_with_them(tmp_path):
+    landing = tmp_path / "landing"
+    write_delivery(landing, "dtsen_individu", DTSEN)
+    warehouse = Warehouse(path=str(tmp_path / "w.duckdb"))
+    resources = {"padu": PaduSettings(landing_dir=str(landing), data_dir=str(tmp_path), pseudonym_key="k"),
+                 "warehouse": warehouse}
+    assets = [build_raw_asset(DTSEN_INDIVIDU), build_staging_asset("dtsen_individu")]
+
+    def staging_metadata() -> dict:
+        result = dg.materialize(assets, resources=resources)
+        [event] = [e for e in result.get_asset_materialization_events()
+                   if e.asset_key == dg.AssetKey(["staging", "dtsen_individu"])]
+        return {k: v.value for k, v in event.materialization.metadata.items()}
+
+    first = staging_metadata()
+    assert first["staging_mode"] == "full" and first["with_valid_nik"] >= 1
+    assert "| desil: outside 1-10" in first["invalid_values"]
+    kept = staging_metadata()
+    assert kept["staging_mode"] == "kept"
+    counted = ("nik_issues", "birth_date_issues", "invalid_values", "with_valid_nik", "with_regency")
+    assert {k: kept[k] for k in counted} == {k: first[k] for k in counted}
+    # Shown from the state, not counted again: the state's counts are what the night shows.
+    with warehouse.transaction() as con:
+        con.execute("UPDATE staging.dtsen_individu__state SET counts = "
+                    "json_object('with_valid_nik', 12345, 'invalid_values', '_none_')::VARCHAR")
+    again = staging_metadata()
+    assert again["with_valid_nik"] == 12345 and again["invalid_values"] == "_none_"
