@@ -110,12 +110,17 @@ def test_a_case_address_gives_its_village_and_district(tmp_path):
     assert frame["district_code"].to_list() == ["350733", None]
 
 
-def test_staging_asset_writes_flags_and_raw_layer_keeps_the_text(tmp_path):
+def _dtsen_store(tmp_path: Path) -> tuple[Warehouse, dict]:
+    """A landing folder with the DTSEN delivery above, a working store, and the run's resources."""
     landing = tmp_path / "landing"
     write_delivery(landing, "dtsen_individu", DTSEN)
     warehouse = Warehouse(path=str(tmp_path / "w.duckdb"))
-    resources = {"padu": PaduSettings(landing_dir=str(landing), data_dir=str(tmp_path), pseudonym_key="k"),
-                 "warehouse": warehouse}
+    return warehouse, {"padu": PaduSettings(landing_dir=str(landing), data_dir=str(tmp_path), pseudonym_key="k"),
+                       "warehouse": warehouse}
+
+
+def test_staging_asset_writes_flags_and_raw_layer_keeps_the_text(tmp_path):
+    warehouse, resources = _dtsen_store(tmp_path)
     result = dg.materialize(
         [build_raw_asset(DTSEN_INDIVIDU), build_staging_asset("dtsen_individu")], resources=resources
     )
@@ -136,11 +141,7 @@ def test_staging_asset_writes_flags_and_raw_layer_keeps_the_text(tmp_path):
 
 
 def test_a_night_that_keeps_the_staged_rows_shows_the_counts_kept_with_them(tmp_path):
-    landing = tmp_path / "landing"
-    write_delivery(landing, "dtsen_individu", DTSEN)
-    warehouse = Warehouse(path=str(tmp_path / "w.duckdb"))
-    resources = {"padu": PaduSettings(landing_dir=str(landing), data_dir=str(tmp_path), pseudonym_key="k"),
-                 "warehouse": warehouse}
+    warehouse, resources = _dtsen_store(tmp_path)
     assets = [build_raw_asset(DTSEN_INDIVIDU), build_staging_asset("dtsen_individu")]
 
     def staging_metadata() -> dict:
