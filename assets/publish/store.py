@@ -218,9 +218,9 @@ def publish_changes(con: duckdb.DuckDBPyConnection, published_dir: Path, run_id:
     `row_changes` is patched from the current version's file instead, with the same changes, on
     a thread of its own while the DuckDB file is copied, updated and checkpointed, and then on
     this one too; its rows are then counted against the table's, and a file that disagrees is
-    written again from the table. The current version
-    is never written to. At 1M persons, changing the rows of the persons touched tonight took a
-    fraction of writing the million rows again."""
+    written again from the table. The current version is never written to. At 1M persons,
+    changing the rows of the persons touched tonight took a fraction of writing the million rows
+    again."""
     current = published_dir / DATABASE_FILE
     incoming = _incoming(published_dir, run_id)
     database = incoming / DATABASE_FILE
