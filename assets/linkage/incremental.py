@@ -136,6 +136,7 @@ def classify_records(con: duckdb.DuckDBPyConnection, tonight_sql: str, previous:
     joining them in Polars took 0.5 s)."""
     if previous is None:
         previous = "(SELECT NULL::VARCHAR AS record_key, NULL::UBIGINT AS record_hash WHERE false)"
+    tonight = con.execute(f"SELECT count(*) FROM ({tonight_sql})").fetchall()[0][0]
     if written_sql is None:
         differ = con.sql(f"""
             SELECT coalesce(n.record_key, o.record_key) AS record_key,
@@ -144,8 +145,7 @@ def classify_records(con: duckdb.DuckDBPyConnection, tonight_sql: str, previous:
                    n.record_hash
             FROM ({tonight_sql}) n FULL JOIN {previous} o ON n.record_key = o.record_key
             WHERE n.record_hash IS DISTINCT FROM o.record_hash""").pl()
-    tonight = con.execute(f"SELECT count(*) FROM ({tonight_sql})").fetchall()[0][0]
-    if written_sql is not None:
+    else:
         differ = con.sql(f"""
             SELECT n.record_key, CASE WHEN o.record_key IS NULL THEN 'new' ELSE 'changed' END AS change,
                    n.record_hash
