@@ -231,19 +231,45 @@ def side_equalities(rule: str, dialect: str) -> list[exp.EQ]:
     return out
 
 
-def _on(side: exp.Expression, alias: str, dialect: str) -> str:
+def _existing_as(equality: exp.EQ, side: str) -> tuple[exp.Expression, exp.Expression]:
+    """`equality`'s two sides with the existing record `e` as record `side` (l or r) and the
+    touched one `t` as the other: the existing record's expression first (so a symmetric equality
+    reads the same either way round)."""
+    ordered = sorted((equality.left, equality.right), key=lambda s: next(s.find_all(exp.Column)).table != side)
+    return _renamed(ordered[0], "e"), _renamed(ordered[1], "t")
+
+
+def _renamed(side: exp.Expression, alias: str) -> exp.Expression:
     renamed = side.copy()
     for column in renamed.find_all(exp.Column):
         column.set("table", exp.to_identifier(alias))
-    return renamed.sql(dialect=dialect)
+    return renamed
 
 
-def _existing_as(equality: exp.EQ, side: str, dialect: str) -> str:
-    """`equality` with the existing record `e` as record `side` (l or r) and the touched one `t`
-    as the other, the existing record's expression first (so a symmetric equality reads the same
-    either way round)."""
-    ordered = sorted((equality.left, equality.right), key=lambda s: next(s.find_all(exp.Column)).table != side)
-    return f"{_on(ordered[0], 'e', dialect)} = {_on(ordered[1], 't', dialect)}"
+# Stands for the expression an equality joins on, in what `_function_of` makes of another.
+_JOINED = exp.column("__joined")
+
+
+def _function_of(expression: exp.Expression, inner: exp.Expression) -> exp.Expression | None:
+    """`expression` as a function of `inner` alone (each occurrence of `inner` replaced by
+    _JOINED), or None when it reads a column elsewhere. A prefix `left(c, n)` is read as
+    `left(left(c, m), n)` where `inner` is `left(c, m)` with m >= n."""
+    def prefix(node: exp.Expression) -> exp.Expression:
+        if (isinstance(node, exp.Left) and isinstance(inner, exp.Left) and node.this == inner.this
+                and all(isinstance(n.expression, exp.Literal) and n.expression.is_int for n in (node, inner))
+                and int(node.expression.this) <= int(inner.expression.this)):
+            return exp.Left(this=inner.copy(), expression=node.expression.copy())
+        return node
+
+    replaced = expression.transform(prefix).transform(lambda node: _JOINED.copy() if node == inner else node)
+    return replaced if {column.name for column in replaced.find_all(exp.Column)} == {_JOINED.name} else None
+
+
+def _implies(equality: tuple[exp.Expression, exp.Expression], other: tuple[exp.Expression, exp.Expression]) -> bool:
+    """Whether records equal on `equality` (e side, t side) are equal on `other`: its two sides
+    are one function of `equality`'s (`left(e.nik, 12)` of `e.nik` or of `left(e.nik, 15)`)."""
+    functions = [_function_of(mine, theirs) for mine, theirs in zip(other, equality)]
+    return None not in functions and functions[0] == functions[1]
 
 
 def _rule_as(rule: str, side: str, dialect: str) -> exp.Expression:
@@ -268,17 +294,42 @@ def _one_sided(rule: exp.Expression, dialect: str) -> tuple[str, str, str]:
 def _partner_branches(blocking_rules: list[str], dialect: str) -> dict[tuple[str, str, str], set[str]] | None:
     """The branches of `blocking_pairs_sql`: per (equalities joined on, condition on the existing
     record `e` alone, condition on the touched record `t` alone), the conditions on both of the
-    rules that share them. None when a rule has no equality between the two records."""
+    rules that share them. None when a rule has no equality between the two records.
+
+    A branch whose pairs another branch's join finds too is folded into it (`_subsumes`), its
+    rules then also holding its own one-sided conditions: the other join is made anyway, and
+    each branch reads every stored record once more (at 1M, the joins on the full NIK and on its
+    first 15 digits, within that on its first 12, took 0.07 of the search's 0.57 s)."""
     branches: dict[tuple[str, str, str], set[str]] = {}
+    joins: dict[str, list[tuple[exp.Expression, exp.Expression]]] = {}
     for rule in blocking_rules:
         equalities = side_equalities(rule, dialect)
         if not equalities:
             return None
         for side in ("l", "r"):  # the existing record on either side
-            joined_on = " AND ".join(sorted(_existing_as(eq, side, dialect) for eq in equalities))
+            sides = sorted((_existing_as(eq, side) for eq in equalities), key=lambda s: _equality_sql(s, dialect))
+            joined_on = " AND ".join(_equality_sql(s, dialect) for s in sides)
+            joins[joined_on] = sides
             on_e, on_t, on_both = _one_sided(_rule_as(rule, side, dialect), dialect)
             branches.setdefault((joined_on, on_e, on_t), set()).add(on_both)
+    for branch in sorted(branches):
+        into = next((other for other in sorted(branches) if other != branch and _subsumes(other, branch, joins)), None)
+        if into is not None:
+            own = " AND ".join(condition for condition, theirs in zip(branch[1:], into[1:]) if condition != theirs)
+            branches[into] |= {f"({rule}) AND {own}" if own else rule for rule in branches.pop(branch)}
     return branches
+
+
+def _equality_sql(sides: tuple[exp.Expression, exp.Expression], dialect: str) -> str:
+    return f"{sides[0].sql(dialect=dialect)} = {sides[1].sql(dialect=dialect)}"
+
+
+def _subsumes(branch: tuple[str, str, str], other: tuple[str, str, str],
+              joins: dict[str, list[tuple[exp.Expression, exp.Expression]]]) -> bool:
+    """Whether `branch`'s join finds every pair `other`'s finds: its one-sided conditions are
+    none or `other`'s, and each equality it joins on follows from one of `other`'s."""
+    return (all(mine in ("", theirs) for mine, theirs in zip(branch[1:], other[1:]))
+            and all(any(_implies(theirs, mine) for theirs in joins[other[0]]) for mine in joins[branch[0]]))
 
 
 def blocking_pairs_sql(blocking_rules: list[str], dialect: str, existing: str, touched: str,

@@ -5,9 +5,10 @@ between two touched ones, each once, and no other."""
 from __future__ import annotations
 
 import polars as pl
+import sqlglot
 
 from assets.frames import query_frames
-from assets.linkage.incremental import blocked_pairs, side_equalities
+from assets.linkage.incremental import _implies, blocked_pairs, blocking_pairs_sql, side_equalities
 from assets.linkage.rules import load_rules
 
 RULES = [
@@ -104,3 +105,51 @@ def test_a_condition_on_one_record_holds_on_either_side():
     ])
     assert blocked(existing, touched, rules) == pairs_through(existing, touched, rules) == {
         ("e_a", "t_a"), ("e_c", "t_b"), ("e_a", "t_c"), ("e_b", "t_c"), ("t_a", "t_c")}
+
+
+def test_a_join_that_follows_from_another_rules_join_is_not_made_again():
+    # Equal NIKs have equal first 15 and 12 digits: the three NIK rules are one join, on the
+    # first 12 digits; a birth year is not implied by its half, nor 15 digits by 12.
+    assert _implies(_sides("e.nik = t.nik"), _sides("left(e.nik, 15) = left(t.nik, 15)"))
+    assert _implies(_sides("left(e.nik, 15) = left(t.nik, 15)"), _sides("left(e.nik, 12) = left(t.nik, 12)"))
+    assert _implies(_sides("e.birth_year = t.birth_year"), _sides("e.birth_year // 2 = t.birth_year // 2"))
+    assert not _implies(_sides("left(e.nik, 12) = left(t.nik, 12)"), _sides("left(e.nik, 15) = left(t.nik, 15)"))
+    assert not _implies(_sides("e.birth_year // 2 = t.birth_year // 2"), _sides("e.birth_year = t.birth_year"))
+    assert not _implies(_sides("e.nik = t.nik"), _sides("e.kk = t.kk"))
+    # Asymmetric: a record's lone name against the other's name is not the other way round.
+    assert not _implies(_sides("e.lone_name_key = t.name_key_nospace"),
+                        _sides("e.name_key_nospace = t.lone_name_key"))
+    rules = ["l.nik = r.nik", "left(l.nik, 15) = left(r.nik, 15)", "left(l.nik, 12) = left(r.nik, 12)"]
+    sql = blocking_pairs_sql(rules, "duckdb", "records", "fresh")
+    assert sql.count(" JOIN ") == 1 and "ON LEFT(e.nik, 12) = LEFT(t.nik, 12) AND" in sql
+    existing = frame([{"record_key": "e1", "nik": "3201011507900001"}, {"record_key": "e2", "nik": "3201011507909999"},
+                      {"record_key": "e3", "nik": "3201011507900009"}, {"record_key": "e4", "nik": "5101011507900001"}])
+    touched = frame([{"record_key": "t1", "nik": "3201011507900001"}])
+    assert blocked(existing, touched, rules) == pairs_through(existing, touched, rules) == {
+        ("e1", "t1"), ("e2", "t1"), ("e3", "t1")}
+
+
+def test_a_rule_folded_into_another_join_keeps_its_condition_on_one_record():
+    # The first rule's join (equal NIKs) is within the second's (first 12 digits), but it asks the
+    # left record to lack a region, which the second does not: folded in, it keeps that condition.
+    rules = ["l.nik = r.nik AND l.regency_code IS NULL",
+             "left(l.nik, 12) = left(r.nik, 12) AND l.name_key_nospace <> r.name_key_nospace"]
+    sql = blocking_pairs_sql(rules, "duckdb", "records", "fresh")
+    assert sql.count(" JOIN ") == 1 and "regency_code IS NULL" in sql
+    existing = frame([
+        {"record_key": "e1", "nik": "3201011507900001", "name_key_nospace": "AGUS"},  # lacks a region
+        {"record_key": "e2", "nik": "3201011507900001", "name_key_nospace": "AGUS", "regency_code": "3201"},
+        {"record_key": "e3", "nik": "3201011507909999", "name_key_nospace": "BUDI", "regency_code": "3201"},
+    ])
+    touched = frame([
+        {"record_key": "t1", "nik": "3201011507900001", "name_key_nospace": "AGUS", "regency_code": "3201"},
+        {"record_key": "t2", "nik": "3201011507900001", "name_key_nospace": "AGUS"},  # lacks a region
+    ])
+    # e2 and t1: the same NIK and name, both with a region: neither rule.
+    assert blocked(existing, touched, rules) == pairs_through(existing, touched, rules) == {
+        ("e1", "t1"), ("e1", "t2"), ("e2", "t2"), ("e3", "t1"), ("e3", "t2"), ("t1", "t2")}
+
+
+def _sides(equality: str) -> tuple:
+    tree = sqlglot.parse_one(equality, dialect="duckdb")
+    return tree.left, tree.right
