@@ -127,6 +127,11 @@ def delivery_stamp(delivery: Delivery) -> str:
     return "|".join(parts)
 
 
+def stamp_label(stamp: str) -> str:
+    """The label of the delivery a `delivery_stamp` is of."""
+    return stamp.split("|", 1)[0]
+
+
 def delivery_digest(delivery: Delivery) -> str:
     """sha256 over the delivery's label and each data file's name and bytes: the same delivery,
     byte for byte, as the one ingested before (then nothing in it needs reading again)."""

@@ -26,22 +26,34 @@ def row_content_hash(columns: list[str], seed: int = 0) -> pl.Expr:
     return folded.hash(seed)
 
 
-def split_rows(frame: pl.DataFrame, contract: SourceContract,
-               content_hash: str | None = None) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """(accepted, quarantined) for the rows of one delivery (all its files together). The
-    quarantined frame keeps every column of the row plus a `reason`. `content_hash` names a
-    column of `frame` that already holds a hash of the contract's columns, and of no other."""
-    content = pl.col(content_hash) if content_hash else row_content_hash(list(contract.columns))
-    key = clean_identifier_values(frame[contract.primary_key])
+# What the row rules read of each row alone (`row_checks`): its cleaned primary key, and whether it
+# has neither a name nor a NIK.
+ROW_KEY = "__key"
+NO_NAME_OR_NIK = "__no_name_or_nik"
+ROW_CHECKS = (ROW_KEY, NO_NAME_OR_NIK)
+
+
+def row_checks(frame: pl.DataFrame, contract: SourceContract) -> pl.DataFrame:
+    """`frame` with the ROW_CHECKS columns, which depend on each row alone: worked out on each
+    part of a delivery as it is read (sources/ingest.py), beside the reading of the others."""
     has_name = pl.any_horizontal([clean_text(pl.col(c)).is_not_null() for c in contract.name_columns])
     has_nik = pl.any_horizontal([clean_identifier_values(frame[c]).is_not_null() for c in contract.nik_columns])
+    return frame.with_columns(clean_identifier_values(frame[contract.primary_key]).alias(ROW_KEY),
+                              (~has_name & ~has_nik).alias(NO_NAME_OR_NIK))
+
+
+def split_rows(frame: pl.DataFrame, contract: SourceContract,
+               content_hash: str | None = None) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """(accepted, quarantined) for the rows of one delivery (all its files together), without the
+    ROW_CHECKS columns (`row_checks`, worked out here unless `frame` holds them). The quarantined
+    frame keeps every column of the row plus a `reason`. `content_hash` names a column of `frame`
+    that already holds a hash of the contract's columns, and of no other."""
+    content = pl.col(content_hash) if content_hash else row_content_hash(list(contract.columns))
+    if not all(column in frame.columns for column in ROW_CHECKS):
+        frame = row_checks(frame, contract)
 
     # A stable order so that "the first" of a repeated row is the first in file order.
-    work = frame.with_row_index("__order").with_columns(
-        key.alias("__key"),
-        content.alias("__content"),
-        (~has_name & ~has_nik).alias("__no_name_or_nik"),
-    )
+    work = frame.with_row_index("__order").with_columns(content.alias("__content"))
     # The rules below need only the rows that may break one: a row without a key, name or NIK, or
     # sharing its content or key with another. They are few, and each repeat or shared key has all
     # its rows among them, so the counts over a content or a key are the same as over the whole

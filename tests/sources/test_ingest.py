@@ -205,3 +205,26 @@ def test_delimiter_is_sniffed(tmp_path, delimiter):
     delivery(tmp_path, "p2mi_kasus", "2026-11-27", {"k.csv": text.encode()})
     result = ingest_source(tmp_path, P2MI_KASUS)
     assert result.accepted["nama"].to_list() == ["WATI, BINTI ALI"]
+
+
+def test_a_row_hashes_the_same_in_a_part_of_its_own_and_beside_a_part_with_an_extra_column(tmp_path):
+    # Each part's rows are hashed as the part is read; where the parts' columns differ, the
+    # delivery's rows are hashed again over all of them, the missing extra column null.
+    header = "id_individu,id_keluarga,nik,nama,jenis_kelamin,tanggal_lahir,desil"
+    first, second = "D1,K1,3212014107850001,SITI,P,1985-07-01,2", "D2,K1,3212011203800002,BUDI,L,1980-03-12,2"
+    delivery(tmp_path / "apart", "dtsen_individu", "2026-11-27", {
+        "a.csv": f"{header},keterangan\n{first},ok\n".encode(), "b.csv": f"{header}\n{second}\n".encode()})
+    delivery(tmp_path / "same", "dtsen_individu", "2026-11-27", {
+        "a.csv": f"{header}\n{first}\n".encode(), "b.csv": f"{header}\n{second}\n".encode()})
+    apart, same = (ingest_source(tmp_path / name, DTSEN_INDIVIDU).accepted for name in ("apart", "same"))
+    assert apart["id_individu"].to_list() == same["id_individu"].to_list() == ["D1", "D2"]
+    assert apart["keterangan"].to_list() == ["ok", None]
+
+    def hashes(frame: pl.DataFrame) -> list[tuple[int, int]]:
+        delivered = [c for c in frame.columns if not c.startswith("_")]
+        return frame.select(row_content_hash(delivered, 0), row_content_hash(delivered, 1).alias("h2")).rows()
+
+    assert apart.select("_row_hash", "_row_hash_2").rows() == hashes(apart)
+    assert same.select("_row_hash", "_row_hash_2").rows() == hashes(same)
+    # D2 is hashed with the extra column where a part has it, without it where no part has.
+    assert apart["_row_hash"][1] != same["_row_hash"][1] and apart["_row_hash"][0] != same["_row_hash"][0]

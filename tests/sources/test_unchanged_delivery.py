@@ -110,3 +110,24 @@ def test_files_as_they_were_are_not_hashed_again_and_a_file_written_again_is(tmp
     changed = _run(landing, data, instance)
     assert hashed == [f"{SOURCE}/2026-11-27"]
     assert _metadata(changed, ["raw", SOURCE], "ingest") == "read tonight"
+
+
+def test_a_new_deliverys_files_are_digested_once_beside_their_reading(tmp_path, landing, monkeypatch):
+    data, instance = tmp_path / "data", dg.DagsterInstance.ephemeral()
+    _run(landing, data, instance)
+    import assets.sources.ingest as ingest
+
+    hashed = []
+    digest = ingest.delivery_digest
+    monkeypatch.setattr(ingest, "delivery_digest", lambda delivery: hashed.append(delivery.label) or digest(delivery))
+    # The same files in a new folder: another delivery, whose label is digested with its files.
+    shutil.copytree(landing / SOURCE / "2026-11-27", landing / SOURCE / "2026-11-28")
+    new = _run(landing, data, instance)
+    assert _metadata(new, ["raw", SOURCE], "ingest") == "read tonight"
+    assert hashed == [f"{SOURCE}/2026-11-28"]  # once, with the reading
+    [delivery, *_] = ingest.scan_source(landing, SOURCE)[0]
+    assert delivery.label == f"{SOURCE}/2026-11-28"
+    assert raw_assets.stored_delivery(warehouse_in(data), SOURCE)[0] == digest(delivery)
+    kept = _run(landing, data, instance)
+    assert _metadata(kept, ["raw", SOURCE], "ingest") == "the delivery already ingested: kept"
+    assert hashed == [f"{SOURCE}/2026-11-28"]  # its stamp stands for the digest made with the reading
