@@ -625,7 +625,7 @@ def linkage_diagnostics(context: dg.AssetExecutionContext, padu: PaduSettings, w
         metadata={
             "match_weights_chart": dg.MetadataValue.path(str(charts["match_weights"])),
             "m_u_chart": dg.MetadataValue.path(str(charts["m_u_parameters"])),
-            "comparison_viewer": dg.MetadataValue.path(state["comparison_viewer"]),
+            "comparison_viewer": dg.MetadataValue.path(str(padu.reports_path / state["comparison_viewer"])),
             "comparison_viewer_pairs": state["comparison_viewer_pairs"],
             "candidate_pairs": int(blocking["cumulative_pairs"][-1]) if blocking.height else 0,
             "blocking_rules": markdown_table(blocking, max_rows=30),
@@ -727,7 +727,9 @@ def _population_reports_tonight(context: dg.AssetExecutionContext, padu: PaduSet
     the viewer's file and pair count too) and reason (why they were made tonight; None when
     carried over)."""
     plan = plan_recount(warehouse, BLOCKING_STATE, "linkage.blocking_report", rules.version_hash)
-    if plan.reason is None and not Path(plan.previous.get("comparison_viewer") or "").is_file():
+    # The viewer's path is kept relative to the reports folder, so that a data folder moved whole
+    # keeps its reports (an absolute path, kept before stop 39, still reads as one).
+    if plan.reason is None and not (padu.reports_path / (plan.previous.get("comparison_viewer") or "")).is_file():
         plan.reason = "the last comparison viewer is gone"
     if plan.reason is None:
         return {"blocking": warehouse.read("linkage.blocking_report"), "state": plan.carried_state(), "reason": None}
@@ -738,5 +740,6 @@ def _population_reports_tonight(context: dg.AssetExecutionContext, padu: PaduSet
         records, warehouse.read("linkage.pairs"), model_json, tf_tables,
         resolve_key(padu.pseudonym_key, padu.data_path, padu.production), viewer,
     )
-    state = plan.fresh_state(context.run.run_id, comparison_viewer=str(viewer), comparison_viewer_pairs=viewer_pairs)
+    state = plan.fresh_state(context.run.run_id, comparison_viewer=viewer.relative_to(padu.reports_path).as_posix(),
+                             comparison_viewer_pairs=viewer_pairs)
     return {"blocking": blocking_report(records, rules), "state": state, "reason": plan.reason}

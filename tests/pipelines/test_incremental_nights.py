@@ -295,6 +295,21 @@ def test_an_incremental_night_carries_the_blocking_report_over_and_a_full_one_co
     assert quality_metadata(night2["full"]["result"], "blocking_recall_counted") == "tonight (a full linkage night)"
 
 
+def test_a_data_folder_moved_whole_keeps_its_reports(nights):
+    # The comparison viewer's path is kept relative to the reports folder: after a move, the next
+    # night (nothing new delivered) carries the blocking report and the viewer over.
+    last = nights[-1]
+    moved = last["data"].parent / "moved-data"
+    shutil.copytree(last["data"], moved, symlinks=True)
+    result = dg.materialize(ALL_ASSETS, resources=run_resources(last["landing"], moved, "test-key"),
+                            instance=dg.DagsterInstance.ephemeral())
+    assert result.success
+    assert diagnostics_metadata(result, "blocking_report_counted").startswith("carried over from run")
+    viewer = Path(diagnostics_metadata(result, "comparison_viewer"))
+    assert viewer.is_file() and viewer.is_relative_to(moved / "reports")
+    assert warehouse_in(moved).read("linkage.blocking_report").equals(last["blocking_report"])
+
+
 def test_later_nights_cluster_only_touched_components_and_equal_a_full_clustering(nights):
     assert nights[0]["cluster_state"]["mode"] == "full"
     for n in nights[1:]:
