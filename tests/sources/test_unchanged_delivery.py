@@ -11,7 +11,9 @@ import dagster as dg
 import pytest
 
 import assets.sources.assets as raw_assets
+import assets.sources.ingest as ingest
 from assets.sources.contracts import CONTRACTS
+from assets.sources.deliveries import delivery_digest as digest, scan_source
 from assets.standardise.delta import state_table
 from assets.warehouse import FULL_REBUILD_TAG, run_resources, warehouse_in
 from pipelines.definitions import ALL_ASSETS
@@ -89,14 +91,17 @@ def test_new_reading_code_or_a_full_rebuild_reads_the_same_delivery_again(tmp_pa
         "the delivery already ingested: kept"
 
 
-def test_files_as_they_were_are_not_hashed_again_and_a_file_written_again_is(tmp_path, landing, monkeypatch):
+def _ingested_and_digests_watched(tmp_path, landing, monkeypatch):
+    """A store that ingested the landing once, and the list of the delivery labels digested since."""
     data, instance = tmp_path / "data", dg.DagsterInstance.ephemeral()
     _run(landing, data, instance)
-    import assets.sources.ingest as ingest
-
     hashed = []
-    digest = ingest.delivery_digest
     monkeypatch.setattr(ingest, "delivery_digest", lambda delivery: hashed.append(delivery.label) or digest(delivery))
+    return data, instance, hashed
+
+
+def test_files_as_they_were_are_not_hashed_again_and_a_file_written_again_is(tmp_path, landing, monkeypatch):
+    data, instance, hashed = _ingested_and_digests_watched(tmp_path, landing, monkeypatch)
     kept = _run(landing, data, instance)
     assert hashed == []  # every file has the name, size and times of the delivery ingested
     assert _metadata(kept, ["raw", SOURCE], "ingest") == "the delivery already ingested: kept"
@@ -113,19 +118,13 @@ def test_files_as_they_were_are_not_hashed_again_and_a_file_written_again_is(tmp
 
 
 def test_a_new_deliverys_files_are_digested_once_beside_their_reading(tmp_path, landing, monkeypatch):
-    data, instance = tmp_path / "data", dg.DagsterInstance.ephemeral()
-    _run(landing, data, instance)
-    import assets.sources.ingest as ingest
-
-    hashed = []
-    digest = ingest.delivery_digest
-    monkeypatch.setattr(ingest, "delivery_digest", lambda delivery: hashed.append(delivery.label) or digest(delivery))
+    data, instance, hashed = _ingested_and_digests_watched(tmp_path, landing, monkeypatch)
     # The same files in a new folder: another delivery, whose label is digested with its files.
     shutil.copytree(landing / SOURCE / "2026-11-27", landing / SOURCE / "2026-11-28")
     new = _run(landing, data, instance)
     assert _metadata(new, ["raw", SOURCE], "ingest") == "read tonight"
     assert hashed == [f"{SOURCE}/2026-11-28"]  # once, with the reading
-    [delivery, *_] = ingest.scan_source(landing, SOURCE)[0]
+    [delivery, *_] = scan_source(landing, SOURCE)[0]
     assert delivery.label == f"{SOURCE}/2026-11-28"
     assert raw_assets.stored_delivery(warehouse_in(data), SOURCE)[0] == digest(delivery)
     kept = _run(landing, data, instance)
