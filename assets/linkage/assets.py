@@ -430,6 +430,7 @@ def linkage_clusters(context: dg.AssetExecutionContext, padu: PaduSettings, ware
                              rules.sole_candidate_runner_up_ratio)
     sole = pl.concat([sole, lone.join(sole, on=PAIR_KEYS, how="anti")]).sort(PAIR_KEYS)
     must_links = pl.concat([must_links, sole.select(must_links.columns)], how="vertical_relaxed")
+    scored = pairs  # every pair scored, held back or not: the conflict scoring need not score them again
     pairs = pairs.filter(~held)
     edges = cluster_edges(pairs, must_links)
     constraints = constraint_table(must_links, cannot_links)
@@ -475,7 +476,7 @@ def linkage_clusters(context: dg.AssetExecutionContext, padu: PaduSettings, ware
         records, edges, must_links, cannot_links,
         linkage_records,
         model_json, tf_tables, rules, padu.backend,
-        conflict_exempt=conflict_exempt_records(stated, stated_or_reviewed, niks),
+        conflict_exempt=conflict_exempt_records(stated, stated_or_reviewed, niks), scored=scored,
     )
     lower, upper = rules.review_band
     in_band = warehouse.query(

@@ -444,6 +444,17 @@ def score_pairs(records: pl.DataFrame, pairs: pl.DataFrame, model_json: dict, tf
     records with its 37 rules took 0.32 s of its 0.8 s."""
     if pairs.is_empty():
         return pl.DataFrame()
+    with make_db_api(backend) as db_api:
+        return _pairs_frame(predict_pairs(records, pairs, model_json, tf_tables, threshold, db_api, backend), None)
+
+
+def predict_pairs(records: pl.DataFrame, pairs: pl.DataFrame, model_json: dict, tf_tables: dict[str, pl.DataFrame],
+                  threshold: float | None, db_api: DatabaseAPI, backend: LinkageBackend = DUCKDB):
+    """Splink's predictions (a SplinkDataFrame on `db_api`, from `threshold` up; None: all) of the
+    `pairs` (record_key_l, record_key_r) of `records`, as the model's settings (`model_json`, with
+    their `retain_matching_columns`) make them, record_key_l and record_key_r among the columns.
+    Each pair's records are copied under the pair's number, and Splink's one blocking rule joins
+    the copies on it."""
     numbered = pairs.select(pl.int_range(pl.len(), dtype=pl.Int64).alias(PAIR_ID), *PAIR_KEYS)  # Spark has no UInt32
     sides = {
         name: numbered.select(PAIR_ID, pl.col(column).alias("record_key"))
@@ -457,11 +468,9 @@ def score_pairs(records: pl.DataFrame, pairs: pl.DataFrame, model_json: dict, tf
         "blocking_rules_to_generate_predictions": [
             {"blocking_rule": f"l.{PAIR_ID} = r.{PAIR_ID}", "sql_dialect": model_json.get("sql_dialect", "duckdb")}],
     }
-    with make_db_api(backend) as db_api:
-        linker, tables = scoring_linker(sides, settings, tf_tables, db_api, backend)
-        between = linker.inference.predict_between(
-            tables["left_records"], tables["right_records"], threshold_match_probability=threshold)
-        return _pairs_frame(between, None)
+    linker, tables = scoring_linker(sides, settings, tf_tables, db_api, backend)
+    return linker.inference.predict_between(
+        tables["left_records"], tables["right_records"], threshold_match_probability=threshold)
 
 
 # The stored pairs with a record of `__gone` (registered: changed and deleted records) on either side.

@@ -100,13 +100,15 @@ def conflict_exempt_records(stated: pl.DataFrame, links: pl.DataFrame, niks: pl.
 def cluster_people(records: pl.DataFrame, edges: pl.DataFrame, must_links: pl.DataFrame,
                    reviewer_cannot_links: frozenset[tuple[str, str]], linkage_records, model_json: dict,
                    tf_tables: dict[str, pl.DataFrame], rules: LinkageRules,
-                   backend: LinkageBackend = DUCKDB, conflict_exempt: pl.Series | None = None) -> Clustering:
+                   backend: LinkageBackend = DUCKDB, conflict_exempt: pl.Series | None = None,
+                   scored: pl.DataFrame | None = None) -> Clustering:
     """records: record_key of the records to cluster; edges: their pairs and must-links
     (model.cluster_edges); linkage_records: a callable giving the LINKAGE_COLUMNS and
     FAMILY_COLUMNS of the records of a frame of record keys (the conflict scoring reads the
     records of multi-record components only); conflict_exempt: record keys that get no model
-    cannot-link (conflict_exempt_records). Two roles in one DTSEN family inside a component are a
-    cannot-link too (families.py)."""
+    cannot-link (conflict_exempt_records); scored: the pairs the model scored tonight, with their
+    probability, which the conflict scoring need not score again (within_cluster_conflicts). Two
+    roles in one DTSEN family inside a component are a cannot-link too (families.py)."""
     components = cluster(records, edges, rules.cluster_threshold, backend)
     release_splink(records.height + edges.height)
     # Pairs inside a component that the model scores as two people, unless a source or a
@@ -115,7 +117,7 @@ def cluster_people(records: pl.DataFrame, edges: pl.DataFrame, must_links: pl.Da
     multi = components.join(sizes.filter(pl.col("size") >= 3), on="cluster_id", how="semi")
     conflicts = within_cluster_conflicts(
         linkage_records(multi.select("record_key")), multi, model_json, tf_tables, rules.cannot_link_below,
-        rules.cannot_link_evidence_weight, rules.cannot_link_conditions, conflict_exempt,
+        rules.cannot_link_evidence_weight, rules.cannot_link_conditions, conflict_exempt, scored,
     ).join(must_links.select(PAIR_KEYS), on=PAIR_KEYS, how="anti")
     release_splink(multi.height)
     roles = family_role_conflicts(components, linkage_records, rules.family_roles).join(

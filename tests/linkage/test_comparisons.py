@@ -919,3 +919,42 @@ def test_the_touched_records_pairs_score_as_in_a_full_prediction(generated):
     blocked_by_splink = score_fresh(records.filter(is_touched), records.filter(~is_touched), model_json,
                                     tf_tables, threshold)
     assert blocked_by_splink.select(tonight.columns).sort(keys).equals(tonight.sort(keys))
+
+
+def test_pairs_already_scored_above_every_threshold_are_not_scored_again_for_conflicts(model, monkeypatch):
+    # The HAERUDIN namesakes joined through a case: one conflict. Told that the case and the
+    # placement scored 0.9 tonight, the check scores the two other pairs only and finds the same
+    # conflict; told that the conflict pair itself scored 0.9 (at or above 0.5, the highest
+    # threshold), it cannot be one, and is not.
+    import assets.linkage.conflicts as conflicts_module
+
+    model_json, tf_tables = model
+    records = staged([
+        dtsen_row("1", "HAERUDIN", "3201012706890001", "27-06-1989", "L", kode_desa="3201012001"),
+        placement_row("P1", "HAERUDIN", "3201022706890001", "27-06-1989", "81234567890",
+                      jenis_kelamin="L", kode_desa_asal="3201022001"),
+        case_row("K1", "HAERUDIN", daerah_asal="3201"),
+    ])
+    rules = load_rules()
+    args = (records, one_cluster(records), model_json, tf_tables, rules.cannot_link_below,
+            rules.cannot_link_evidence_weight, rules.cannot_link_conditions, None)
+    asked = []
+    predict_pairs = conflicts_module.predict_pairs
+    monkeypatch.setattr(conflicts_module, "predict_pairs",
+                        lambda records, pairs, *rest: asked.append(sorted(pairs.rows())) or predict_pairs(records, pairs, *rest))
+    keys = sorted(records["record_key"])
+    conflict = ("dtsen_individu:1", "p2mi_penempatan:P1")
+    other = tuple(sorted(("p2mi_kasus:K1", "p2mi_penempatan:P1")))
+
+    def scored(pair: tuple[str, str], probability: float) -> pl.DataFrame:
+        return pl.DataFrame({"record_key_l": [pair[0]], "record_key_r": [pair[1]], "match_probability": [probability]})
+
+    everything = within_cluster_conflicts(*args)
+    assert asked.pop() == [(a, b) for i, a in enumerate(keys) for b in keys[i + 1:]]  # the three pairs
+    assert everything.select("record_key_l", "record_key_r").rows() == [conflict]
+    skipped = within_cluster_conflicts(*args, scored(other, 0.9))
+    assert other not in asked.pop() and skipped.equals(everything)
+    # Scored below the highest threshold, a pair is scored here again (a condition may hold on it).
+    within_cluster_conflicts(*args, scored(other, 0.4))
+    assert other in asked.pop()
+    assert within_cluster_conflicts(*args, scored(conflict, 0.9)).is_empty()
