@@ -54,8 +54,11 @@ def within_cluster_conflicts(records: pl.DataFrame, clusters: pl.DataFrame, mode
              .select(pl.col("record_key").alias("record_key_l"), "record_key_r"))
     if scored is not None:
         highest = max([below, *(higher for _, higher in conditions or [])])
-        pairs = pairs.join(scored.filter(pl.col("match_probability") >= highest).select(PAIR_KEYS), on=PAIR_KEYS,
-                           how="anti")
+        # Of the clusters' records first (on an incremental night, a few thousand of 1.3M):
+        # anti-joined with every scored pair, 0.022 s against 0.009 s.
+        known = scored.filter(pl.col("record_key_l").is_in(multi["record_key"].implode())
+                              & (pl.col("match_probability") >= highest)).select(PAIR_KEYS)
+        pairs = pairs.join(known, on=PAIR_KEYS, how="anti")
     if pairs.is_empty():
         return empty
     settings = {**model_json, "retain_matching_columns": bool(conditions)}
