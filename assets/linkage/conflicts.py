@@ -16,7 +16,8 @@ to a higher probability (0.5): otherwise a record with a default date, or a thin
 well with two namesakes chains their two persons into one.
 
 Scored on DuckDB whatever the linkage backend: the pairs inside clusters are few (about 52,000 at
-200,000 persons)."""
+200,000 persons), and of those only the ones the night has no score for at or above every
+threshold above need scoring (3,158 of 263,650 at 1M persons)."""
 
 from __future__ import annotations
 
