@@ -112,9 +112,9 @@ def _read_delivery(delivery: Delivery, landing_dir: Path, contract: SourceContra
     # The parts side by side: most of a file's reading (numpy over its bytes, Polars' parser,
     # the Excel reader) runs without the GIL. At 1M persons the two DTSEN parts took 1.75 s
     # against 2.3 to 2.85 s one after the other. Results and the first error come in file order.
-    # The digest is made once a part is read, while the others still are: the P2MI placements'
-    # CSV part is read in 0.6 s, its Excel part in 0.7 s, and their hashes, checks and digest
-    # took 0.16 s after both.
+    # Each part's hashes and checks, and the digest, are made while another part is still read:
+    # at 1M persons the placements (a CSV part read in 0.6 s, an Excel part in 0.7 s) took 0.90
+    # against 0.93 s, DTSEN 1.99 against 2.11 s (the readers keep both cores busy already).
     with ThreadPoolExecutor(max_workers=min(len(files), READERS)) as pool:
         reading = [pool.submit(read_part, *part) for part in files]
         digesting = pool.submit(delivery_digest, delivery) if digest else None
