@@ -661,17 +661,23 @@ def test_a_case_with_a_slip_in_the_name_is_no_conflict_with_a_lengthened_name(mo
 
 
 
-def test_namesakes_each_with_their_own_nik_joined_through_a_case_are_a_conflict(model):
-    # Born on one day in two neighbouring districts, each NIK naming its own record's district; a
-    # case giving the name and the regency scores well with both and joins them. Scored directly
-    # they are above the probability rule's 0.001, but two NIKs each its own say two people.
-    model_json, tf_tables = model
-    records = staged([
+def haerudin_namesakes() -> pl.DataFrame:
+    """Two HAERUDINs born on one day in neighbouring districts, each NIK naming its own record's
+    district, and a case giving the name and the regency, which scores well with both."""
+    return staged([
         dtsen_row("1", "HAERUDIN", "3201012706890001", "27-06-1989", "L", kode_desa="3201012001"),
         placement_row("P1", "HAERUDIN", "3201022706890001", "27-06-1989", "81234567890",
                       jenis_kelamin="L", kode_desa_asal="3201022001"),
         case_row("K1", "HAERUDIN", daerah_asal="3201"),
     ])
+
+
+def test_namesakes_each_with_their_own_nik_joined_through_a_case_are_a_conflict(model):
+    # Born on one day in two neighbouring districts, each NIK naming its own record's district; a
+    # case giving the name and the regency scores well with both and joins them. Scored directly
+    # they are above the probability rule's 0.001, but two NIKs each its own say two people.
+    model_json, tf_tables = model
+    records = haerudin_namesakes()
     clusters = one_cluster(records)
     rules = load_rules()
     assert rules.cannot_link_conditions
@@ -929,12 +935,7 @@ def test_pairs_already_scored_above_every_threshold_are_not_scored_again_for_con
     import assets.linkage.conflicts as conflicts_module
 
     model_json, tf_tables = model
-    records = staged([
-        dtsen_row("1", "HAERUDIN", "3201012706890001", "27-06-1989", "L", kode_desa="3201012001"),
-        placement_row("P1", "HAERUDIN", "3201022706890001", "27-06-1989", "81234567890",
-                      jenis_kelamin="L", kode_desa_asal="3201022001"),
-        case_row("K1", "HAERUDIN", daerah_asal="3201"),
-    ])
+    records = haerudin_namesakes()
     rules = load_rules()
     args = (records, one_cluster(records), model_json, tf_tables, rules.cannot_link_below,
             rules.cannot_link_evidence_weight, rules.cannot_link_conditions, None)
