@@ -307,9 +307,10 @@ def _partner_branches(blocking_rules: list[str], dialect: str) -> dict[tuple[str
         if not equalities:
             return None
         for side in ("l", "r"):  # the existing record on either side
-            sides = sorted((_existing_as(eq, side) for eq in equalities), key=lambda s: s[0].sql(dialect=dialect))
-            joined_on = " AND ".join(f"{e.sql(dialect=dialect)} = {t.sql(dialect=dialect)}" for e, t in sides)
-            joins[joined_on] = [(pair, _columns_of(pair)) for pair in sides]
+            written = sorted(((f"{e.sql(dialect=dialect)} = {t.sql(dialect=dialect)}", (e, t))
+                              for e, t in (_existing_as(eq, side) for eq in equalities)), key=lambda w: w[0])
+            joined_on = " AND ".join(text for text, _ in written)
+            joins[joined_on] = [(pair, _columns_of(pair)) for _, pair in written]
             on_e, on_t, on_both = _one_sided(_rule_as(rule, side, dialect), dialect)
             branches.setdefault((joined_on, on_e, on_t), set()).add(on_both)
     for branch in sorted(branches):
