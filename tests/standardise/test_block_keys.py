@@ -219,3 +219,35 @@ def test_only_the_named_sources_records_are_brought_up_to_date_and_the_others_ke
     full = con.sql(f"SELECT * FROM ({with_capped_keys(keys, f'({hashed(2)})')}) ORDER BY record_key").pl()
     assert stored.equals(full.select(stored.columns))
     assert stored.filter(pl.col("record_key") == "dtsen:a")["block_first_date"].item() != before["dtsen:a"]
+
+
+def test_the_rows_whose_keys_moved_and_only_they_are_marked_written_tonight():
+    # linkage/pairs hashes again only the rows written since its last run (REMADE_GEN): a record a
+    # newcomer's arrival moves to another block must carry tonight's generation, an untouched one not.
+    from assets.standardise.assets import CONTENT_HASH, REMADE_GEN, update_person_records
+
+    keys = [first_date(2)]
+    con = nights_table("record_key VARCHAR, name_first_key VARCHAR, birth_date DATE, regency_code VARCHAR, "
+                       "district_code VARCHAR, delivery_date DATE", [
+        (1, "a", "SITI", "1980-05-02", "3212", "321201", "2026-11-27"),
+        (1, "b", "SITI", "1980-05-02", "3301", "330101", "2026-11-27"),
+        (1, "e", "BUDI", "1975-01-01", "3212", "321201", "2026-11-27"),
+        (2, "a", "SITI", "1980-05-02", "3212", "321201", "2026-11-28"),
+        (2, "b", "SITI", "1980-05-02", "3301", "330101", "2026-11-28"),
+        (2, "e", "BUDI", "1975-01-01", "3212", "321201", "2026-11-28"),
+        (2, "d", "SITI", "1980-05-02", "3213", "321301", "2026-11-28"),  # crowds SITI's block
+    ])
+
+    def hashed(n: int) -> str:
+        return (f"SELECT * EXCLUDE (night), 's' AS source, hash(record_key, name_first_key, birth_date, "
+                f"regency_code, district_code) AS {CONTENT_HASH} FROM night WHERE night = {n}")
+
+    con.execute(f"CREATE TABLE staging.person_records AS SELECT *, 1::BIGINT AS {REMADE_GEN} "
+                f"FROM ({with_capped_keys(keys, f'({hashed(1)})')})")
+    changed = update_person_records(con, hashed(2), keys, ["s"], generation=2)
+    assert changed["keys_moved"] == 3  # a and b split by province, d's key set
+    marks = dict(con.execute(f"SELECT record_key, {REMADE_GEN} FROM staging.person_records").fetchall())
+    assert marks == {"a": 2, "b": 2, "d": 2, "e": 1}
+    stored = con.sql("SELECT * EXCLUDE (" + REMADE_GEN + ") FROM staging.person_records ORDER BY record_key").pl()
+    full = con.sql(f"SELECT * FROM ({with_capped_keys(keys, f'({hashed(2)})')}) ORDER BY record_key").pl()
+    assert stored.equals(full.select(stored.columns))
