@@ -85,20 +85,25 @@ def _sizes_updated(sizes: pl.DataFrame, gone: pl.Series, made: pl.Series) -> pl.
             .filter(pl.col("clusters") != 0).sort("size"))
 
 
-def _fresh_and_partners(warehouse: Warehouse, touched: pl.Series,
-                        model_json: dict) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame | None]:
+def _fresh_and_partners(warehouse: Warehouse, touched: pl.Series, model_json: dict,
+                        written: str | None = None) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame | None]:
     """The touched records, their blocking partners among the others, and the pairs the blocking
     rules let through among them (incremental.blocking_pairs_sql; each pair once, a pair of two
     touched records with the smaller key left), found in DuckDB: only they leave it. The pairs are
     found by row id among all the stored records, the touched ones left out after: at 1M, a
     P2MI-only night's 3,067 touched records reach 20,289 others in 0.9 s against 1.25 s when every
     rule's join left the touched records out of 1.3M first and carried their keys. Pairs None when
-    a rule has no equality to join on: every record is a partner."""
+    a rule has no equality to join on: every record is a partner. `written`: a condition every
+    touched record meets (written since the stored hashes were made), which the read of the
+    touched records passes to DuckDB: the rows written tonight are appended (staging/person_records
+    deletes and inserts, it does not update), so the row groups before them are skipped by their
+    generation's range (at 1M, 0.006 s against 0.09 s for 3,067 touched records)."""
     columns = ", ".join(f'"{c}"' for c in LINKAGE_COLUMNS)
     is_touched = pl.col("record_key").is_in(touched.implode())
     with warehouse.connect() as con:
         con.register("__touched_keys", pl.DataFrame({"record_key": touched}, schema={"record_key": pl.String}).to_arrow())
-        fresh = con.sql(f"SELECT {columns} FROM staging.person_records SEMI JOIN __touched_keys USING (record_key)").pl()
+        fresh = con.sql(f"SELECT {columns} FROM staging.person_records SEMI JOIN __touched_keys USING (record_key)"
+                        + (f" WHERE {written}" if written else "")).pl()
         con.unregister("__touched_keys")
         numbered = fresh.with_row_index("__touched")
         con.register("__fresh", numbered.to_arrow())
@@ -248,9 +253,10 @@ def linkage_pairs(context: dg.AssetExecutionContext, padu: PaduSettings, warehou
         records_gen, full_gen = records_generations(con)
         same_columns = previous_state.get("record_hash_columns") == ",".join(HASHED_COLUMNS)
         hashed_gen = previous_state.get("records_gen") if same_columns else None
-        written = None
+        written = since = None
         if comparable and None not in (hashed_gen, records_gen, full_gen) and full_gen <= hashed_gen <= records_gen:
-            written = record_hashes_sql("staging.person_records", HASHED_COLUMNS, f"{REMADE_GEN} > {int(hashed_gen)}")
+            since = f"{REMADE_GEN} > {int(hashed_gen)}"
+            written = record_hashes_sql("staging.person_records", HASHED_COLUMNS, since)
         delta = classify_records(con, hashes_sql, "linkage.record_hashes" if comparable else None, written)
     no_dropped = pl.DataFrame(schema={"record_key_l": pl.String, "record_key_r": pl.String,
                                       "previous_match_weight": pl.Float64, "match_weight": pl.Float64})
@@ -259,7 +265,7 @@ def linkage_pairs(context: dg.AssetExecutionContext, padu: PaduSettings, warehou
     # An incremental night makes last night's hashes tonight's where they stand; a full one writes them whole.
     hashes_kept = comparable and mode == "incremental"
     if in_place:
-        fresh, existing, blocked = _fresh_and_partners(warehouse, delta.touched, model_json)
+        fresh, existing, blocked = _fresh_and_partners(warehouse, delta.touched, model_json, since)
         scored = (score_fresh(fresh, existing, model_json, tf_tables, rules.predict_threshold, padu.backend)
                   if blocked is None else
                   score_pairs(pl.concat([existing, fresh]), blocked, model_json, tf_tables, rules.predict_threshold,
