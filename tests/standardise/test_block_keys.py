@@ -108,36 +108,46 @@ def nights_table(columns: str, rows: list[tuple]) -> duckdb.DuckDBPyConnection:
     return con
 
 
-def test_the_common_table_updated_in_place_equals_a_full_build_when_a_block_crowds():
-    # assets/standardise/assets.update_person_records on two nights of a two-record limit
-    from assets.standardise.assets import CONTENT_HASH, update_person_records
-
-    keys = [first_date(2)]
-    con = nights_table("record_key VARCHAR, name_first_key VARCHAR, birth_date DATE, regency_code VARCHAR, "
-                       "district_code VARCHAR, delivery_date DATE", [
+def crowding_nights() -> duckdb.DuckDBPyConnection:
+    """Two nights of a two-record limit: on night 2 a third SITI crowds the block, which splits by
+    province; c is corrected; b and e are unchanged."""
+    return nights_table("record_key VARCHAR, name_first_key VARCHAR, birth_date DATE, regency_code VARCHAR, "
+                        "district_code VARCHAR, delivery_date DATE", [
         (1, "a", "SITI", "1980-05-02", "3212", "321201", "2026-11-27"),
         (1, "b", "SITI", "1980-05-02", "3301", "330101", "2026-11-27"),
         (1, "c", "BUDI", "1975-01-01", "3212", "321201", "2026-11-27"),
-        # night 2: a third SITI crowds the block, which splits by province; c corrected; b unchanged
+        (1, "e", "SRI", "1990-07-17", "3212", "321201", "2026-11-27"),
         (2, "a", "SITI", "1980-05-02", "3212", "321201", "2026-11-28"),
         (2, "b", "SITI", "1980-05-02", "3301", "330101", "2026-11-28"),
         (2, "c", "BUDI", "1975-01-02", "3212", "321201", "2026-11-28"),
         (2, "d", "SITI", "1980-05-02", "3213", "321301", "2026-11-28"),
+        (2, "e", "SRI", "1990-07-17", "3212", "321201", "2026-11-28"),
     ])
 
-    def hashed(n: int) -> str:
-        return (f"SELECT * EXCLUDE (night), 's' AS source, hash(record_key, name_first_key, birth_date, "
-                f"regency_code, district_code) AS {CONTENT_HASH} FROM night WHERE night = {n}")
 
-    con.execute(f"CREATE TABLE staging.person_records AS {with_capped_keys(keys, f'({hashed(1)})')}")
+def crowding_night(n: int) -> str:
+    """Night `n` of crowding_nights with its content hashes, as staging/person_records passes it."""
+    from assets.standardise.assets import CONTENT_HASH
+
+    return (f"SELECT * EXCLUDE (night), 's' AS source, hash(record_key, name_first_key, birth_date, "
+            f"regency_code, district_code) AS {CONTENT_HASH} FROM night WHERE night = {n}")
+
+
+def test_the_common_table_updated_in_place_equals_a_full_build_when_a_block_crowds():
+    # assets/standardise/assets.update_person_records on two nights of a two-record limit
+    from assets.standardise.assets import update_person_records
+
+    keys = [first_date(2)]
+    con = crowding_nights()
+    con.execute(f"CREATE TABLE staging.person_records AS {with_capped_keys(keys, f'({crowding_night(1)})')}")
     night1 = dict(con.execute("SELECT record_key, block_first_date FROM staging.person_records").fetchall())
     assert night1["a"] == night1["b"] is not None
-    changed = update_person_records(con, hashed(2), keys, ["s"])
-    assert changed == {"inserted": 2, "deleted": 1, "keys_moved": 4, "compared": 4}  # c and d inserted, c's old row gone
+    changed = update_person_records(con, crowding_night(2), keys, ["s"])
+    assert changed == {"inserted": 2, "deleted": 1, "keys_moved": 4, "compared": 5}  # c and d inserted, c's old row gone
     stored = con.sql("SELECT * FROM staging.person_records ORDER BY record_key").pl()
-    full = con.sql(f"SELECT * FROM ({with_capped_keys(keys, f'({hashed(2)})')}) ORDER BY record_key").pl()
+    full = con.sql(f"SELECT * FROM ({with_capped_keys(keys, f'({crowding_night(2)})')}) ORDER BY record_key").pl()
     assert stored.equals(full.select(stored.columns))
-    assert stored["delivery_date"].cast(pl.String).to_list() == ["2026-11-28"] * 4
+    assert stored["delivery_date"].cast(pl.String).to_list() == ["2026-11-28"] * 5
     night2 = dict(zip(stored["record_key"], stored["block_first_date"]))
     assert night2["a"] == night2["d"] != night1["a"] and night2["b"] != night2["a"]
 
@@ -224,30 +234,16 @@ def test_only_the_named_sources_records_are_brought_up_to_date_and_the_others_ke
 def test_the_rows_whose_keys_moved_and_only_they_are_marked_written_tonight():
     # linkage/pairs hashes again only the rows written since its last run (REMADE_GEN): a record a
     # newcomer's arrival moves to another block must carry tonight's generation, an untouched one not.
-    from assets.standardise.assets import CONTENT_HASH, REMADE_GEN, update_person_records
+    from assets.standardise.assets import REMADE_GEN, update_person_records
 
     keys = [first_date(2)]
-    con = nights_table("record_key VARCHAR, name_first_key VARCHAR, birth_date DATE, regency_code VARCHAR, "
-                       "district_code VARCHAR, delivery_date DATE", [
-        (1, "a", "SITI", "1980-05-02", "3212", "321201", "2026-11-27"),
-        (1, "b", "SITI", "1980-05-02", "3301", "330101", "2026-11-27"),
-        (1, "e", "BUDI", "1975-01-01", "3212", "321201", "2026-11-27"),
-        (2, "a", "SITI", "1980-05-02", "3212", "321201", "2026-11-28"),
-        (2, "b", "SITI", "1980-05-02", "3301", "330101", "2026-11-28"),
-        (2, "e", "BUDI", "1975-01-01", "3212", "321201", "2026-11-28"),
-        (2, "d", "SITI", "1980-05-02", "3213", "321301", "2026-11-28"),  # crowds SITI's block
-    ])
-
-    def hashed(n: int) -> str:
-        return (f"SELECT * EXCLUDE (night), 's' AS source, hash(record_key, name_first_key, birth_date, "
-                f"regency_code, district_code) AS {CONTENT_HASH} FROM night WHERE night = {n}")
-
+    con = crowding_nights()
     con.execute(f"CREATE TABLE staging.person_records AS SELECT *, 1::BIGINT AS {REMADE_GEN} "
-                f"FROM ({with_capped_keys(keys, f'({hashed(1)})')})")
-    changed = update_person_records(con, hashed(2), keys, ["s"], generation=2)
-    assert changed["keys_moved"] == 3  # a and b split by province, d's key set
+                f"FROM ({with_capped_keys(keys, f'({crowding_night(1)})')})")
+    changed = update_person_records(con, crowding_night(2), keys, ["s"], generation=2)
+    assert changed["keys_moved"] == 4  # a and b split by province; c's and d's keys set
     marks = dict(con.execute(f"SELECT record_key, {REMADE_GEN} FROM staging.person_records").fetchall())
-    assert marks == {"a": 2, "b": 2, "d": 2, "e": 1}
-    stored = con.sql("SELECT * EXCLUDE (" + REMADE_GEN + ") FROM staging.person_records ORDER BY record_key").pl()
-    full = con.sql(f"SELECT * FROM ({with_capped_keys(keys, f'({hashed(2)})')}) ORDER BY record_key").pl()
+    assert marks == {"a": 2, "b": 2, "c": 2, "d": 2, "e": 1}
+    stored = con.sql(f"SELECT * EXCLUDE ({REMADE_GEN}) FROM staging.person_records ORDER BY record_key").pl()
+    full = con.sql(f"SELECT * FROM ({with_capped_keys(keys, f'({crowding_night(2)})')}) ORDER BY record_key").pl()
     assert stored.equals(full.select(stored.columns))
