@@ -138,7 +138,7 @@ def recount_capped_keys(con, table: str, keys: list[CappedKey], touched: str, ma
     moved rows lie all over the table, while a delete is a mark and an insert appends. At 1M
     persons, on a P2MI-only night (21,549 keys moved in twelve columns), twelve UPDATEs took 0.35 s
     and made the night's checkpoints 0.35 s longer; counting took 0.32 s of that and writing the
-    rows again takes 0.11 s, and over nine paired nights the night was 0.3 s shorter (median)."""
+    rows again takes 0.11 s, and over eight paired nights the night was 0.3 s shorter (median)."""
     names = ", ".join(key.name for key in keys)
     moved = []
     for key in keys:
