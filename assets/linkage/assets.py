@@ -86,14 +86,14 @@ def _sizes_updated(sizes: pl.DataFrame, gone: pl.Series, made: pl.Series) -> pl.
 
 
 def _fresh_and_partners(warehouse: Warehouse, touched: pl.Series, model_json: dict,
-                        written: str | None = None) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame | None]:
+                        since: str | None = None) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame | None]:
     """The touched records, their blocking partners among the others, and the pairs the blocking
     rules let through among them (incremental.blocking_pairs_sql; each pair once, a pair of two
     touched records with the smaller key left), found in DuckDB: only they leave it. The pairs are
     found by row id among all the stored records, the touched ones left out after: at 1M, a
     P2MI-only night's 3,067 touched records reach 20,289 others in 0.9 s against 1.25 s when every
     rule's join left the touched records out of 1.3M first and carried their keys. Pairs None when
-    a rule has no equality to join on: every record is a partner. `written`: a condition every
+    a rule has no equality to join on: every record is a partner. `since`: a condition every
     touched record meets (written since the stored hashes were made), which the read of the
     touched records passes to DuckDB: the rows written tonight are appended (staging/person_records
     deletes and inserts, it does not update), so the row groups before them are skipped by their
@@ -103,7 +103,7 @@ def _fresh_and_partners(warehouse: Warehouse, touched: pl.Series, model_json: di
     with warehouse.connect() as con:
         con.register("__touched_keys", pl.DataFrame({"record_key": touched}, schema={"record_key": pl.String}).to_arrow())
         fresh = con.sql(f"SELECT {columns} FROM staging.person_records SEMI JOIN __touched_keys USING (record_key)"
-                        + (f" WHERE {written}" if written else "")).pl()
+                        + (f" WHERE {since}" if since else "")).pl()
         con.unregister("__touched_keys")
         numbered = fresh.with_row_index("__touched")
         con.register("__fresh", numbered.to_arrow())
