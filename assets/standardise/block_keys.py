@@ -26,7 +26,7 @@ resolution", KDD 2015), with the region hierarchy as the splitting order.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import polars as pl
 
@@ -138,16 +138,23 @@ def recount_capped_keys(con, table: str, keys: list[CappedKey], touched: str, ma
     moved rows lie all over the table, while a delete is a mark and an insert appends. At 1M
     persons, on a P2MI-only night (21,549 keys moved in twelve columns), twelve UPDATEs took 0.35 s
     and made the night's checkpoints 0.35 s longer; counting took 0.32 s of that and writing the
-    rows again takes 0.11 s, and over eight paired nights the night was 0.3 s shorter (median)."""
-    names = ", ".join(key.name for key in keys)
+    rows again takes 0.11 s, and over eight paired nights the night was 0.3 s shorter (median).
+    Each block's records are read as the columns its key counts, its split columns computed once:
+    on that night's store, the count took 0.21 to 0.22 s against 0.25 to 0.30 s reading every
+    column and computing the split columns in each level's hash, with the same keys moved."""
     moved = []
     for key in keys:
-        block = _block_of(key)
-        # The stored key rides along, so that only the keys that moved leave the count.
-        inside = (f"(SELECT * EXCLUDE ({names}), {key.name} AS __stored, rowid AS __row FROM {table} "
-                  f"WHERE {block} IN (SELECT {key.name} FROM {touched} WHERE {key.name} IS NOT NULL))")
+        # Of the touched blocks' records, only what the key counts, each value and split column
+        # computed once (`__v0`.., `__s0`..), and the stored key, so that only the keys that
+        # moved leave the count.
+        values = [f"({v}) AS __v{i}" for i, v in enumerate(key.values)]
+        splits = [f"({s}) AS __s{i}" for i, s in enumerate(key.split_by)]
+        inside = (f"(SELECT {', '.join(values + splits)}, {key.name} AS __stored, rowid AS __row FROM {table} "
+                  f"WHERE {_block_of(key)} IN (SELECT {key.name} FROM {touched} WHERE {key.name} IS NOT NULL))")
+        local = replace(key, values=tuple(f"__v{i}" for i in range(len(values))),
+                        split_by=tuple(f"__s{i}" for i in range(len(splits))))
         moved.append(f"SELECT __row, '{key.name}' AS __key, {key.name} AS __value "
-                     f"FROM ({with_capped_keys([key], inside)}) WHERE {key.name} IS DISTINCT FROM __stored")
+                     f"FROM ({with_capped_keys([local], inside)}) WHERE {key.name} IS DISTINCT FROM __stored")
     count = con.execute("CREATE OR REPLACE TEMP TABLE __moved AS " + " UNION ALL ".join(moved)).fetchone()[0]
     if count:
         joins = " ".join(f"LEFT JOIN __moved m{i} ON m{i}.__row = p.rowid AND m{i}.__key = '{key.name}'"
