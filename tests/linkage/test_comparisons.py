@@ -927,6 +927,42 @@ def test_the_touched_records_pairs_score_as_in_a_full_prediction(generated):
     assert blocked_by_splink.select(tonight.columns).sort(keys).equals(tonight.sort(keys))
 
 
+def test_splink_scores_a_frame_handed_to_duckdb_in_chunks_as_it_scores_it_whole(generated, monkeypatch):
+    # register_frame gives DuckDB a frame in a chunk per core, which it compares side by side
+    # (a join leaves a Polars frame in one chunk, which DuckDB compares on one core). Here in
+    # chunks of 64 rows for eight cores: the same pairs and weights as whole.
+    from splink import DuckDBAPI
+
+    from assets.linkage import backend
+
+    records, model_json, tf_tables = generated
+    threshold = load_rules().predict_threshold
+    touched = records["record_key"].sample(150, seed=7)
+    whole = score_touched(records, touched, model_json, tf_tables, threshold)
+    monkeypatch.setattr(backend, "_VECTOR_ROWS", 64)
+    monkeypatch.setattr(backend.os, "cpu_count", lambda: 8)
+    handed = []
+    register = DuckDBAPI.register
+    monkeypatch.setattr(DuckDBAPI, "register",
+                        lambda self, frame, **kwargs: handed.append(frame.n_chunks()) or register(self, frame, **kwargs))
+    chunked = score_touched(records, touched, model_json, tf_tables, threshold)
+    assert max(handed) >= 8
+    keys = ["record_key_l", "record_key_r"]
+    assert whole.height > 100 and chunked.sort(keys).equals(whole.sort(keys))
+
+
+def test_a_frame_is_cut_into_a_chunk_per_thread_of_whole_vectors_without_losing_a_row():
+    from assets.linkage.backend import _in_chunks
+
+    frame = pl.DataFrame({"n": range(5000)})
+    assert _in_chunks(frame, 1).n_chunks() == 1
+    assert _in_chunks(frame, 8).n_chunks() == 2  # 5,000 rows hold two vectors of 2,048
+    assert _in_chunks(frame, 2)["n"].to_list() == list(range(5000))
+    assert _in_chunks(frame.head(2047), 8).n_chunks() == 1
+    split = pl.concat([frame.head(10), frame.tail(4990)], rechunk=False)
+    assert _in_chunks(split, 2) is split  # in as many chunks already
+
+
 def test_pairs_already_scored_above_every_threshold_are_not_scored_again_for_conflicts(model, monkeypatch):
     # The HAERUDIN namesakes joined through a case: one conflict. Told that the case and the
     # placement scored 0.9 tonight, the check scores the two other pairs only and finds the same
