@@ -951,6 +951,29 @@ def test_splink_scores_a_frame_handed_to_duckdb_in_chunks_as_it_scores_it_whole(
     assert whole.height > 100 and chunked.sort(keys).equals(whole.sort(keys))
 
 
+def test_a_trained_models_linker_skips_splinks_parse_of_each_level_and_the_check_stays_for_others(generated,
+                                                                                                    monkeypatch):
+    from splink import DuckDBAPI
+    from splink.internals.comparison_level import ComparisonLevel
+    from splink.internals.dialects import SplinkDialect
+
+    from assets.linkage.backend import make_linker
+
+    records, model_json, _ = generated
+    parsed = []
+    parse = ComparisonLevel._validate_sql
+    monkeypatch.setattr(ComparisonLevel, "_validate_sql", lambda self: parsed.append(self.sql_condition) or parse(self))
+    check = ComparisonLevel._validate
+    db_api = DuckDBAPI()
+    table = db_api.register(records.head(10), dataset_display_name="records")
+    make_linker(table, model_json, validate=False)
+    assert parsed == [] and ComparisonLevel._validate is check
+    make_linker(table, model_json)  # a model being trained: every level parsed
+    assert len(parsed) > 50
+    with pytest.raises(ValueError, match="Error parsing"):
+        ComparisonLevel("nik_l = = nik_r", SplinkDialect.from_string("duckdb"))
+
+
 def test_a_frame_is_cut_into_a_chunk_per_thread_of_whole_vectors_without_losing_a_row():
     from assets.linkage.backend import _in_chunks
 
