@@ -141,7 +141,8 @@ def recount_capped_keys(con, table: str, keys: list[CappedKey], touched: str, ma
     rows again takes 0.11 s, and over eight paired nights the night was 0.3 s shorter (median).
     Each block's records are read as the columns its key counts, its split columns computed once:
     on that night's store, the count took 0.21 to 0.22 s against 0.25 to 0.30 s reading every
-    column and computing the split columns in each level's hash, with the same keys moved."""
+    column and computing the split columns in each level's hash, with the same keys moved; in the
+    night the whole recount took 0.39 to 0.40 s against 0.40 to 0.42 s (four paired nights)."""
     moved = []
     for key in keys:
         # Of the touched blocks' records, only what the key counts, each value and split column
