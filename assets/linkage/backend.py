@@ -14,7 +14,7 @@ import shutil
 import sys
 import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -67,10 +67,8 @@ def make_linker(table, settings, validate: bool = True) -> Linker:
     what is missing; the check parses every rule and level again, 0.3 s a linker) and that each
     comparison level's condition parses (`_levels_parsed_already`). A trained model passed both
     when its training linker was made."""
-    if validate:
-        return Linker(table, settings, log_level=SPLINK_LOG_LEVEL, validate_settings=True)
-    with _levels_parsed_already():
-        return Linker(table, settings, log_level=SPLINK_LOG_LEVEL, validate_settings=False)
+    with nullcontext() if validate else _levels_parsed_already():
+        return Linker(table, settings, log_level=SPLINK_LOG_LEVEL, validate_settings=validate)
 
 
 @contextmanager
