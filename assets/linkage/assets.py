@@ -18,9 +18,9 @@ from assets.linkage.diagnostics import (
     link_rate_parts_sql, link_rates_sql, model_charts_of, plan_recount,
 )
 from assets.linkage.incremental import (
-    CHANGES, PAIR_KEYS, RECORD_HASH_KIND, ModelStore, blocking_pairs_sql, classify_records, dropped_pairs_of,
-    dropped_strong_pairs, prediction_rules, record_hashes_sql, replace_pairs_of, score_all, score_fresh, score_pairs,
-    term_frequency_columns, term_frequency_tables, touched_pairs,
+    CHANGES, PAIR_KEYS, RECORD_HASH_KIND, ModelStore, classify_records, dropped_pairs_of, dropped_strong_pairs,
+    prediction_rules, record_hashes_sql, replace_pairs_of, score_all, score_fresh, score_pairs,
+    stored_blocking_pairs_sql, term_frequency_columns, term_frequency_tables, touched_pairs,
 )
 from assets.linkage.model import (
     FAMILY_COLUMNS, LINKAGE_COLUMNS, THIN_RECORDS, cluster_edges, collapsed_levels, held_back, train, untrained_levels,
@@ -85,7 +85,23 @@ def _sizes_updated(sizes: pl.DataFrame, gone: pl.Series, made: pl.Series) -> pl.
             .filter(pl.col("clusters") != 0).sort("size"))
 
 
-def _fresh_and_partners(warehouse: Warehouse, touched: pl.Series, model_json: dict,
+# The partner search of the incremental nights, kept in `linkage.state`: its key and its SQL.
+PARTNER_SEARCH = ("partner_search_key", "partner_search_sql")
+# What `_fresh_and_partners` searches: the stored records by row id, the touched ones by number.
+_SEARCHED = ("staging.person_records", "__fresh", "rowid", "__touched")
+
+
+def _partner_search(model_json: dict, stored: dict) -> dict:
+    """The PARTNER_SEARCH of tonight's model: the one in `stored` (last night's `linkage.state`
+    row) when it was made from the same rules and code, else made now. Made on a full night too,
+    which needs none, so that the first incremental night after it has it
+    (incremental.stored_blocking_pairs_sql)."""
+    made = stored_blocking_pairs_sql(prediction_rules(model_json), model_json.get("sql_dialect", "duckdb"),
+                                     *_SEARCHED, stored)
+    return dict(zip(PARTNER_SEARCH, made))
+
+
+def _fresh_and_partners(warehouse: Warehouse, touched: pl.Series, search_sql: str | None,
                         since: str | None = None) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame | None]:
     """The touched records, their blocking partners among the others, and the pairs the blocking
     rules let through among them (incremental.blocking_pairs_sql; each pair once, a pair of two
@@ -97,7 +113,8 @@ def _fresh_and_partners(warehouse: Warehouse, touched: pl.Series, model_json: di
     touched record meets (written since the stored hashes were made), which the read of the
     touched records passes to DuckDB: the rows written tonight are appended (staging/person_records
     deletes and inserts, it does not update), so the row groups before them are skipped by their
-    generation's range (at 1M, 0.006 s against 0.09 s for 3,067 touched records)."""
+    generation's range (at 1M, 0.006 s against 0.09 s for 3,067 touched records). `search_sql`:
+    `_partner_search`'s SQL."""
     columns = ", ".join(f'"{c}"' for c in LINKAGE_COLUMNS)
     is_touched = pl.col("record_key").is_in(touched.implode())
     with warehouse.connect() as con:
@@ -107,12 +124,10 @@ def _fresh_and_partners(warehouse: Warehouse, touched: pl.Series, model_json: di
         con.unregister("__touched_keys")
         numbered = fresh.with_row_index("__touched")
         con.register("__fresh", numbered.to_arrow())
-        blocked = blocking_pairs_sql(prediction_rules(model_json), model_json.get("sql_dialect", "duckdb"),
-                                     "staging.person_records", "__fresh", key="rowid", touched_key="__touched")
-        if blocked is None:
+        if search_sql is None:
             con.unregister("__fresh")
             return fresh, con.sql(f"SELECT {columns} FROM staging.person_records").pl().filter(~is_touched), None
-        found = con.sql(blocked).pl()
+        found = con.sql(search_sql).pl()
         con.register("__found", found.to_arrow())
         reached = con.sql(f"SELECT rowid AS existing_key, {columns} FROM staging.person_records "
                           "WHERE rowid IN (SELECT existing_key FROM __found)").pl()
@@ -264,8 +279,9 @@ def linkage_pairs(context: dg.AssetExecutionContext, padu: PaduSettings, warehou
     in_place = mode == "incremental" and warehouse.exists("linkage.pairs")
     # An incremental night makes last night's hashes tonight's where they stand; a full one writes them whole.
     hashes_kept = comparable and mode == "incremental"
+    search = _partner_search(model_json, previous_state)
     if in_place:
-        fresh, existing, blocked = _fresh_and_partners(warehouse, delta.touched, model_json, since)
+        fresh, existing, blocked = _fresh_and_partners(warehouse, delta.touched, search["partner_search_sql"], since)
         scored = (score_fresh(fresh, existing, model_json, tf_tables, rules.predict_threshold, padu.backend)
                   if blocked is None else
                   score_pairs(pl.concat([existing, fresh]), blocked, model_json, tf_tables, rules.predict_threshold,
@@ -313,7 +329,7 @@ def linkage_pairs(context: dg.AssetExecutionContext, padu: PaduSettings, warehou
                 "record_hash_columns": [",".join(HASHED_COLUMNS)],
                 "records_new": [delta.count("new")], "records_changed": [delta.count("changed")],
                 "records_deleted": [delta.count("deleted")], "pairs_scored": [scored_pairs], "seconds": [seconds],
-            }),
+            } | {column: pl.Series([search[column]], dtype=pl.String) for column in PARTNER_SEARCH}),
         }
         for name, frame in tables.items():
             replace_table(con, name, frame)

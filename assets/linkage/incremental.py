@@ -16,6 +16,7 @@ in the rules' SQL dialect."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 from dataclasses import dataclass
@@ -29,6 +30,7 @@ from splink import DuckDBAPI
 from splink.internals.database_api import DatabaseAPI
 from sqlglot import exp
 
+from assets.fingerprint import code_fingerprint
 from assets.frames import query_frames
 from assets.warehouse import insert_rows
 from assets.linkage.backend import (
@@ -364,6 +366,26 @@ def blocking_pairs_sql(blocking_rules: list[str], dialect: str, existing: str, t
         + (f" WHERE {on_e}" if on_e else "")
         for (joined_on, on_e, on_t), rules in sorted(branches.items())
     )
+
+
+def partner_search_key(blocking_rules: list[str], dialect: str, *names: str) -> str:
+    """What `blocking_pairs_sql(blocking_rules, dialect, *names)` is made from: the rules, the
+    names it is given, this file's code and the sqlglot that parses the rules. A search stored
+    under this key is the one these would make again."""
+    made_by = code_fingerprint([Path(__file__)], ("sqlglot",))
+    return hashlib.sha256(json.dumps([blocking_rules, dialect, names, made_by]).encode()).hexdigest()[:16]
+
+
+def stored_blocking_pairs_sql(blocking_rules: list[str], dialect: str, existing: str, touched: str,
+                              key: str, touched_key: str, stored: dict) -> tuple[str, str | None]:
+    """`blocking_pairs_sql`, taken from `stored` (a state row's `partner_search_key` and
+    `partner_search_sql`) when it was made from the same rules, names and code, and made
+    otherwise; with its `partner_search_key`. Making it parses and rewrites every rule with
+    sqlglot: at 1M, 0.07 s of an incremental night, the same search every night of a model."""
+    search_key = partner_search_key(blocking_rules, dialect, existing, touched, key, touched_key)
+    if stored.get("partner_search_key") == search_key:
+        return search_key, stored.get("partner_search_sql")
+    return search_key, blocking_pairs_sql(blocking_rules, dialect, existing, touched, key, touched_key)
 
 
 def blocked_pairs(records: pl.DataFrame, touched: pl.Series, blocking_rules: list[str],

@@ -5,10 +5,14 @@ between two touched ones, each once, and no other."""
 from __future__ import annotations
 
 import polars as pl
+import pytest
 import sqlglot
 
 from assets.frames import query_frames
-from assets.linkage.incremental import _implies, blocked_pairs, blocking_pairs_sql, side_equalities
+from assets.linkage import incremental
+from assets.linkage.incremental import (
+    _implies, blocked_pairs, blocking_pairs_sql, side_equalities, stored_blocking_pairs_sql,
+)
 from assets.linkage.rules import load_rules
 
 RULES = [
@@ -153,3 +157,33 @@ def test_a_rule_folded_into_another_join_keeps_its_condition_on_one_record():
 def _sides(equality: str) -> tuple:
     tree = sqlglot.parse_one(equality, dialect="duckdb")
     return tree.left, tree.right
+
+
+def test_a_stored_partner_search_is_used_only_when_made_from_the_same_rules_and_names(monkeypatch):
+    names = ("records", "fresh", "rowid", "__touched")
+    key, sql = stored_blocking_pairs_sql(RULES, "duckdb", *names, {})
+    assert sql == blocking_pairs_sql(RULES, "duckdb", *names)
+    # The same rules and names: the stored search, not made again (making it would fail here).
+    monkeypatch.setattr(incremental, "_partner_branches", lambda *a: pytest.fail("the search was made again"))
+    assert stored_blocking_pairs_sql(RULES, "duckdb", *names, {"partner_search_key": key,
+                                                               "partner_search_sql": "stored"}) == (key, "stored")
+    monkeypatch.undo()
+    # Another rule, another dialect or other names: made again, under another key.
+    for rules, dialect, others in ((RULES[:-1], "duckdb", names), (RULES, "spark", names),
+                                   (RULES, "duckdb", ("records", "fresh", "record_key", "__touched"))):
+        other_key, other_sql = stored_blocking_pairs_sql(rules, dialect, *others,
+                                                         {"partner_search_key": key, "partner_search_sql": "stored"})
+        assert other_key != key and other_sql == blocking_pairs_sql(rules, dialect, *others)
+    # A rule without an equality: no search, and that is stored too.
+    loose = ["l.nik = r.nik OR l.name_key_nospace = r.name_key_nospace"]
+    loose_key, loose_sql = stored_blocking_pairs_sql(loose, "duckdb", *names, {})
+    assert loose_sql is None
+    assert stored_blocking_pairs_sql(loose, "duckdb", *names, {"partner_search_key": loose_key,
+                                                               "partner_search_sql": None}) == (loose_key, None)
+
+
+def test_the_partner_search_key_follows_the_code_that_makes_the_search(monkeypatch):
+    names = ("records", "fresh", "rowid", "__touched")
+    key = incremental.partner_search_key(RULES, "duckdb", *names)
+    monkeypatch.setattr(incremental, "code_fingerprint", lambda files, packages: "other code")
+    assert incremental.partner_search_key(RULES, "duckdb", *names) != key

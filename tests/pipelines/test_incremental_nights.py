@@ -16,8 +16,8 @@ import pytest
 
 from assets.sources.contracts import CONTRACTS
 from assets.linkage.diagnostics import LINK_RATE_PERSONS, LINK_RATE_PROVINCES
-from assets.linkage.assets import GONE_CLUSTERS, TWINS
-from assets.linkage.incremental import RECORD_HASH_KIND
+from assets.linkage.assets import _SEARCHED, GONE_CLUSTERS, TWINS
+from assets.linkage.incremental import RECORD_HASH_KIND, ModelStore, blocking_pairs_sql, prediction_rules
 from assets.linkage.recluster import CLUSTER_STATE
 from assets.persons.delta import PERSONS_STATE, RECORD_STATE
 from assets.publish.assets import PUBLISHED_TABLES
@@ -136,6 +136,16 @@ def test_first_night_is_full_and_later_nights_are_incremental(nights):
         assert 0 < n["state"]["pairs_scored"] < n["pairs"].height / 5
         assert n["full"]["state"]["mode"] == "full"
         assert n["full"]["state"]["model_id"] == n["state"]["model_id"]  # no retraining
+
+
+def test_every_night_keeps_the_partner_search_its_rules_make_for_the_next(nights):
+    # The full first night makes it too, so that the first incremental night finds it made.
+    model_json, _ = ModelStore(nights[0]["data"] / "models").load(nights[0]["state"]["model_id"])
+    made = blocking_pairs_sql(prediction_rules(model_json), "duckdb", *_SEARCHED)
+    assert made is not None and " JOIN " in made
+    states = [n["state"] for n in nights] + [n["full"]["state"] for n in nights[1:]]
+    assert {s["partner_search_sql"] for s in states} == {made}
+    assert len({s["partner_search_key"] for s in states}) == 1
 
 
 def test_later_nights_stage_only_new_and_changed_rows_and_equal_a_full_staging(nights):
