@@ -87,8 +87,10 @@ def _sizes_updated(sizes: pl.DataFrame, gone: pl.Series, made: pl.Series) -> pl.
 
 # The partner search of the incremental nights, kept in `linkage.state`: its key and its SQL.
 PARTNER_SEARCH = ("partner_search_key", "partner_search_sql")
-# What `_fresh_and_partners` searches: the stored records by row id, the touched ones by number.
+# What `_fresh_and_partners` searches (the names its stored SQL holds): the stored records by row
+# id, the touched ones, registered as `__fresh`, by their number `__touched`.
 _SEARCHED = ("staging.person_records", "__fresh", "rowid", "__touched")
+_, _FRESH, _, _NUMBER = _SEARCHED
 
 
 def _partner_search(model_json: dict, stored: dict) -> dict:
@@ -122,20 +124,20 @@ def _fresh_and_partners(warehouse: Warehouse, touched: pl.Series, search_sql: st
         fresh = con.sql(f"SELECT {columns} FROM staging.person_records SEMI JOIN __touched_keys USING (record_key)"
                         + (f" WHERE {since}" if since else "")).pl()
         con.unregister("__touched_keys")
-        numbered = fresh.with_row_index("__touched")
-        con.register("__fresh", numbered.to_arrow())
+        numbered = fresh.with_row_index(_NUMBER)
+        con.register(_FRESH, numbered.to_arrow())
         if search_sql is None:
-            con.unregister("__fresh")
+            con.unregister(_FRESH)
             return fresh, con.sql(f"SELECT {columns} FROM staging.person_records").pl().filter(~is_touched), None
         found = con.sql(search_sql).pl()
         con.register("__found", found.to_arrow())
         reached = con.sql(f"SELECT rowid AS existing_key, {columns} FROM staging.person_records "
                           "WHERE rowid IN (SELECT existing_key FROM __found)").pl()
         con.unregister("__found")
-        con.unregister("__fresh")
+        con.unregister(_FRESH)
     pairs = touched_pairs(
         found.join(reached.select("existing_key", pl.col("record_key").alias("existing_record")), on="existing_key")
-        .join(numbered.select(pl.col("__touched").alias("touched_key"), pl.col("record_key").alias("touched_record")),
+        .join(numbered.select(pl.col(_NUMBER).alias("touched_key"), pl.col("record_key").alias("touched_record")),
               on="touched_key"), touched)
     return fresh, reached.filter(~is_touched).drop("existing_key"), pairs
 
