@@ -12,14 +12,11 @@ import polars as pl
 from assets.fingerprint import code_fingerprint
 from assets.metadata import markdown_table, value_counts
 from assets.sources.contracts import CONTRACTS, SourceContract
-from assets.sources.ingest import DELIVERY_DATE, ROW_HASH, ingest_source, ingest_state_table
-from assets.sources.readers import FILE, ROW_NUMBER
+from assets.sources.ingest import PROVENANCE, ROW_HASH, ingest_source, ingest_state_table
 from assets.sources.retention import apply_retention, plan_retention
 from assets.warehouse import PaduSettings, Warehouse, full_rebuild_requested, replace_table, sync_rows
 
 RAW_GROUP = "raw"
-# What a raw row holds besides its delivered content: where and when it was delivered.
-PROVENANCE = [FILE, ROW_NUMBER, DELIVERY_DATE]
 WIB = timezone(timedelta(hours=7), "WIB")  # delivery dates are Jakarta dates; Jakarta has no DST
 
 
@@ -99,7 +96,7 @@ def build_raw_asset(contract: SourceContract) -> dg.AssetsDefinition:
                 # date), unless the run rebuilds everything, the reading code changed (then
                 # kept_digest is None) or the columns did.
                 synced = kept_digest is not None and sync_rows(
-                    con, f"raw.{contract.name}", result.accepted, list(ROW_HASH), PROVENANCE)
+                    con, f"raw.{contract.name}", result.accepted, list(ROW_HASH), list(PROVENANCE))
                 if not synced:
                     replace_table(con, f"raw.{contract.name}", result.accepted)
                 raw_write = "updated where it stands" if synced else "written whole"

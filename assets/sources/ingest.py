@@ -16,6 +16,10 @@ from assets.sources.quarantine import REASON, ROW_CHECKS, RULE, row_checks, row_
 from assets.sources.readers import FILE, ROW_NUMBER, DeliveryFileError, read_delivery_file
 
 DELIVERY_DATE = "_delivery_date"
+# What a raw row holds besides its delivered content: where and when it was delivered. It changes
+# every night for nearly every row of a snapshot (a row deleted above shifts the row numbers
+# below), so it is kept in the raw table alone (standardise/assets.raw_copies).
+PROVENANCE = (FILE, ROW_NUMBER, DELIVERY_DATE)
 # Parts of one delivery read at once (each holds its file's bytes and text while it is read).
 READERS = 2
 # A row's content (every delivered column, not its file or row number) hashed twice with two

@@ -34,7 +34,6 @@ import polars as pl
 
 from assets.fingerprint import code_fingerprint
 from assets.sources.ingest import DELIVERY_DATE, ROW_HASH, ingest_state_table
-from assets.sources.readers import FILE, ROW_NUMBER
 from assets.warehouse import replace_table
 
 STAGED_DELIVERY_DATE = "delivery_date"
@@ -169,13 +168,14 @@ def stage_changed_rows(
 ) -> tuple[int, int]:
     """Updates `staging.<source>` where it stands, inside the caller's transaction, to the rows of
     tonight's raw table: last night's row of a content delivered again keeps its values and takes
-    tonight's file, row number and delivery date; the rows of contents no longer delivered, and
-    those the new reference date could change, are deleted; the rest go through `stage` and are
-    inserted, marked with `generation`. Returns (rows, rows staged tonight).
+    tonight's delivery date (its file and row number stay in the raw table: `raw_copies`); the
+    rows of contents no longer delivered, and those the new reference date could change, are
+    deleted; the rest go through `stage` and are inserted, marked with `generation`. Returns
+    (rows, rows staged tonight).
 
     Rewriting the table instead (the kept rows joined back in raw order) took 2.2 s for DTSEN's
-    million rows a night; the update of three columns of the kept rows takes 0.1 s. The table is
-    no longer in raw order: a full staging's rows are the same rows in another order."""
+    million rows a night; the update of the kept rows takes 0.1 s. The table is no longer in raw
+    order: a full staging's rows are the same rows in another order."""
     staged_columns = _columns(con, f"staging.{source}")
     params = {"old": plan.previous_reference, "new": plan.reference}
     con.execute(
@@ -184,12 +184,9 @@ def stage_changed_rows(
         f"UNION ALL SELECT p.rowid FROM staging.{source} p WHERE {_sensitive(staged_columns)})",
         params,
     )
-    provenance = [FILE, ROW_NUMBER, DELIVERY_DATE]
-    assignments = {column: f'r."{column}"' for column in provenance}
-    if STAGED_DELIVERY_DATE in staged_columns:
-        assignments[STAGED_DELIVERY_DATE] = f'r."{DELIVERY_DATE}"'
-    updates = ", ".join(f'"{column}" = {value}' for column, value in assignments.items())
-    con.execute(f"UPDATE staging.{source} p SET {updates} FROM raw.{source} r WHERE {_same_content('r', 'p')}")
+    if STAGED_DELIVERY_DATE in staged_columns:  # the rows left are the kept ones, all of one delivery
+        con.execute(f'UPDATE staging.{source} SET "{STAGED_DELIVERY_DATE}" = $new '
+                    f'WHERE "{STAGED_DELIVERY_DATE}" IS DISTINCT FROM $new', {"new": plan.reference})
     changed = con.sql(
         f"SELECT r.* FROM raw.{source} r ANTI JOIN staging.{source} p ON {_same_content('r', 'p')}"
     ).pl()

@@ -161,8 +161,8 @@ def test_later_nights_stage_only_new_and_changed_rows_and_equal_a_full_staging(n
             assert state["rows_staged"] < state["rows"] / 4, (source, state)
             assert state["rows_staged"] > 0 or source == "p2mi_kasus", (source, state)
             # row for row and column for column as staging everything again (updated where it
-            # stands, the table is in another order): tonight's file and row number included
-            order = ["_file", "_row_number"]
+            # stands, the table is in another order): tonight's delivery date included
+            order = ["_row_hash", "_row_hash_2"]
             staged, full = n["staged"][source], n["full"]["staged"][source]
             # the rows staged tonight carry tonight's staging generation, the kept ones an older one
             generations = staged[STAGED_GEN]

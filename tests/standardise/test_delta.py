@@ -10,8 +10,9 @@ import polars as pl
 import pytest
 
 from assets.sources.contracts import CONTRACTS
-from assets.sources.ingest import DELIVERY_DATE, with_row_hashes
+from assets.sources.ingest import DELIVERY_DATE, ROW_HASH, with_row_hashes
 from assets.sources.readers import FILE, ROW_NUMBER
+from assets.standardise.assets import raw_copies
 from assets.standardise.delta import (
     STAGED_GEN, StagingPlan, next_generation, plan_staging, stage_changed_rows, staged_generations, staged_run_id,
     state_table, write_state,
@@ -25,7 +26,8 @@ DTSEN = CONTRACTS[SOURCE]
 
 
 def stage(raw: pl.DataFrame) -> pl.DataFrame:
-    return flag_invalid_values(SOURCE, raw, STAGERS[SOURCE](raw))
+    """As the staging asset stages: without the columns the raw table keeps (raw_copies)."""
+    return flag_invalid_values(SOURCE, raw, STAGERS[SOURCE](raw)).drop(raw_copies(SOURCE, raw.columns))
 
 
 def delivery(rows: list[tuple[str, str, str]], delivered: date) -> pl.DataFrame:
@@ -82,9 +84,14 @@ def test_only_new_and_changed_rows_are_staged_and_the_table_equals_a_full_stagin
     assert generations["1"] < generations["2"] == generations["4"]
     with delta.transaction() as con:
         assert staged_generations(con, SOURCE) == (generations["2"], generations["1"])
-    # the kept row carries tonight's delivery date and file, not last night's
+    # the kept row carries tonight's delivery date, not last night's; its file and row number
+    # are the raw table's alone, where its hashes find tonight's
     assert kept["delivery_date"].to_list() == [date(2026, 11, 28)] * 3
-    assert kept[FILE].str.contains("2026-11-28").all()
+    assert not {FILE, ROW_NUMBER, DELIVERY_DATE} & set(kept.columns)
+    place = kept.join(delta.read(f"raw.{SOURCE}"), on=list(ROW_HASH), how="left")
+    assert sorted(zip(place["id_individu"], place[FILE], place[ROW_NUMBER])) == [
+        ("1", f"{SOURCE}/2026-11-28/part1.csv", 2), ("2", f"{SOURCE}/2026-11-28/part1.csv", 3),
+        ("4", f"{SOURCE}/2026-11-28/part1.csv", 4)]
     # what staging/person_records compares: the run that last wrote the staged rows
     with delta.transaction() as con:
         assert staged_run_id(con, SOURCE) == "run-2026-11-28"
