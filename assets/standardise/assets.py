@@ -32,7 +32,7 @@ def raw_copies(source: str, raw_columns: list[str]) -> list[str]:
     """The columns a staged table would only copy: they stay in `raw.<source>` alone. These are
     the delivered columns (at 1M persons DTSEN staging wrote 63 columns, 17 of them copies;
     without them the table writes in 1.3 s instead of 2.3 s) and the row's provenance (file, row
-    number, delivery date), which changes every night for every row of a snapshot. Staging keeps
+    number, delivery date), which changes every night for nearly every row of a snapshot. Staging keeps
     the primary key and the row hashes (`_row_hash`, `_row_hash_2`), unique in the raw table,
     which join a staged row to its raw one and its provenance."""
     keep = {CONTRACTS[source].primary_key} | STANDARDISED_IN_PLACE

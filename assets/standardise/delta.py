@@ -174,8 +174,9 @@ def stage_changed_rows(
     (rows, rows staged tonight).
 
     Rewriting the table instead (the kept rows joined back in raw order) took 2.2 s for DTSEN's
-    million rows a night; the update of the kept rows takes 0.1 s. The table is no longer in raw
-    order: a full staging's rows are the same rows in another order."""
+    million rows a night; updating their file, row number and date, joined to the raw rows, took
+    0.2 s, and their date alone takes 0.01 s. The table is no longer in raw order: a full
+    staging's rows are the same rows in another order."""
     staged_columns = _columns(con, f"staging.{source}")
     params = {"old": plan.previous_reference, "new": plan.reference}
     con.execute(
