@@ -149,7 +149,7 @@ def _sensitive(staged_columns: dict[str, str]) -> str:
     """SQL over the previous staged row `p`: true when the new reference date could change it."""
     terms = ["coalesce(p.birth_date_issue = 'after_reference_date', false)"] if "birth_date_issue" in staged_columns else []
     for column, kind in staged_columns.items():
-        if kind == "DATE" and column not in (STAGED_DELIVERY_DATE, DELIVERY_DATE):
+        if kind == "DATE" and column != STAGED_DELIVERY_DATE:  # the raw `_delivery_date` is not staged
             c = f'p."{column}"'
             terms.append(
                 f"coalesce({c} > $old AND {c} <= $new, false) OR "
@@ -185,9 +185,9 @@ def stage_changed_rows(
         f"UNION ALL SELECT p.rowid FROM staging.{source} p WHERE {_sensitive(staged_columns)})",
         params,
     )
-    if STAGED_DELIVERY_DATE in staged_columns:  # the rows left are the kept ones, all of one delivery
-        con.execute(f'UPDATE staging.{source} SET "{STAGED_DELIVERY_DATE}" = $new '
-                    f'WHERE "{STAGED_DELIVERY_DATE}" IS DISTINCT FROM $new', {"new": plan.reference})
+    # The rows left are the kept ones, all of tonight's one delivery (every stager writes its date).
+    con.execute(f'UPDATE staging.{source} SET "{STAGED_DELIVERY_DATE}" = $new '
+                f'WHERE "{STAGED_DELIVERY_DATE}" IS DISTINCT FROM $new', {"new": plan.reference})
     changed = con.sql(
         f"SELECT r.* FROM raw.{source} r ANTI JOIN staging.{source} p ON {_same_content('r', 'p')}"
     ).pl()
