@@ -75,7 +75,8 @@ def test_a_night_s_checkpoint_leaves_the_row_groups_it_did_not_change_where_they
     # A table written whole from two parts (a delivery's Excel and CSV files) can start with a
     # part-full row group. DuckDB's vacuum would merge it with the others at the first checkpoint
     # after any change, rewriting the whole table for one new row (1.05 s for the 1M-person raw
-    # placements). The layout is made here without the working store's settings, as a night left it.
+    # placements). The layout is made with vacuum tasks off as well: else DuckDB may merge it at the
+    # checkpoint that closes this connection, before the night the test is about.
     path = str(tmp_path / "w.duckdb")
     parts = [pl.DataFrame({"id": range(start, start + n), "name": [f"nama {i % 7919}" for i in range(start, start + n)]})
              for start, n in ((0, 50_000), (50_000, 250_000))]
