@@ -2,6 +2,7 @@
 linkage schema (`staging.person_records`) with the links the sources state themselves."""
 
 import json
+from functools import partial
 
 import dagster as dg
 import polars as pl
@@ -32,11 +33,17 @@ def raw_copies(source: str, raw_columns: list[str]) -> list[str]:
     """The columns a staged table would only copy: they stay in `raw.<source>` alone. These are
     the delivered columns (at 1M persons DTSEN staging wrote 63 columns, 17 of them copies;
     without them the table writes in 1.3 s instead of 2.3 s) and the row's provenance (file, row
-    number, delivery date), which changes every night for nearly every row of a snapshot. Staging keeps
-    the primary key and the row hashes (`_row_hash`, `_row_hash_2`), unique in the raw table,
-    which join a staged row to its raw one and its provenance."""
+    number, delivery date), which changes every night for nearly every row of a snapshot. Staging
+    keeps the primary key and the row hashes (`_row_hash`, `_row_hash_2`), unique in the raw
+    table, which join a staged row to its raw one and its provenance."""
     keep = {CONTRACTS[source].primary_key} | STANDARDISED_IN_PLACE
     return [c for c in raw_columns if (not c.startswith("_") and c not in keep) or c in PROVENANCE]
+
+
+def staged_rows(source: str, raw: pl.DataFrame) -> pl.DataFrame:
+    """The staged rows of `raw` (rows of `raw.<source>`): standardised, with their invalid values
+    flagged, without the columns the raw table keeps (`raw_copies`)."""
+    return flag_invalid_values(source, raw, STAGERS[source](raw)).drop(raw_copies(source, raw.columns))
 
 
 # Rows standardised at a time. DTSEN staging peaked at 2.5 GB in 500k-row slices and 2.7 GB whole
@@ -56,9 +63,6 @@ def build_staging_asset(source: str) -> dg.AssetsDefinition:
         kinds={"duckdb", "polars"},
     )
     def staging_source(context: dg.AssetExecutionContext, warehouse: Warehouse) -> dg.MaterializeResult:
-        def stage(raw: pl.DataFrame) -> pl.DataFrame:
-            return flag_invalid_values(source, raw, STAGERS[source](raw)).drop(raw_copies(source, raw.columns))
-
         full_requested = full_rebuild_requested(context)
         table = f"staging.{source}"
         with warehouse.transaction() as con:
@@ -72,13 +76,13 @@ def build_staging_asset(source: str) -> dg.AssetsDefinition:
                 counts = staged_counts(con, source) or _staged_counts(con, table)
                 write_state(con, source, plan, rows, restaged, context.run.run_id, generation, counts)
             else:  # only new and changed rows through the staging code, all in this transaction
-                rows, restaged = stage_changed_rows(con, source, plan, stage, generation)
+                rows, restaged = stage_changed_rows(con, source, plan, partial(staged_rows, source), generation)
                 counts = _staged_counts(con, table)
                 write_state(con, source, plan, rows, restaged, context.run.run_id, generation, counts)
         if plan.full:
             # Row by row, so in slices: memory is bounded by the slice, not by the delivery.
             rows = warehouse.write_chunks(table, (
-                stage(raw).with_columns(pl.lit(generation, pl.Int64).alias(STAGED_GEN))
+                staged_rows(source, raw).with_columns(pl.lit(generation, pl.Int64).alias(STAGED_GEN))
                 for raw in warehouse.read_chunks(f"raw.{source}", STAGING_CHUNK_ROWS)
             ))
             restaged = rows

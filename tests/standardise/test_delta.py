@@ -12,13 +12,11 @@ import pytest
 from assets.sources.contracts import CONTRACTS
 from assets.sources.ingest import DELIVERY_DATE, ROW_HASH, with_row_hashes
 from assets.sources.readers import FILE, ROW_NUMBER
-from assets.standardise.assets import raw_copies
+from assets.standardise.assets import staged_rows
 from assets.standardise.delta import (
     STAGED_GEN, StagingPlan, next_generation, plan_staging, stage_changed_rows, staged_generations, staged_run_id,
     state_table, write_state,
 )
-from assets.standardise.issues import flag_invalid_values
-from assets.standardise.sources import STAGERS
 from assets.warehouse import Warehouse
 
 SOURCE = "dtsen_individu"
@@ -26,8 +24,7 @@ DTSEN = CONTRACTS[SOURCE]
 
 
 def stage(raw: pl.DataFrame) -> pl.DataFrame:
-    """As the staging asset stages: without the columns the raw table keeps (raw_copies)."""
-    return flag_invalid_values(SOURCE, raw, STAGERS[SOURCE](raw)).drop(raw_copies(SOURCE, raw.columns))
+    return staged_rows(SOURCE, raw)  # as the staging asset stages
 
 
 def delivery(rows: list[tuple[str, str, str]], delivered: date) -> pl.DataFrame:
