@@ -90,7 +90,7 @@ PARTNER_SEARCH = ("partner_search_key", "partner_search_sql")
 # What `_fresh_and_partners` searches (the names its stored SQL holds): the stored records by row
 # id, the touched ones, registered as `__fresh`, by their number `__touched`.
 _SEARCHED = ("staging.person_records", "__fresh", "rowid", "__touched")
-_, _FRESH, _, _NUMBER = _SEARCHED
+_STORED, _FRESH, _STORED_KEY, _NUMBER = _SEARCHED
 
 
 def _partner_search(model_json: dict, stored: dict) -> dict:
@@ -131,8 +131,9 @@ def _fresh_and_partners(warehouse: Warehouse, touched: pl.Series, search_sql: st
             return fresh, con.sql(f"SELECT {columns} FROM staging.person_records").pl().filter(~is_touched), None
         found = con.sql(search_sql).pl()
         con.register("__found", found.to_arrow())
-        reached = con.sql(f"SELECT rowid AS existing_key, {columns} FROM staging.person_records "
-                          "WHERE rowid IN (SELECT existing_key FROM __found)").pl()
+        # The search gives the stored records' keys: read them back by the same key.
+        reached = con.sql(f"SELECT {_STORED_KEY} AS existing_key, {columns} FROM {_STORED} "
+                          f"WHERE {_STORED_KEY} IN (SELECT existing_key FROM __found)").pl()
         con.unregister("__found")
         con.unregister(_FRESH)
     pairs = touched_pairs(
