@@ -129,7 +129,7 @@ def _peak_between(samples: list[tuple[float, int, float]], start: float, end: fl
     return max(inside, default=0)
 
 
-def _cpu_between(samples: list[tuple[float, int, float]], start: float, end: float) -> float:
+def cpu_between(samples: list[tuple[float, int, float]], start: float, end: float) -> float:
     """CPU seconds spent from `start` to `end`, to the sampling interval: the last sample by the
     end less the last one by the start, so that steps that follow each other share a boundary
     and no CPU second is counted twice."""
@@ -193,7 +193,7 @@ def bench_size(persons: int, workdir: Path, keep: bool, reuse_landing: Path | No
 
     job_end = job.started_at + job.seconds
     def stage(name: str, start: float, end: float) -> tuple[str, float, int, float]:
-        return name, end - start, _peak_between(job.samples, start, end), _cpu_between(job.samples, start, end)
+        return name, end - start, _peak_between(job.samples, start, end), cpu_between(job.samples, start, end)
 
     stages = []
     if steps:

@@ -3,7 +3,7 @@ peak is the highest RSS sample inside the step."""
 
 import sys
 
-from benchmarks.nightly import _cpu_between, _peak_between, after_publish_steps, measure, up_to_publish
+from benchmarks.nightly import _peak_between, after_publish_steps, cpu_between, measure, up_to_publish
 
 
 def test_measure_reports_the_childs_peak_memory_and_output():
@@ -35,10 +35,10 @@ def test_step_peak_is_the_highest_sample_inside_the_step():
 
 def test_step_cpu_is_the_cpu_counted_between_its_start_and_end():
     samples = [(0.0, 10, 0.0), (1.0, 50, 0.8), (2.0, 20, 1.6), (3.0, 90, 2.0)]
-    assert _cpu_between(samples, 0.5, 2.5) == 1.6  # from the sample at 0.0 to the one at 2.0
-    assert _cpu_between(samples, 1.0, 3.0) == 2.0 - 0.8
+    assert cpu_between(samples, 0.5, 2.5) == 1.6  # from the sample at 0.0 to the one at 2.0
+    assert cpu_between(samples, 1.0, 3.0) == 2.0 - 0.8
     # steps that follow each other add up to the time they cover: no second is counted twice
-    assert _cpu_between(samples, 0.5, 1.9) + _cpu_between(samples, 1.9, 3.0) == _cpu_between(samples, 0.5, 3.0)
+    assert cpu_between(samples, 0.5, 1.9) + cpu_between(samples, 1.9, 3.0) == cpu_between(samples, 0.5, 3.0)
 
 
 def test_ingest_to_publish_leaves_out_only_the_steps_after_publishing():
