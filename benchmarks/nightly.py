@@ -71,7 +71,9 @@ def _cpu(pid: int) -> float | None:
 
 def measure(cmd: list[str], env: dict[str, str]) -> Measured:
     """Runs `cmd`, sampling its RSS and CPU seconds; the peak and the total CPU are the kernel's
-    own (wait4), not the samples'."""
+    own (wait4), not the samples'. The kernel's peak also counts this process's peak RSS before
+    the child's exec (the memory the child starts from), which is why the benchmark's driver stays
+    small: the job it measures peaks at gigabytes."""
     out = tempfile.TemporaryFile(mode="w+")
     started_at = time.time()
     started = time.monotonic()
