@@ -43,7 +43,7 @@ def _cpu_seconds() -> float:
 CPU_SAMPLE_SECONDS = 0.01
 
 
-def _run(landing: Path, data: Path, instance, tags: dict | None = None) -> tuple[dg.ExecuteInProcessResult, dict, dict]:
+def run_night(landing: Path, data: Path, instance, tags: dict | None = None) -> tuple[dg.ExecuteInProcessResult, dict, dict]:
     """One night: its result, the wall seconds of each step (and `_wall`, `_cpu` for the whole
     night), and the CPU seconds of each step (DuckDB's and Polars' threads too: a step that keeps
     both cores busy shows twice its wall time)."""
@@ -84,6 +84,16 @@ def _run(landing: Path, data: Path, instance, tags: dict | None = None) -> tuple
     # night's wall clock, not the work it does.
     seconds["_cpu"] = round(_cpu_seconds() - cpu, 2)
     return result, seconds, step_cpu
+
+
+def copy_night(night: Path, *copies: Path) -> None:
+    """Each of `copies` made afresh a copy of the data folder `night`, and on disk before a night
+    starts, as a store written by last night's run is: else the night's first checkpoint, which
+    syncs the store's file, writes out the copy (0.3 s of a P2MI-only 1M night, before stop 35)."""
+    for copy in copies:
+        shutil.rmtree(copy, ignore_errors=True)
+        shutil.copytree(night, copy)
+    os.sync()
 
 
 def _median_steps(runs: list[dict]) -> dict:
@@ -152,7 +162,7 @@ def main(argv: list[str] | None = None) -> int:
         generate_night(landing, 1, persons=args.persons, nights=2, change_share=args.change_share,
                        first_date=NIGHT1_DATE)
         print(f"generated night 1 in {time.monotonic() - t:.0f} s")
-        _, first, _ = _run(landing, night1, instance)
+        _, first, _ = run_night(landing, night1, instance)
         print(f"night 1 (full, trains the model): {first['_wall']} s")
         t = time.monotonic()
         generate_night(landing, 2, persons=args.persons, nights=2, change_share=args.change_share,
@@ -166,19 +176,13 @@ def main(argv: list[str] | None = None) -> int:
     incremental, full = root / "night2-incremental", root / "night2-full"
     runs: list[tuple[dict, dict]] = []
     for turn in range(max(args.repeat, 1)):
-        for folder in (incremental, full):
-            shutil.rmtree(folder, ignore_errors=True)
-            shutil.copytree(night1, folder)
-        # The copies on disk before the nights start, as a store written by last night's run is:
-        # else the night's first checkpoint, which syncs the store's file, writes out the copy
-        # (0.3 s of a P2MI-only 1M night, before stop 35).
-        os.sync()
+        copy_night(night1, incremental, full)
         if turn % 2 == 0:
-            _, inc_s, inc_c = _run(landing, incremental, instance)
-            _, full_s, _ = _run(landing, full, instance, tags={FULL_REBUILD_TAG: "true"})
+            _, inc_s, inc_c = run_night(landing, incremental, instance)
+            _, full_s, _ = run_night(landing, full, instance, tags={FULL_REBUILD_TAG: "true"})
         else:
-            _, full_s, _ = _run(landing, full, instance, tags={FULL_REBUILD_TAG: "true"})
-            _, inc_s, inc_c = _run(landing, incremental, instance)
+            _, full_s, _ = run_night(landing, full, instance, tags={FULL_REBUILD_TAG: "true"})
+            _, inc_s, inc_c = run_night(landing, incremental, instance)
         runs.append((inc_s, full_s, inc_c))
         if args.repeat > 1:
             print(f"turn {turn + 1}: incremental / full = {inc_s['_wall']} / {full_s['_wall']} s = "

@@ -14,12 +14,10 @@ from __future__ import annotations
 
 import argparse
 import logging
-import os
-import shutil
 import sys
 import time
 from collections import defaultdict
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,7 +27,7 @@ import duckdb._seam as duckdb_seam
 import polars as pl
 
 import assets.warehouse as warehouse_module
-from benchmarks.incremental import _run
+from benchmarks.incremental import copy_night, run_night
 
 ASSETS = Path(__file__).resolve().parent.parent / "assets"
 WAREHOUSE = ASSETS / "warehouse.py"
@@ -68,23 +66,33 @@ class Timings:
         return sorted(((s, n, kind, where) for (kind, where), (s, n) in totals.items()), reverse=True)
 
 
+def _timed(method: Callable, timings: Timings, kind: str, what: Callable[..., str]) -> Callable:
+    """`method`, its calls timed into `timings` as `kind`, described by `what(*args, **kwargs)`."""
+    def call(*args, **kwargs):
+        started = time.perf_counter()
+        try:
+            return method(*args, **kwargs)
+        finally:
+            timings.add(started, kind, what(*args, **kwargs))
+    return call
+
+
+def _sql_of(*args, **kwargs) -> str:
+    """The statement of a call `execute(sql, ...)` or `submit(con, sql, ...)`."""
+    return next((a for a in args if isinstance(a, str)), "")
+
+
 class TimedConnection:
     """A DuckDB connection whose `execute` calls are timed (a relation's statements, as `sql()`
     gives them, run when it is read, and are timed where DuckDB runs them: `timed`); everything
     else is the connection's own."""
 
     def __init__(self, con, timings: Timings):
-        self._con, self._timings = con, timings
+        self._con = con
+        self.execute = _timed(con.execute, timings, "sql", _sql_of)
 
     def __getattr__(self, name: str):
         return getattr(self._con, name)
-
-    def execute(self, sql, *args, **kwargs):
-        started = time.perf_counter()
-        try:
-            return self._con.execute(sql, *args, **kwargs)
-        finally:
-            self._timings.add(started, "sql", str(sql))
 
 
 @contextmanager
@@ -101,29 +109,13 @@ def timed(timings: Timings) -> Iterator[None]:
         with connect(self) as con:
             yield TimedConnection(con, timings)
 
-    def timed_submit(con, sql, *args, **kwargs):
-        started = time.perf_counter()
-        try:
-            return submit(con, sql, *args, **kwargs)
-        finally:
-            timings.add(started, "sql", str(sql))
+    def parquet_file(frame, file, *args, **kwargs) -> str:
+        return Path(str(file)).name
 
-    def timed_collect(self, *args, **kwargs):
-        started = time.perf_counter()
-        try:
-            return collect(self, *args, **kwargs)
-        finally:
-            timings.add(started, "collect", "")
-
-    def timed_write_parquet(self, file, *args, **kwargs):
-        started = time.perf_counter()
-        try:
-            return write_parquet(self, file, *args, **kwargs)
-        finally:
-            timings.add(started, "parquet", Path(str(file)).name)
-
-    warehouse_module.Warehouse.connect, duckdb_seam.submit = timed_connect, timed_submit
-    pl.LazyFrame.collect, pl.DataFrame.write_parquet = timed_collect, timed_write_parquet
+    warehouse_module.Warehouse.connect = timed_connect
+    duckdb_seam.submit = _timed(submit, timings, "sql", _sql_of)
+    pl.LazyFrame.collect = _timed(collect, timings, "collect", lambda *args, **kwargs: "")
+    pl.DataFrame.write_parquet = _timed(write_parquet, timings, "parquet", parquet_file)
     try:
         yield
     finally:
@@ -140,12 +132,10 @@ def main(argv: list[str] | None = None) -> int:
     night1, traced = args.workdir / "night1", args.workdir / "night2-traced"
     if not (night1 / "published").is_dir():
         raise SystemExit(f"{night1} holds no night 1: run benchmarks.incremental --workdir {args.workdir} first")
-    shutil.rmtree(traced, ignore_errors=True)
-    shutil.copytree(night1, traced)
-    os.sync()  # the copy on disk before the night starts, as benchmarks.incremental does
+    copy_night(night1, traced)
     timings = Timings()
     with timed(timings):
-        _, seconds, cpu = _run(args.workdir / "landing", traced, dg.DagsterInstance.ephemeral())
+        _, seconds, cpu = run_night(args.workdir / "landing", traced, dg.DagsterInstance.ephemeral())
     print(f"{'step':<36}{'s':>8}{'CPU s':>8}{'cores':>7}")
     for step in sorted(cpu, key=lambda s: -seconds[s]):
         print(f"{step:<36}{seconds[step]:>8}{cpu[step]:>8}{cpu[step] / seconds[step] if seconds[step] else 0:>7.2f}")
