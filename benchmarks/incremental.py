@@ -86,6 +86,26 @@ def run_night(landing: Path, data: Path, instance, tags: dict | None = None) -> 
     return result, seconds, step_cpu
 
 
+def delivered_changes(before: Path, after: Path) -> dict[str, int]:
+    """The staged records (one per source record) new, changed and deleted from the data folder
+    `before` to `after`, by what the sources delivered: a record is changed when its delivered row
+    (its row hash) is another. Not linkage's count, which also counts a record whose derived values
+    alone moved (a capped blocking key when its block crossed its size limit, or a flag made from
+    other records) as changed, and leaves out a change to a column linkage does not read."""
+    counts = {"new": 0, "changed": 0, "deleted": 0}
+    for source in CONTRACTS:
+        old, new = (warehouse_in(folder).read(f"staging.{source}", ["source_record_id", "_row_hash", "_row_hash_2"])
+                    for folder in (before, after))
+        both = old.join(new, on="source_record_id", how="full", suffix="_new", coalesce=True)
+        counts["new"] += both.filter(pl.col("_row_hash").is_null()).height
+        counts["deleted"] += both.filter(pl.col("_row_hash_new").is_null()).height
+        counts["changed"] += both.filter(
+            pl.col("_row_hash").is_not_null() & pl.col("_row_hash_new").is_not_null()
+            & ((pl.col("_row_hash") != pl.col("_row_hash_new")) | (pl.col("_row_hash_2") != pl.col("_row_hash_2_new")))
+        ).height
+    return counts
+
+
 def copy_night(night: Path, *copies: Path) -> None:
     """Each of `copies` made afresh a copy of the data folder `night`, and on disk before a night
     starts, as a store written by last night's run is: else the night's first checkpoint, which
@@ -191,7 +211,7 @@ def main(argv: list[str] | None = None) -> int:
 
     state = warehouse_in(incremental).read("linkage.state").row(0, named=True)
     changes = warehouse_in(incremental).read("linkage.record_changes")
-    records = state["records_new"] + state["records_changed"]
+    delivered = delivered_changes(night1, incremental)
     before, after_inc, after_full = _records(night1), _records(incremental), _records(full)
     same = after_inc.join(after_full, on="record_key", suffix="_full")
     # The same persons (as sets of records) in both: a new id hashes the run id, so compare groups.
@@ -209,10 +229,12 @@ def main(argv: list[str] | None = None) -> int:
 
     linkage_inc = sum(inc_s.get(s, 0) for s in LINKAGE_STEPS)
     linkage_full = sum(full_s.get(s, 0) for s in LINKAGE_STEPS)
-    print(f"\npersons {args.persons:,}; records tonight {after_inc.height:,}; new {state['records_new']:,}, "
-          f"changed {state['records_changed']:,}, deleted {state['records_deleted']:,} "
-          f"({(records + state['records_deleted']) / after_inc.height:.2%}); pairs scored tonight "
-          f"{state['pairs_scored']:,}")
+    print(f"\npersons {args.persons:,}; records tonight {after_inc.height:,}; as delivered: new {delivered['new']:,}, "
+          f"changed {delivered['changed']:,}, deleted {delivered['deleted']:,} "
+          f"({sum(delivered.values()) / after_inc.height:.2%} of the records)")
+    print(f"as linkage saw them: new {state['records_new']:,}, changed {state['records_changed']:,}, deleted "
+          f"{state['records_deleted']:,}, capped blocking keys alone moved {state.get('records_rekeyed') or 0:,}; "
+          f"pairs scored tonight {state['pairs_scored']:,}")
     # The incremental night's CPU seconds per step, and the cores it kept busy (CPU over wall): a
     # step near the machine's core count is short of work to cut, not of parallelism.
     print(f"{'step':<36}{'full rebuild s':>16}{'incremental s':>16}{'incremental CPU s':>19}{'cores':>7}")

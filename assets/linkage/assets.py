@@ -18,12 +18,13 @@ from assets.linkage.diagnostics import (
     link_rate_parts_sql, link_rates_sql, model_charts_of, plan_recount,
 )
 from assets.linkage.incremental import (
-    CHANGES, PAIR_KEYS, RECORD_HASH_KIND, ModelStore, classify_records, dropped_pairs_of, dropped_strong_pairs,
-    prediction_rules, record_hashes_sql, replace_pairs_of, score_all, score_fresh, score_pairs,
-    stored_blocking_pairs_sql, term_frequency_columns, term_frequency_tables, touched_pairs,
+    CHANGES, PAIR_KEYS, RECORD_HASH_KIND, REKEYED, ModelStore, classify_records, dropped_pairs_of,
+    dropped_strong_pairs, prediction_rules, record_hashes_sql, rekeyed_pairs, replace_pairs_of, rules_reading_no_key,
+    score_all, score_fresh, score_pairs, stored_blocking_pairs_sql, term_frequency_columns, term_frequency_tables,
+    touched_pairs,
 )
 from assets.linkage.model import (
-    FAMILY_COLUMNS, LINKAGE_COLUMNS, THIN_RECORDS, cluster_edges, collapsed_levels, held_back, train, untrained_levels,
+    CAPPED_KEY_BLOCKS, CAPPED_KEY_COLUMNS, FAMILY_COLUMNS, LINKAGE_COLUMNS, THIN_RECORDS, cluster_edges, collapsed_levels, held_back, train, untrained_levels,
 )
 from assets.linkage.recluster import (
     CLUSTER_STATE, COMPONENTS, CONSTRAINTS, REDONE, cluster_people, clustering_fingerprint, constraint_table,
@@ -52,8 +53,58 @@ REMADE_CLUSTERS_TABLE = "linkage.clusters_remade"
 # Clusters per size (size, clusters), written with the clusters: an incremental night updates
 # last night's counts with the clusters it replaced and made.
 CLUSTER_SIZES = "linkage.cluster_sizes"
-# What a record's hash (linkage.record_hashes) covers: a changed record is one whose hash changed.
+# What a record's hashes (linkage.record_hashes) cover: a changed record is one whose record_hash
+# changed; one whose key_hash alone changed is rekeyed (incremental.classify_records).
 HASHED_COLUMNS = LINKAGE_COLUMNS + FAMILY_COLUMNS
+# The pairs of tonight's rekeyed records that are scored pairs for the first time (`added`) or no
+# longer candidates (`lost`): record_key_l, record_key_r, change. The clustering takes their records
+# as changed (recluster.plan_clustering) and the twins rule looks at them again.
+REKEYED_PAIRS = "linkage.rekeyed_pairs"
+
+
+def _no_rekeyed_pairs() -> pl.DataFrame:
+    return pl.DataFrame(schema={"record_key_l": pl.String, "record_key_r": pl.String, "change": pl.String})
+
+
+def _rekeyed_pair_changes(scored: pl.DataFrame, candidates: pl.DataFrame, lost: pl.DataFrame) -> pl.DataFrame:
+    """REKEYED_PAIRS: the rekeyed records' `candidates` (pairs not stored last night) that scored
+    from the threshold up tonight, and the `lost` pairs."""
+    added = scored.join(candidates, on=PAIR_KEYS, how="semi") if scored.height else candidates.clear()
+    return pl.concat([added.select(*PAIR_KEYS, pl.lit("added").alias("change")),
+                      lost.select(*PAIR_KEYS, pl.lit("lost").alias("change"))])
+
+
+def _stored_pairs_frame() -> pl.DataFrame:
+    return pl.DataFrame(schema={"record_key_l": pl.String, "record_key_r": pl.String,
+                                "match_weight": pl.Float64, "match_probability": pl.Float64})
+
+
+def _stored_pairs_of(warehouse: Warehouse, rekeyed: pl.Series, gone: pl.Series) -> pl.DataFrame:
+    """Last night's stored pairs (keys, weight, probability) with a rekeyed record and no new,
+    changed or deleted one (those go whole)."""
+    with warehouse.connect() as con:
+        con.register("__rekeyed", pl.DataFrame({"record_key": rekeyed}, schema={"record_key": pl.String}).to_arrow())
+        con.register("__gone", pl.DataFrame({"record_key": gone}, schema={"record_key": pl.String}).to_arrow())
+        try:
+            return con.sql(
+                "SELECT record_key_l, record_key_r, match_weight, match_probability FROM linkage.pairs "
+                "WHERE (record_key_l IN (SELECT record_key FROM __rekeyed) OR record_key_r IN (SELECT record_key FROM __rekeyed)) "
+                "AND record_key_l NOT IN (SELECT record_key FROM __gone) "
+                "AND record_key_r NOT IN (SELECT record_key FROM __gone)").pl()
+        finally:
+            con.unregister("__rekeyed")
+            con.unregister("__gone")
+
+
+def _records_of(warehouse: Warehouse, known: pl.DataFrame, keys: pl.DataFrame) -> pl.DataFrame:
+    """The LINKAGE_COLUMNS of the records of `keys` (record_key): from `known` where they are,
+    from the store otherwise."""
+    have = known.join(keys, on="record_key", how="semi")
+    missing = keys.join(have.select("record_key"), on="record_key", how="anti")
+    if missing.is_empty():
+        return have
+    return pl.concat([have, warehouse.read_rows_of("staging.person_records", missing, LINKAGE_COLUMNS)
+                      .select(have.columns)])
 
 
 RETRAIN_TAG = "padu/retrain"
@@ -91,6 +142,9 @@ PARTNER_SEARCH = ("partner_search_key", "partner_search_sql")
 # id, the touched ones, registered as `__fresh`, by their number `__touched`.
 _SEARCHED = ("staging.person_records", "__fresh", "rowid", "__touched")
 _STORED, _FRESH, _STORED_KEY, _NUMBER = _SEARCHED
+# The column of `__fresh` that marks a record whose capped keys alone moved (incremental.REKEYED):
+# the search takes it through the branches that read a key only.
+_REKEYED_FLAG = "__rekeyed"
 
 
 def _partner_search(model_json: dict, stored: dict) -> dict:
@@ -99,12 +153,13 @@ def _partner_search(model_json: dict, stored: dict) -> dict:
     which needs none, so that the first incremental night after it has it
     (incremental.stored_blocking_pairs_sql)."""
     made = stored_blocking_pairs_sql(prediction_rules(model_json), model_json.get("sql_dialect", "duckdb"),
-                                     *_SEARCHED, stored)
+                                     *_SEARCHED, stored, _REKEYED_FLAG, tuple(CAPPED_KEY_COLUMNS))
     return dict(zip(PARTNER_SEARCH, made))
 
 
 def _fresh_and_partners(warehouse: Warehouse, touched: pl.Series, search_sql: str | None,
-                        since: str | None = None) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame | None]:
+                        since: str | None = None, rekeyed: pl.Series | None = None,
+                        ) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame | None]:
     """The touched records, their blocking partners among the others, and the pairs the blocking
     rules let through among them (incremental.blocking_pairs_sql; each pair once, a pair of two
     touched records with the smaller key left), found in DuckDB: only they leave it. The pairs are
@@ -116,15 +171,20 @@ def _fresh_and_partners(warehouse: Warehouse, touched: pl.Series, search_sql: st
     touched records passes to DuckDB: the rows written tonight are appended (staging/person_records
     deletes and inserts, it does not update), so the row groups before them are skipped by their
     generation's range (at 1M, 0.006 s against 0.09 s for 3,067 touched records). `search_sql`:
-    `_partner_search`'s SQL."""
+    `_partner_search`'s SQL. `rekeyed`: records whose capped keys alone moved (written since too),
+    searched with the touched ones but through the branches that read a key only; they are among
+    the fresh records returned, and their pairs among the pairs."""
     columns = ", ".join(f'"{c}"' for c in LINKAGE_COLUMNS)
-    is_touched = pl.col("record_key").is_in(touched.implode())
+    rekeyed = rekeyed if rekeyed is not None else pl.Series([], dtype=pl.String)
+    searched = pl.concat([touched.cast(pl.String), rekeyed.cast(pl.String)])
+    is_touched = pl.col("record_key").is_in(searched.implode())
     with warehouse.connect() as con:
-        con.register("__touched_keys", pl.DataFrame({"record_key": touched}, schema={"record_key": pl.String}).to_arrow())
+        con.register("__touched_keys", pl.DataFrame({"record_key": searched}, schema={"record_key": pl.String}).to_arrow())
         fresh = con.sql(f"SELECT {columns} FROM staging.person_records SEMI JOIN __touched_keys USING (record_key)"
                         + (f" WHERE {since}" if since else "")).pl()
         con.unregister("__touched_keys")
-        numbered = fresh.with_row_index(_NUMBER)
+        numbered = fresh.with_row_index(_NUMBER).with_columns(
+            pl.col("record_key").is_in(rekeyed.implode()).alias(_REKEYED_FLAG))
         con.register(_FRESH, numbered.to_arrow())
         if search_sql is None:
             con.unregister(_FRESH)
@@ -139,7 +199,7 @@ def _fresh_and_partners(warehouse: Warehouse, touched: pl.Series, search_sql: st
     pairs = touched_pairs(
         found.join(reached.select("existing_key", pl.col("record_key").alias("existing_record")), on="existing_key")
         .join(numbered.select(pl.col(_NUMBER).alias("touched_key"), pl.col("record_key").alias("touched_record")),
-              on="touched_key"), touched)
+              on="touched_key"))
     return fresh, reached.filter(~is_touched).drop("existing_key"), pairs
 
 
@@ -257,7 +317,8 @@ def linkage_pairs(context: dg.AssetExecutionContext, padu: PaduSettings, warehou
     started = time.monotonic()
     rules = load_rules()
     run, model_json, tf_tables = _night_model(padu, warehouse)
-    hashes_sql = record_hashes_sql("staging.person_records", HASHED_COLUMNS)
+    hashes_sql = record_hashes_sql("staging.person_records", HASHED_COLUMNS, keys=CAPPED_KEY_COLUMNS,
+                                   blocks=CAPPED_KEY_BLOCKS)
     previous_state = warehouse.read("linkage.state").row(0, named=True) if warehouse.exists("linkage.state") else {}
     # A store linked before (it has a state) whose hashes are of another kind: nothing compares.
     other_kind = bool(previous_state) and previous_state.get("record_hash_kind") != RECORD_HASH_KIND
@@ -274,7 +335,8 @@ def linkage_pairs(context: dg.AssetExecutionContext, padu: PaduSettings, warehou
         written = since = None
         if comparable and None not in (hashed_gen, records_gen, full_gen) and full_gen <= hashed_gen <= records_gen:
             since = f"{REMADE_GEN} > {int(hashed_gen)}"
-            written = record_hashes_sql("staging.person_records", HASHED_COLUMNS, since)
+            written = record_hashes_sql("staging.person_records", HASHED_COLUMNS, since, CAPPED_KEY_COLUMNS,
+                                        CAPPED_KEY_BLOCKS)
         delta = classify_records(con, hashes_sql, "linkage.record_hashes" if comparable else None, written)
     no_dropped = pl.DataFrame(schema={"record_key_l": pl.String, "record_key_r": pl.String,
                                       "previous_match_weight": pl.Float64, "match_weight": pl.Float64})
@@ -283,8 +345,22 @@ def linkage_pairs(context: dg.AssetExecutionContext, padu: PaduSettings, warehou
     # An incremental night makes last night's hashes tonight's where they stand; a full one writes them whole.
     hashes_kept = comparable and mode == "incremental"
     search = _partner_search(model_json, previous_state)
+    gone = delta.keys(*CHANGES)
+    touched, rekeyed = delta.touched, delta.rekeyed
+    lost = _stored_pairs_frame()
+    added = pl.DataFrame(schema={k: pl.String for k in PAIR_KEYS})
+    if in_place and search["partner_search_sql"] is None:
+        # Every record is a partner: a record whose keys moved is scored again whole, as a changed one.
+        touched, rekeyed, gone = pl.concat([touched, rekeyed]), rekeyed.clear(), pl.concat([gone, rekeyed])
     if in_place:
-        fresh, existing, blocked = _fresh_and_partners(warehouse, delta.touched, search["partner_search_sql"], since)
+        fresh, existing, blocked = _fresh_and_partners(warehouse, touched, search["partner_search_sql"], since,
+                                                       rekeyed)
+        if blocked is not None and rekeyed.len():
+            known = pl.concat([existing, fresh])
+            blocked, added, lost = rekeyed_pairs(
+                blocked, touched, _stored_pairs_of(warehouse, rekeyed, gone),
+                partial(_records_of, warehouse, known), rules_reading_no_key(model_json, CAPPED_KEY_COLUMNS),
+                model_json.get("sql_dialect", "duckdb"), blocks_only_grew=delta.blocks_left == 0)
         scored = (score_fresh(fresh, existing, model_json, tf_tables, rules.predict_threshold, padu.backend)
                   if blocked is None else
                   score_pairs(pl.concat([existing, fresh]), blocked, model_json, tf_tables, rules.predict_threshold,
@@ -312,17 +388,21 @@ def linkage_pairs(context: dg.AssetExecutionContext, padu: PaduSettings, warehou
             # Last night's pairs among unchanged records stay where they are; the pairs of a changed
             # or deleted record go, tonight's scored pairs come in (writing the 430,000 pairs of a
             # 1M night whole took 0.4 s, and reading them back as long again).
-            gone = delta.keys(*CHANGES)
-            dropped = dropped_pairs_of(con, gone, scored, rules.cluster_threshold)
-            replace_pairs_of(con, gone, scored)
+            # A record whose keys alone moved keeps its pairs but those no rule lets through any
+            # more (`lost`), and gains those a moved key lets through for the first time.
+            dropped = pl.concat([dropped_pairs_of(con, gone, scored, rules.cluster_threshold),
+                                 dropped_strong_pairs(lost, lost.clear(), rules.cluster_threshold)])
+            replace_pairs_of(con, gone, scored, lost)
         else:
             replace_table(con, "linkage.pairs", pairs)
         if hashes_kept:
-            replace_rows(con, "linkage.record_hashes", "record_key", delta.keys(*CHANGES), delta.touched_hashes)
+            replace_rows(con, "linkage.record_hashes", "record_key", delta.keys(*CHANGES, REKEYED),
+                         delta.touched_hashes)
         else:
             con.execute(f"CREATE OR REPLACE TABLE linkage.record_hashes AS {hashes_sql}")
         tables = {
-            "linkage.record_changes": delta.changes,
+            "linkage.record_changes": delta.record_changes,
+            REKEYED_PAIRS: _rekeyed_pair_changes(scored, added, lost) if in_place else _no_rekeyed_pairs(),
             "linkage.dropped_pairs": dropped,
             # What the next night builds on: these pairs were scored by this model.
             "linkage.state": pl.DataFrame({
@@ -331,7 +411,9 @@ def linkage_pairs(context: dg.AssetExecutionContext, padu: PaduSettings, warehou
                 "record_hash_kind": [RECORD_HASH_KIND], "records_gen": pl.Series([records_gen], dtype=pl.Int64),
                 "record_hash_columns": [",".join(HASHED_COLUMNS)],
                 "records_new": [delta.count("new")], "records_changed": [delta.count("changed")],
-                "records_deleted": [delta.count("deleted")], "pairs_scored": [scored_pairs], "seconds": [seconds],
+                "records_deleted": [delta.count("deleted")], "records_rekeyed": [delta.count(REKEYED)],
+                "records_left_blocks": [delta.blocks_left],
+                "pairs_scored": [scored_pairs], "seconds": [seconds],
             } | {column: pl.Series([search[column]], dtype=pl.String) for column in PARTNER_SEARCH}),
         }
         for name, frame in tables.items():
@@ -350,6 +432,13 @@ def linkage_pairs(context: dg.AssetExecutionContext, padu: PaduSettings, warehou
             "model_id": run["model_id"],
             "records_new": delta.count("new"), "records_changed": delta.count("changed"),
             "records_deleted": delta.count("deleted"), "records_unchanged": delta.unchanged,
+            # Records whose capped blocking keys alone moved (their block crossed its size limit):
+            # not scored again, but their pairs checked where a rule reads a key.
+            "records_rekeyed": delta.count(REKEYED),
+            # None deleted or moved out of a block by a change: the blocks only grew, and a rekeyed
+            # record has no pair that was not a candidate last night (incremental.rekeyed_pairs).
+            "records_left_blocks": delta.blocks_left,
+            "rekeyed_pairs_added": added.height if in_place else 0, "rekeyed_pairs_lost": lost.height,
             "pairs_scored_tonight": scored_pairs,
             "joining_pairs_dropped": dropped.height,
             "seconds": seconds,
@@ -365,15 +454,16 @@ TWINS_STATE = "linkage.twin_links_state"
 
 
 def _twins_tonight(warehouse: Warehouse, pairs: pl.DataFrame, linkage_state: dict, changes: pl.DataFrame,
-                   model_id: str, tf_tables: dict[str, pl.DataFrame],
-                   rules: LinkageRules) -> tuple[pl.DataFrame, pl.DataFrame, str]:
+                   model_id: str, tf_tables: dict[str, pl.DataFrame], rules: LinkageRules,
+                   pair_changes: pl.DataFrame | None = None) -> tuple[pl.DataFrame, pl.DataFrame, str]:
     """`twin_cannot_links` of tonight's pairs (changes: `linkage.record_changes`), its state row,
     and how it was found. A pair is twins or not by its two records alone (twins.COLUMNS, all of
     them hashed into the record hash) and the model's frozen name shares. So when tonight's pairs are last night's with the pairs of new,
     changed and deleted records taken out and those of the new and changed ones scored again, and
     the model, rule and code are last night's, last night's twins stay but for those of a changed
-    or deleted record, and only the scored pairs of the new and changed records are looked at: at
-    1M, on a P2MI-only night, 0.5 s for the same-source pairs of all 1.3M records."""
+    or deleted record and the pairs lost by a record whose keys alone moved (`pair_changes`), and
+    only the scored pairs of the new and changed records and those such a record gained are looked
+    at: at 1M, on a P2MI-only night, 0.5 s for the same-source pairs of all 1.3M records."""
     state = pl.DataFrame({"pairs_run_id": [linkage_state["run_id"]], "model_id": [model_id],
                           "fingerprint": [clustering_fingerprint()], "rule": [str(rules.twin_name_rule)]})
     if rules.twin_name_rule is None or "name_key" not in tf_tables:
@@ -391,9 +481,14 @@ def _twins_tonight(warehouse: Warehouse, pairs: pl.DataFrame, linkage_state: dic
         return find(pairs), state, "among all the scored pairs"
     changed = changes["record_key"].implode()
     touched = changes.filter(pl.col("change") != "deleted")["record_key"].implode()
+    pair_changes = pair_changes if pair_changes is not None else _no_rekeyed_pairs()
     kept = warehouse.read(TWINS).filter(~pl.col("record_key_l").is_in(changed),
-                                        ~pl.col("record_key_r").is_in(changed))
-    scored = pairs.filter(pl.col("record_key_l").is_in(touched) | pl.col("record_key_r").is_in(touched))
+                                        ~pl.col("record_key_r").is_in(changed)).join(
+        pair_changes.filter(pl.col("change") == "lost").select(PAIR_KEYS), on=PAIR_KEYS, how="anti")
+    scored = pl.concat([
+        pairs.filter(pl.col("record_key_l").is_in(touched) | pl.col("record_key_r").is_in(touched)),
+        pairs.join(pair_changes.filter(pl.col("change") == "added").select(PAIR_KEYS), on=PAIR_KEYS, how="semi"),
+    ]).unique()
     return (pl.concat([kept, find(scored)]).sort(PAIR_KEYS), state,
             f"among the {scored.height} pairs of new and changed records; {kept.height} kept")
 
@@ -437,8 +532,10 @@ def linkage_clusters(context: dg.AssetExecutionContext, padu: PaduSettings, ware
     must_links = pl.concat([stated, reviewed_matches], how="vertical_relaxed")
     stated_or_reviewed = must_links.select(PAIR_KEYS)
     changes = warehouse.read("linkage.record_changes")
+    # (A store linked before this table was kept was linked with the keys in the record hash.)
+    pair_changes = warehouse.read(REKEYED_PAIRS) if warehouse.exists(REKEYED_PAIRS) else _no_rekeyed_pairs()
     twins_scored, twins_state, twins_counted = _twins_tonight(warehouse, pairs, linkage_state, changes,
-                                                              run["model_id"], tf_tables, rules)
+                                                              run["model_id"], tf_tables, rules, pair_changes)
     twins = twins_scored.join(must_links.select(PAIR_KEYS), on=PAIR_KEYS, how="anti")
     cannot_links = cannot_links | frozenset(twins.iter_rows())
     # Pairs with a thin record below their own threshold are no edges (model.held_back).
@@ -473,7 +570,7 @@ def linkage_clusters(context: dg.AssetExecutionContext, padu: PaduSettings, ware
         previous[CLUSTER_STATE].row(0, named=True) if complete else None,
         linkage_state, changes,
         pairs.filter(pl.col("match_probability") >= rules.cluster_threshold), constraints,
-        previous[CONSTRAINTS], partial(_components_holding, warehouse) if complete else None,
+        previous[CONSTRAINTS], partial(_components_holding, warehouse) if complete else None, pair_changes,
     )
     if not plan.full and (crossing := crossing_edges(edges, plan.redo, rules.cluster_threshold)):
         context.log.warning(f"{crossing} edges join a kept component to one clustered again: clustering all records")

@@ -125,7 +125,9 @@ def plan_recount(warehouse, state_table: str, report_table: str, rules_version: 
         previous = warehouse.read(state_table).row(0, named=True)
     changed_since = 0 if previous is None else previous["records_changed_since"]
     if previous is not None and previous["linkage_run_id"] != linkage["run_id"]:
-        changed_since += linkage["records_new"] + linkage["records_changed"] + linkage["records_deleted"]
+        # Records whose capped keys alone moved change which pairs the key rules count, too.
+        changed_since += (linkage["records_new"] + linkage["records_changed"] + linkage["records_deleted"]
+                          + (linkage.get("records_rekeyed") or 0))
     records = int(warehouse.query("SELECT count(*) AS n FROM staging.person_records")["n"][0])
     reason = blocking_recount_reason(previous, rules_version, linkage["mode"], changed_since, records)
     return RecountPlan(previous, linkage["run_id"], rules_version, records, changed_since, reason)

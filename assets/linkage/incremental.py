@@ -89,32 +89,53 @@ def tf_lookup(table: pl.DataFrame, column: str, values: pl.Series) -> pl.DataFra
 
 
 # How `record_hashes_sql` hashes, kept in `linkage.state`: hashes of another kind (Polars' struct
-# hash, before 2026-12-05) cannot be compared, and the night links in full.
-RECORD_HASH_KIND = "duckdb hash of the linkage and family columns"
+# hash, before 2026-12-05; one hash over the capped keys too, before 2026-12-07) cannot be compared,
+# and the night links in full.
+RECORD_HASH_KIND = ("duckdb hash of the linkage and family columns, one of the capped blocking keys and one of "
+                    "what places a record in their blocks")
 
 
-def record_hashes_sql(table: str, columns: list[str], where: str | None = None) -> str:
-    """SQL: record_key and a hash of every column the model blocks on or compares, of the records
-    of `table` (that satisfy `where`). In DuckDB where the records are: hashing a 1M night's
-    records in Polars meant reading all of them out first (0.8 s together)."""
-    hashed = ", ".join(f'"{c}"' for c in columns if c != "record_key")
-    return f"SELECT record_key, hash({hashed}) AS record_hash FROM {table}" + (f" WHERE {where}" if where else "")
+def record_hashes_sql(table: str, columns: list[str], where: str | None = None,
+                      keys: list[str] | tuple[str, ...] = (), blocks: list[str] | tuple[str, ...] = ()) -> str:
+    """SQL: record_key, `record_hash` (a hash of every column the model blocks on or compares but
+    the capped blocking keys `keys`), `key_hash` (a hash of those keys) and `block_hash` (a hash of
+    `blocks`, the expressions that place a record in the keys' blocks) of the records of `table`
+    (that satisfy `where`). In DuckDB where the records are: hashing a 1M night's records in
+    Polars meant reading all of them out first (0.8 s together). The keys are hashed apart because
+    they are made from the population, not from the record: a record whose key alone moved (its
+    block crossed its size limit) is the same record, whose pairs only change where a rule blocks
+    on the key (`classify_records`)."""
+    def quoted(names) -> str:
+        return ", ".join(f'"{name}"' for name in names)
+
+    hashed = quoted(c for c in columns if c != "record_key" and c not in keys)
+    key_hash = f"hash({quoted(keys)})" if keys else "0::UBIGINT"
+    block_hash = f"hash({', '.join(blocks)})" if blocks else "0::UBIGINT"
+    return (f"SELECT record_key, hash({hashed}) AS record_hash, {key_hash} AS key_hash, {block_hash} AS block_hash "
+            f"FROM {table}" + (f" WHERE {where}" if where else ""))
 
 
 CHANGES = ("new", "changed", "deleted")
+# A record whose capped blocking keys alone moved: not a changed record (its values are last
+# night's), but one whose candidate pairs may differ where a rule blocks on a key.
+REKEYED = "rekeyed"
 
 
 @dataclass(frozen=True)
 class RecordDelta:
-    """changes: record_key and change (one of CHANGES) of each record that is not unchanged
-    (`linkage.record_changes`), in no particular order: its readers filter and join on the keys.
-    Kept as a frame, unsorted: on a first night every record is new, and sorting the 1.3M keys of
-    a 1M night took 0.4 s (as Python lists, sorted and written, 0.6 s). touched_hashes:
-    record_key and tonight's record_hash of the new and changed records."""
+    """changes: record_key and change (one of CHANGES, or REKEYED) of each record that is not
+    unchanged (`linkage.record_changes` holds those of CHANGES), in no particular order: its
+    readers filter and join on the keys. Kept as a frame, unsorted: on a first night every record
+    is new, and sorting the 1.3M keys of a 1M night took 0.4 s (as Python lists, sorted and
+    written, 0.6 s). touched_hashes: record_key and tonight's record_hash, key_hash and block_hash
+    of the new, changed and rekeyed records."""
 
     changes: pl.DataFrame
     unchanged: int
     touched_hashes: pl.DataFrame
+    # Records that left a block of a capped key tonight: deleted, or changed in what places them
+    # in the blocks (block_hash). None left: the blocks only grew.
+    blocks_left: int = 0
 
     def keys(self, *changes: str) -> pl.Series:
         return self.changes.filter(pl.col("change").is_in(changes))["record_key"]
@@ -126,33 +147,46 @@ class RecordDelta:
     def touched(self) -> pl.Series:
         return self.keys("new", "changed")
 
+    @property
+    def rekeyed(self) -> pl.Series:
+        return self.keys(REKEYED)
+
+    @property
+    def record_changes(self) -> pl.DataFrame:
+        """The new, changed and deleted records (`linkage.record_changes`)."""
+        return self.changes.filter(pl.col("change") != REKEYED)
+
 
 def classify_records(con: duckdb.DuckDBPyConnection, tonight_sql: str, previous: str | None,
                      written_sql: str | None = None) -> RecordDelta:
-    """Which records of `tonight_sql` (record_key, record_hash) are new, changed or deleted against
-    the table `previous` (the same columns; None: every record is new). `written_sql`: the same
-    of only tonight's records written since `previous` was made, when every other record is known
-    to be as it was then (a record not written since cannot have changed): only those are hashed
-    (at 1M, on a P2MI-only night, 0.12 s against 0.25 to 0.38 s for all 1.3M). Worked out where the
-    hashes are: only the records that differ leave DuckDB (at 1M, reading 1.3M hashes out and
-    joining them in Polars took 0.5 s)."""
+    """Which records of `tonight_sql` (record_key, record_hash, key_hash) are new, changed,
+    rekeyed (the same record_hash, another key_hash) or deleted against the table `previous` (the
+    same columns; None: every record is new). `written_sql`: the same of only tonight's records
+    written since `previous` was made, when every other record is known to be as it was then (a
+    record not written since cannot have changed): only those are hashed (at 1M, on a P2MI-only
+    night, 0.12 s against 0.25 to 0.38 s for all 1.3M). Worked out where the hashes are: only the
+    records that differ leave DuckDB (at 1M, reading 1.3M hashes out and joining them in Polars
+    took 0.5 s)."""
     if previous is None:
-        previous = "(SELECT NULL::VARCHAR AS record_key, NULL::UBIGINT AS record_hash WHERE false)"
+        previous = ("(SELECT NULL::VARCHAR AS record_key, NULL::UBIGINT AS record_hash, "
+                    "NULL::UBIGINT AS key_hash, NULL::UBIGINT AS block_hash WHERE false)")
     tonight = con.execute(f"SELECT count(*) FROM ({tonight_sql})").fetchall()[0][0]
+    kind = (f"CASE WHEN o.record_key IS NULL THEN 'new' WHEN n.record_hash IS DISTINCT FROM o.record_hash "
+            f"THEN 'changed' ELSE '{REKEYED}' END")
+    differs = "n.record_hash IS DISTINCT FROM o.record_hash OR n.key_hash IS DISTINCT FROM o.key_hash"
+    left = "o.record_key IS NOT NULL AND n.block_hash IS DISTINCT FROM o.block_hash"
     if written_sql is None:
         differ = con.sql(f"""
             SELECT coalesce(n.record_key, o.record_key) AS record_key,
-                   CASE WHEN o.record_key IS NULL THEN 'new' WHEN n.record_key IS NULL THEN 'deleted'
-                        ELSE 'changed' END AS change,
-                   n.record_hash
+                   CASE WHEN n.record_key IS NULL THEN 'deleted' ELSE {kind} END AS change,
+                   n.record_hash, n.key_hash, n.block_hash, {left} AS left_blocks
             FROM ({tonight_sql}) n FULL JOIN {previous} o ON n.record_key = o.record_key
-            WHERE n.record_hash IS DISTINCT FROM o.record_hash""").pl()
+            WHERE {differs}""").pl()
     else:
         differ = con.sql(f"""
-            SELECT n.record_key, CASE WHEN o.record_key IS NULL THEN 'new' ELSE 'changed' END AS change,
-                   n.record_hash
+            SELECT n.record_key, {kind} AS change, n.record_hash, n.key_hash, n.block_hash, {left} AS left_blocks
             FROM ({written_sql}) n LEFT JOIN {previous} o ON n.record_key = o.record_key
-            WHERE n.record_hash IS DISTINCT FROM o.record_hash""").pl()
+            WHERE {differs}""").pl()
         # Every record not written since is among the previous ones, so the new ones are all among
         # the written: the previous records less those still here (tonight's less the new) are the
         # deleted ones. Looked for only when there are some (the anti join of the 1.3M keys took
@@ -160,11 +194,14 @@ def classify_records(con: duckdb.DuckDBPyConnection, tonight_sql: str, previous:
         stored = con.execute(f"SELECT count(*) FROM {previous}").fetchall()[0][0]
         if stored - (tonight - differ.filter(pl.col("change") == "new").height) > 0:
             differ = pl.concat([differ, con.sql(f"""
-                SELECT o.record_key, 'deleted' AS change, NULL::UBIGINT AS record_hash
+                SELECT o.record_key, 'deleted' AS change, NULL::UBIGINT AS record_hash, NULL::UBIGINT AS key_hash,
+                       NULL::UBIGINT AS block_hash, true AS left_blocks
                 FROM {previous} o ANTI JOIN ({tonight_sql}) n ON n.record_key = o.record_key""").pl()])
     touched = differ.filter(pl.col("change") != "deleted")
-    return RecordDelta(changes=differ.select("record_key", "change"), unchanged=tonight - touched.height,
-                       touched_hashes=touched.select("record_key", "record_hash"))
+    return RecordDelta(changes=differ.select("record_key", "change"),
+                       unchanged=tonight - touched.height,
+                       touched_hashes=touched.select("record_key", "record_hash", "key_hash", "block_hash"),
+                       blocks_left=int(differ["left_blocks"].sum()))
 
 
 def scoring_linker(frames: dict[str, pl.DataFrame], model_json: dict, tf_tables: dict[str, pl.DataFrame],
@@ -339,7 +376,8 @@ def _columns_of(sides: tuple[exp.Expression, exp.Expression]) -> tuple[frozenset
 
 
 def blocking_pairs_sql(blocking_rules: list[str], dialect: str, existing: str, touched: str,
-                       key: str = "record_key", touched_key: str = "record_key") -> str | None:
+                       key: str = "record_key", touched_key: str = "record_key",
+                       rekeyed: str | None = None, key_columns: tuple[str, ...] = ()) -> str | None:
     """SQL: every pair of a record of `existing` (a table, or a parenthesised query) and one of
     `touched` that some blocking rule lets through, with the existing record on either side, each
     pair once: `existing_key` (its `key`, a column or `rowid` of a stored table) and `touched_key`
@@ -355,10 +393,22 @@ def blocking_pairs_sql(blocking_rules: list[str], dialect: str, existing: str, t
     date (`l.birth_date IS NULL`) made one branch with the record on either side, whose join of
     namesakes in a regency DuckDB filtered pair by pair (at 1M, a P2MI-only night's partners in
     0.85 s; split by side, 0.58 s). Keys of numbers: that night's 36,542 pairs in 0.59 s, as
-    record keys 0.80 s. None when a rule has no such equality: every record is a partner."""
+    record keys 0.80 s. None when a rule has no such equality: every record is a partner.
+
+    `rekeyed`: a boolean column of `touched` marking the records whose capped blocking keys
+    (`key_columns`) alone moved: such a record takes part only in the branches that read a key (a
+    rule on its other values lets through last night's pairs), so that its pairs are those a
+    moved key can add."""
     branches = _partner_branches(blocking_rules, dialect)
     if branches is None:
         return None
+    if rekeyed:
+        def reads_a_key(branch: tuple[str, str, str], rules: set[str]) -> bool:
+            return any(reads_any(text, key_columns) for text in (*branch, *rules))
+
+        branches = {(joined_on, on_e, on_t if reads_a_key((joined_on, on_e, on_t), rules) else
+                     " AND ".join(c for c in (on_t, f"(NOT t.{rekeyed})") if c)): rules
+                    for (joined_on, on_e, on_t), rules in branches.items()}
     return " UNION ".join(
         f"SELECT e.{key} AS existing_key, t.{touched_key} AS touched_key FROM {existing} e JOIN "
         + (f"(SELECT * FROM {touched} t WHERE {on_t})" if on_t else touched)
@@ -377,15 +427,18 @@ def partner_search_key(blocking_rules: list[str], dialect: str, *names: str) -> 
 
 
 def stored_blocking_pairs_sql(blocking_rules: list[str], dialect: str, existing: str, touched: str,
-                              key: str, touched_key: str, stored: dict) -> tuple[str, str | None]:
+                              key: str, touched_key: str, stored: dict, rekeyed: str | None = None,
+                              key_columns: tuple[str, ...] = ()) -> tuple[str, str | None]:
     """`blocking_pairs_sql`, taken from `stored` (a state row's `partner_search_key` and
     `partner_search_sql`) when it was made from the same rules, names and code, and made
     otherwise; with its `partner_search_key`. Making it parses and rewrites every rule with
     sqlglot: at 1M, 0.07 s of an incremental night, the same search every night of a model."""
-    search_key = partner_search_key(blocking_rules, dialect, existing, touched, key, touched_key)
+    names = (existing, touched, key, touched_key) + ((rekeyed, *key_columns) if rekeyed else ())
+    search_key = partner_search_key(blocking_rules, dialect, *names)
     if stored.get("partner_search_key") == search_key:
         return search_key, stored.get("partner_search_sql")
-    return search_key, blocking_pairs_sql(blocking_rules, dialect, existing, touched, key, touched_key)
+    return search_key, blocking_pairs_sql(blocking_rules, dialect, existing, touched, key, touched_key,
+                                          rekeyed, key_columns)
 
 
 def blocked_pairs(records: pl.DataFrame, touched: pl.Series, blocking_rules: list[str],
@@ -397,20 +450,92 @@ def blocked_pairs(records: pl.DataFrame, touched: pl.Series, blocking_rules: lis
     if sql is None:
         return None
     found = query_frames(sql, {"records": records, "fresh": records.filter(pl.col("record_key").is_in(touched.implode()))})
-    return touched_pairs(found.rename({"existing_key": "existing_record", "touched_key": "touched_record"}), touched)
+    return touched_pairs(found.rename({"existing_key": "existing_record", "touched_key": "touched_record"}))
 
 
 def prediction_rules(model_json: dict) -> list[str]:
     return [blocking_rule_sql(rule) for rule in model_json["blocking_rules_to_generate_predictions"]]
 
 
-def touched_pairs(found: pl.DataFrame, touched: pl.Series) -> pl.DataFrame:
+def rules_reading_no_key(model_json: dict, key_columns: list[str] | tuple[str, ...]) -> list[str]:
+    """The prediction rules that read none of `key_columns` (the capped blocking keys): whether
+    they let a pair through depends on the records' own values only."""
+    return [rule for rule in prediction_rules(model_json) if not reads_any(rule, key_columns)]
+
+
+def reads_any(sql: str, columns: list[str] | tuple[str, ...]) -> bool:
+    """Whether the SQL text names any of `columns` (as a whole word)."""
+    return bool(columns) and re.search(r"\b(" + "|".join(map(re.escape, columns)) + r")\b", sql) is not None
+
+
+def rekeyed_pairs(blocked: pl.DataFrame, touched: pl.Series, stored: pl.DataFrame, records_of,
+                  other_rules: list[str], dialect: str = "duckdb",
+                  blocks_only_grew: bool = False) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
+    """What a night does with the records whose capped blocking keys alone moved (REKEYED): their
+    values are last night's, so a pair of theirs keeps its score, and is a candidate tonight where
+    last night unless a rule that reads a key says otherwise.
+
+    blocked: tonight's pairs (PAIR_KEYS, smaller key left) of the touched (new and changed) and
+    rekeyed records, the rekeyed ones searched through the rules that read a key only
+    (`blocking_pairs_sql`'s `rekeyed`); touched: the touched records' keys; stored: last night's
+    stored pairs (PAIR_KEYS, match_weight, match_probability) with a rekeyed record and no
+    touched or deleted one; records_of: the LINKAGE_COLUMNS of the records of a frame of keys;
+    other_rules: the rules that read no key (`rules_reading_no_key`).
+
+    Returns (the pairs to score: every pair with a touched record, and the rekeyed records' pairs
+    that were not stored; of the latter, those that were not candidates last night are new and
+    scored for the first time, the others score as last night and stay unstored below the
+    threshold), those pairs of rekeyed records alone, and the stored pairs that no rule lets
+    through any more (found by no rule that reads a key tonight, and by none of `other_rules`).
+
+    `blocks_only_grew`: no record left a block tonight (none deleted, none moved out by a change
+    of its values: RecordDelta.blocks_left). A block that only grew is split as finely as last
+    night or more, never less, and a key that is set tonight was set last night; so two records
+    of one part tonight were of one part last night, and a rekeyed record has no pair that was not
+    a candidate then: none is scored (at 1M, a night of 13,101 new records and 9,539 rekeyed ones
+    would score 66,772 such pairs again, with last night's scores)."""
+    of_touched = pl.col("record_key_l").is_in(touched.implode()) | pl.col("record_key_r").is_in(touched.implode())
+    with_touched, of_rekeyed = blocked.filter(of_touched), blocked.filter(~of_touched)
+    unstored = of_rekeyed.join(stored.select(PAIR_KEYS), on=PAIR_KEYS, how="anti")
+    if blocks_only_grew:
+        unstored = unstored.clear()
+    unfound = stored.join(of_rekeyed, on=PAIR_KEYS, how="anti")
+    lost = unfound
+    if unfound.height and other_rules:
+        records = records_of(pl.concat([unfound["record_key_l"], unfound["record_key_r"]]).unique().to_frame("record_key"))
+        lost = unfound.join(pairs_let_through(unfound.select(PAIR_KEYS), records, other_rules, dialect),
+                            on=PAIR_KEYS, how="anti")
+    return pl.concat([with_touched, unstored]), unstored, lost
+
+
+def pairs_let_through(pairs: pl.DataFrame, records: pl.DataFrame, blocking_rules: list[str],
+                      dialect: str = "duckdb") -> pl.DataFrame:
+    """The pairs of `pairs` (PAIR_KEYS) that one of `blocking_rules` (their SQL over records `l`
+    and `r`) lets through, either record on the left; records: the pairs' records (record_key and
+    the columns the rules read). The rules are read as they are written, on the few pairs given:
+    no join finds pairs, and no rule is rewritten (making the partner search's SQL for them took
+    0.15 s)."""
+    rules = [rule if dialect == "duckdb" else sqlglot.transpile(rule, read=dialect, write="duckdb")[0]
+             for rule in blocking_rules]
+    either = " OR ".join(f"({rule})" for rule in rules)
+    return query_frames(" UNION ".join(
+        f"SELECT p.record_key_l, p.record_key_r FROM pairs p JOIN records l ON l.record_key = p.{left} "
+        f"JOIN records r ON r.record_key = p.{right} WHERE {either}"
+        for left, right in (("record_key_l", "record_key_r"), ("record_key_r", "record_key_l"))),
+        {"pairs": pairs, "records": records})
+
+
+def touched_pairs(found: pl.DataFrame) -> pl.DataFrame:
     """The pairs (record_key_l, record_key_r) of `found` (existing_record, touched_record: what
-    `blocking_pairs_sql` found, as record keys) each once: a pair of two touched records (found
-    both ways round) with the smaller key left, and no record with itself."""
-    return found.filter(~pl.col("existing_record").is_in(touched.implode())
-                        | (pl.col("existing_record") < pl.col("touched_record"))).select(
-        pl.col("existing_record").alias("record_key_l"), pl.col("touched_record").alias("record_key_r"))
+    `blocking_pairs_sql` found, as record keys) each once, the smaller key left, and no record with
+    itself. A pair of two touched records is found both ways round, unless one of them takes part
+    in the branches that read a capped key only (`blocking_pairs_sql`'s `rekeyed`): then a rule on
+    other values finds it one way only."""
+    swap = pl.col("existing_record") > pl.col("touched_record")
+    return found.filter(pl.col("existing_record") != pl.col("touched_record")).select(
+        pl.when(swap).then(pl.col("touched_record")).otherwise(pl.col("existing_record")).alias("record_key_l"),
+        pl.when(swap).then(pl.col("existing_record")).otherwise(pl.col("touched_record")).alias("record_key_r"),
+    ).unique()
 
 
 def score_touched(records: pl.DataFrame, touched: list[str] | pl.Series, model_json: dict,
@@ -518,14 +643,23 @@ def dropped_pairs_of(con: duckdb.DuckDBPyConnection, gone: pl.Series, scored: pl
     return dropped_strong_pairs(previous, tonight, threshold)
 
 
-def replace_pairs_of(con: duckdb.DuckDBPyConnection, gone: pl.Series, scored: pl.DataFrame) -> None:
+def replace_pairs_of(con: duckdb.DuckDBPyConnection, gone: pl.Series, scored: pl.DataFrame,
+                     lost: pl.DataFrame | None = None) -> None:
     """The stored pairs where they stand: those with a changed or deleted record (`gone`) deleted,
-    tonight's scored pairs inserted (by column name)."""
+    and those of `lost` (PAIR_KEYS: `rekeyed_pairs`), tonight's scored pairs inserted (by column
+    name)."""
     con.register("__gone", pl.DataFrame({"record_key": gone}, schema={"record_key": pl.String}).to_arrow())
     try:
         con.execute(f"DELETE FROM linkage.pairs WHERE {_OF_GONE}")
     finally:
         con.unregister("__gone")
+    if lost is not None and lost.height:
+        con.register("__lost", lost.select(PAIR_KEYS).to_arrow())
+        try:
+            con.execute("DELETE FROM linkage.pairs p USING __lost l "
+                        "WHERE p.record_key_l = l.record_key_l AND p.record_key_r = l.record_key_r")
+        finally:
+            con.unregister("__lost")
     if scored.height:
         insert_rows(con, "linkage.pairs", scored)
 

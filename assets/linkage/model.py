@@ -14,6 +14,14 @@ from assets.linkage.backend import (
 from assets.linkage.rules import LinkageRules, load_rules
 from assets.standardise.sources import THIN_RECORD
 
+# The capped blocking keys (assets/standardise/block_keys.py): made from the population, not from
+# the record alone, so a record's key moves when its block crosses its size limit.
+CAPPED_KEY_COLUMNS = [key.name for key in load_rules().capped_block_keys]
+# What places a record in the capped keys' blocks: the values and split expressions they read. A
+# night on which no record left a block (none deleted, none whose values here changed) only grew
+# blocks, and a grown block's parts are parts of last night's (incremental.rekeyed_pairs).
+CAPPED_KEY_BLOCKS = sorted({expression for key in load_rules().capped_block_keys
+                            for expression in (*key.values, *key.split_by)})
 # Only these columns go into Splink: what the rules compare and block on.
 LINKAGE_COLUMNS = [
     "record_key", "source", "nik", "nik_matches_birth_date", "name_key", "name_key_nospace", "name_key_sorted",
@@ -21,7 +29,7 @@ LINKAGE_COLUMNS = [
     "kk", "passport", "passport_on_no_placement", "splp", "phone", "village_code", "district_code", "regency_code",
     "birth_regency_code",
     "lone_name_key",
-] + [key.name for key in load_rules().capped_block_keys]
+] + CAPPED_KEY_COLUMNS
 # Read by the clustering's rules, not by Splink (assets/linkage/families.py, twins.py): kept out of
 # the frames Splink holds (at 1M, 0.12 GB more at the job's peak), but hashed with the linkage
 # columns, so that a corrected relation makes a record a changed one on an incremental night.

@@ -11,8 +11,10 @@ clusters did. On an incremental night (the same model, hence the same rules) onl
 the other components are clustered again:
 
 - the seeds: the new, changed and deleted records (`linkage.record_changes`), the other record of
-  every pair at the cluster threshold with a new or changed record, and both records of every
-  must-link or cannot-link that was added or removed since the last clustering;
+  every pair at the cluster threshold with a new or changed record, both records of every
+  must-link or cannot-link that was added or removed since the last clustering, and both records
+  of every pair that a record whose capped blocking keys alone moved gained or lost
+  (`linkage.rekeyed_pairs`: its other pairs are last night's, with last night's scores);
 - and every record of a seed's component of last night (`linkage.components`).
 
 No edge leaves that set. An edge between two unchanged records was scored last night with the
@@ -167,11 +169,13 @@ def components_in(components: pl.DataFrame) -> Callable[[pl.Series], pl.Series]:
 def plan_clustering(previous_state: dict | None, linkage_state: dict, changes: pl.DataFrame,
                     strong_pairs: pl.DataFrame, constraints: pl.DataFrame,
                     previous_constraints: pl.DataFrame | None,
-                    components_of: Callable[[pl.Series], pl.Series] | None) -> ClusterPlan:
+                    components_of: Callable[[pl.Series], pl.Series] | None,
+                    pair_changes: pl.DataFrame | None = None) -> ClusterPlan:
     """previous_state: last clustering's row of CLUSTER_STATE; linkage_state: tonight's
     `linkage.state`; changes: `linkage.record_changes`; strong_pairs: tonight's pairs at the
     cluster threshold (record keys); components_of: the records of last night's components that
-    hold any of the given records (None: no components were kept)."""
+    hold any of the given records (None: no components were kept); pair_changes: the pairs
+    (record keys) that records whose keys alone moved gained or lost (`linkage.rekeyed_pairs`)."""
     if linkage_state["mode"] != "incremental":
         return ClusterPlan(True, "linkage scored every pair tonight")
     if previous_state is None or previous_constraints is None or components_of is None:
@@ -188,7 +192,9 @@ def plan_clustering(previous_state: dict | None, linkage_state: dict, changes: p
     ])
     moved = pl.concat([constraints.join(previous_constraints, on=[*PAIR_KEYS, "kind"], how="anti"),
                        previous_constraints.join(constraints, on=[*PAIR_KEYS, "kind"], how="anti")])
-    seeds = pl.concat([changes["record_key"], partners, moved["record_key_l"], moved["record_key_r"]]).unique()
+    regained = pair_changes if pair_changes is not None else pl.DataFrame(schema={k: pl.String for k in PAIR_KEYS})
+    seeds = pl.concat([changes["record_key"], partners, moved["record_key_l"], moved["record_key_r"],
+                       regained["record_key_l"], regained["record_key_r"]]).unique()
     redo = pl.concat([seeds, components_of(seeds)]).unique().sort()
     return ClusterPlan(False, "unchanged components kept", redo)
 

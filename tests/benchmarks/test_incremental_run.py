@@ -26,3 +26,34 @@ def test_the_benchmark_prints_each_steps_cpu_and_the_same_persons(tmp_path):
     night_cpu, night_wall = float(rows["_wall"]["cpu"]), float(rows["_wall"]["wall"])
     assert 0 < sum(float(row["cpu"]) for row in steps.values()) <= night_cpu + 0.05
     assert float(rows["_wall"]["cores"]) == round(night_cpu / night_wall, 2)
+    # What the sources delivered, counted apart from what linkage scored again.
+    delivered = re.search(r"as delivered: new (?P<new>[\d,]+), changed (?P<changed>[\d,]+), deleted (?P<deleted>[\d,]+)", out)
+    assert delivered and all(int(delivered[k].replace(",", "")) > 0 for k in ("new", "changed", "deleted"))
+    assert re.search(r"as linkage saw them: new [\d,]+, changed [\d,]+, deleted [\d,]+, capped blocking keys alone "
+                     r"moved [\d,]+; pairs scored tonight [\d,]+", out)
+
+
+def test_delivered_changes_count_records_by_their_delivered_rows(tmp_path):
+    import duckdb
+    import polars as pl
+
+    from assets.sources.contracts import CONTRACTS
+    from benchmarks.incremental import delivered_changes
+
+    def night(folder: Path, rows: dict[str, tuple[int, int]]) -> Path:
+        (folder / "warehouse").mkdir(parents=True)
+        with duckdb.connect(str(folder / "warehouse" / "padu_work.duckdb")) as con:
+            con.execute("CREATE SCHEMA staging")
+            for source in CONTRACTS:
+                frame = pl.DataFrame({"source_record_id": list(rows), "_row_hash": [h[0] for h in rows.values()],
+                                      "_row_hash_2": [h[1] for h in rows.values()], "other": ["x"] * len(rows)},
+                                     schema={"source_record_id": pl.String, "_row_hash": pl.UInt64,
+                                             "_row_hash_2": pl.UInt64, "other": pl.String})
+                con.execute(f"CREATE TABLE staging.{source} AS SELECT * FROM frame")
+        return folder
+
+    # 1 kept, 2 changed in its second hash only, 3 deleted, 4 new: in each of the four sources.
+    before = night(tmp_path / "a", {"1": (1, 1), "2": (2, 2), "3": (3, 3)})
+    after = night(tmp_path / "b", {"1": (1, 1), "2": (2, 9), "4": (4, 4)})
+    n = len(CONTRACTS)
+    assert delivered_changes(before, after) == {"new": n, "changed": n, "deleted": n}

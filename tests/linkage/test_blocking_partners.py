@@ -187,3 +187,82 @@ def test_the_partner_search_key_follows_the_code_that_makes_the_search(monkeypat
     key = incremental.partner_search_key(RULES, "duckdb", *names)
     monkeypatch.setattr(incremental, "code_fingerprint", lambda files, packages: "other code")
     assert incremental.partner_search_key(RULES, "duckdb", *names) != key
+
+
+def _search(existing: pl.DataFrame, touched: pl.DataFrame, rekeyed: set[str], key_columns: tuple[str, ...]):
+    """The pairs blocking_pairs_sql finds with the records of `rekeyed` among the touched ones marked
+    as records whose keys alone moved, as (smaller key, larger key)."""
+    sql = blocking_pairs_sql(RULES, "duckdb", "records", "fresh", rekeyed="__rekeyed", key_columns=key_columns)
+    fresh = touched.with_columns(pl.col("record_key").is_in(list(rekeyed)).alias("__rekeyed"))
+    found = query_frames(sql, {"records": pl.concat([existing, touched]), "fresh": fresh})
+    return {tuple(sorted(pair)) for pair in found.iter_rows() if pair[0] != pair[1]}
+
+
+def test_a_rekeyed_record_is_searched_through_the_rules_that_read_a_key_only():
+    # r1's NIK is e1's and its name block e5's; its key alone moved, so only the rule on the key
+    # (block_name_year) finds its partners: e5, and the touched t2 of the same block. The NIK rule
+    # lets (e1, r1) through as last night: that pair is last night's, and not looked for.
+    rekeyed = frame([{"record_key": "r1", "nik": "3201011507900001", "block_name_year": "SITI-1990"}])
+    touched = pl.concat([TOUCHED, rekeyed])
+    found = _search(EXISTING, touched, {"r1"}, ("block_name_year",))
+    everything = _search(EXISTING, touched, set(), ("block_name_year",))
+    assert {pair for pair in everything if "r1" in pair} == {("e1", "r1"), ("e2", "r1"), ("e5", "r1"),
+                                                             ("r1", "t1"), ("r1", "t2")}
+    # A touched record still finds the rekeyed one by any rule (t1 by the NIK), and r1 finds its
+    # block: every pair but those of r1 through the NIK rules alone.
+    assert found == everything - {("e1", "r1"), ("e2", "r1")}
+    # Without key columns, a rekeyed record takes part in no branch.
+    assert {pair for pair in _search(EXISTING, touched, {"r1"}, ()) if "r1" in pair} == {("r1", "t1"), ("r1", "t2")}
+
+
+def test_a_rekeyed_records_pairs_are_scored_where_new_and_dropped_where_no_rule_holds():
+    keys = incremental.PAIR_KEYS
+    records = frame([
+        {"record_key": "a", "nik": "3201011507900001", "block_name_year": "X"},
+        {"record_key": "b", "nik": "3201011507900001", "block_name_year": "Y"},  # a's NIK: the NIK rule holds
+        {"record_key": "c", "block_name_year": "Z"},
+        {"record_key": "d", "block_name_year": "X"},
+        {"record_key": "t", "block_name_year": "X"},
+    ])
+    # Tonight's pairs: t (touched) with a, a with d through the key (both rekeyed).
+    blocked = pl.DataFrame({"record_key_l": ["a", "a"], "record_key_r": ["t", "d"]})
+    # Last night's stored pairs of rekeyed records: (a, b) and (a, c), found by no key rule tonight;
+    # (a, d), found again.
+    stored = pl.DataFrame({"record_key_l": ["a", "a", "a"], "record_key_r": ["b", "c", "d"],
+                           "match_weight": [9.0, 8.0, 7.0], "match_probability": [0.99, 0.98, 0.97]})
+    read = []
+
+    def records_of(wanted: pl.DataFrame) -> pl.DataFrame:
+        read.append(sorted(wanted["record_key"].to_list()))
+        return records.join(wanted, on="record_key", how="semi")
+
+    other_rules = [rule for rule in RULES if "block_name_year" not in rule]
+    to_score, added, lost = incremental.rekeyed_pairs(blocked, pl.Series(["t"]), stored, records_of, other_rules)
+    # (a, t) has a touched record: scored; (a, d) is stored: kept as it is, not scored again.
+    assert sorted(to_score.select(keys).rows()) == [("a", "t")]
+    assert added.is_empty()
+    # (a, b): the NIK rule still holds; (a, c): no rule does any more.
+    assert lost.select(keys).rows() == [("a", "c")] and lost["match_weight"].to_list() == [8.0]
+    assert read == [["a", "b", "c"]]
+    # A rekeyed pair not stored last night is scored (new, or below the threshold as last night).
+    blocked_more = pl.concat([blocked, pl.DataFrame({"record_key_l": ["c"], "record_key_r": ["d"]})])
+    to_score, added, lost = incremental.rekeyed_pairs(blocked_more, pl.Series(["t"]), stored, records_of, other_rules)
+    assert sorted(to_score.select(keys).rows()) == [("a", "t"), ("c", "d")] and added.rows() == [("c", "d")]
+    # A night on which blocks only grew: a part of a key's block tonight was within one last night,
+    # so (c, d) was a candidate then, with the score it has now: not scored again. Lost pairs are
+    # looked for all the same.
+    to_score, added, lost = incremental.rekeyed_pairs(blocked_more, pl.Series(["t"]), stored, records_of, other_rules,
+                                                      blocks_only_grew=True)
+    assert sorted(to_score.select(keys).rows()) == [("a", "t")] and added.is_empty()
+    assert lost.select(keys).rows() == [("a", "c")]
+
+
+def test_the_pairs_a_rule_lets_through_are_those_trying_every_pair_finds():
+    # Every pair of two records with a touched one, in both orders: the rules read as written.
+    records = pl.concat([EXISTING, TOUCHED])
+    keys = sorted(records["record_key"].to_list())
+    every = pl.DataFrame([(a, b) for a in keys for b in keys if a < b and "t" in (a[0], b[0])],
+                         schema=incremental.PAIR_KEYS, orient="row")
+    through = incremental.pairs_let_through(every, records, RULES)
+    assert set(through.iter_rows()) == pairs_through(EXISTING, TOUCHED, RULES)
+    assert through.height == len(set(through.iter_rows()))

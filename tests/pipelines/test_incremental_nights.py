@@ -16,7 +16,8 @@ import pytest
 
 from assets.sources.contracts import CONTRACTS
 from assets.linkage.diagnostics import LINK_RATE_PERSONS, LINK_RATE_PROVINCES
-from assets.linkage.assets import _SEARCHED, GONE_CLUSTERS, TWINS
+from assets.linkage.assets import _REKEYED_FLAG, _SEARCHED, GONE_CLUSTERS, TWINS
+from assets.linkage.model import CAPPED_KEY_COLUMNS
 from assets.linkage.incremental import RECORD_HASH_KIND, ModelStore, blocking_pairs_sql, prediction_rules
 from assets.linkage.recluster import CLUSTER_STATE
 from assets.persons.delta import PERSONS_STATE, RECORD_STATE
@@ -141,7 +142,8 @@ def test_first_night_is_full_and_later_nights_are_incremental(nights):
 def test_every_night_keeps_the_partner_search_its_rules_make_for_the_next(nights):
     # The full first night makes it too, so that the first incremental night finds it made.
     model_json, _ = ModelStore(nights[0]["data"] / "models").load(nights[0]["state"]["model_id"])
-    made = blocking_pairs_sql(prediction_rules(model_json), "duckdb", *_SEARCHED)
+    made = blocking_pairs_sql(prediction_rules(model_json), "duckdb", *_SEARCHED, _REKEYED_FLAG,
+                              tuple(CAPPED_KEY_COLUMNS))
     assert made is not None and " JOIN " in made
     states = [n["state"] for n in nights] + [n["full"]["state"] for n in nights[1:]]
     assert {s["partner_search_sql"] for s in states} == {made}
