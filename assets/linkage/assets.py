@@ -438,7 +438,7 @@ def linkage_pairs(context: dg.AssetExecutionContext, padu: PaduSettings, warehou
             # None deleted or moved out of a block by a change: the blocks only grew, and a rekeyed
             # record has no pair that was not a candidate last night (incremental.rekeyed_pairs).
             "records_left_blocks": delta.blocks_left,
-            "rekeyed_pairs_added": added.height if in_place else 0, "rekeyed_pairs_lost": lost.height,
+            "rekeyed_pairs_scored": added.height, "rekeyed_pairs_lost": lost.height,
             "pairs_scored_tonight": scored_pairs,
             "joining_pairs_dropped": dropped.height,
             "seconds": seconds,
