@@ -138,3 +138,8 @@ def test_plan_takes_whole_components_of_every_seed():
                            previous_constraints, previous_components).full
     assert plan_clustering({**state, "fingerprint": "old"}, linkage, changes, strong, constraints,
                            previous_constraints, previous_components).reason == "the clustering code changed"
+    # A pair a rekeyed record lost (d, f): both records' components are clustered again, and nothing else.
+    lost = pl.DataFrame({"record_key_l": ["d"], "record_key_r": ["f"], "change": ["lost"]})
+    rekeyed = plan_clustering(state, linkage, changes.clear(), strong.clear(), previous_constraints,
+                              previous_constraints, previous_components, lost)
+    assert rekeyed.redo.to_list() == ["d", "e", "f"]
