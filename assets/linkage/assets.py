@@ -20,11 +20,12 @@ from assets.linkage.diagnostics import (
 from assets.linkage.incremental import (
     CHANGES, PAIR_KEYS, RECORD_HASH_KIND, REKEYED, ModelStore, classify_records, dropped_pairs_of,
     dropped_strong_pairs, prediction_rules, record_hashes_sql, rekeyed_pairs, replace_pairs_of, rules_reading_no_key,
-    score_all, score_fresh, score_pairs, stored_blocking_pairs_sql, term_frequency_columns, term_frequency_tables,
-    touched_pairs,
+    score_all, score_fresh, score_pairs, stored_blocking_pairs_sql, stored_pairs_of, term_frequency_columns,
+    term_frequency_tables, touched_pairs,
 )
 from assets.linkage.model import (
-    CAPPED_KEY_BLOCKS, CAPPED_KEY_COLUMNS, FAMILY_COLUMNS, LINKAGE_COLUMNS, THIN_RECORDS, cluster_edges, collapsed_levels, held_back, train, untrained_levels,
+    CAPPED_KEY_BLOCKS, CAPPED_KEY_COLUMNS, FAMILY_COLUMNS, LINKAGE_COLUMNS, THIN_RECORDS, cluster_edges,
+    collapsed_levels, held_back, train, untrained_levels,
 )
 from assets.linkage.recluster import (
     CLUSTER_STATE, COMPONENTS, CONSTRAINTS, REDONE, cluster_people, clustering_fingerprint, constraint_table,
@@ -77,23 +78,6 @@ def _rekeyed_pair_changes(scored: pl.DataFrame, candidates: pl.DataFrame, lost: 
 def _stored_pairs_frame() -> pl.DataFrame:
     return pl.DataFrame(schema={"record_key_l": pl.String, "record_key_r": pl.String,
                                 "match_weight": pl.Float64, "match_probability": pl.Float64})
-
-
-def _stored_pairs_of(warehouse: Warehouse, rekeyed: pl.Series, gone: pl.Series) -> pl.DataFrame:
-    """Last night's stored pairs (keys, weight, probability) with a rekeyed record and no new,
-    changed or deleted one (those go whole)."""
-    with warehouse.connect() as con:
-        con.register("__rekeyed", pl.DataFrame({"record_key": rekeyed}, schema={"record_key": pl.String}).to_arrow())
-        con.register("__gone", pl.DataFrame({"record_key": gone}, schema={"record_key": pl.String}).to_arrow())
-        try:
-            return con.sql(
-                "SELECT record_key_l, record_key_r, match_weight, match_probability FROM linkage.pairs "
-                "WHERE (record_key_l IN (SELECT record_key FROM __rekeyed) OR record_key_r IN (SELECT record_key FROM __rekeyed)) "
-                "AND record_key_l NOT IN (SELECT record_key FROM __gone) "
-                "AND record_key_r NOT IN (SELECT record_key FROM __gone)").pl()
-        finally:
-            con.unregister("__rekeyed")
-            con.unregister("__gone")
 
 
 def _records_of(warehouse: Warehouse, known: pl.DataFrame, keys: pl.DataFrame) -> pl.DataFrame:
@@ -357,8 +341,10 @@ def linkage_pairs(context: dg.AssetExecutionContext, padu: PaduSettings, warehou
                                                        rekeyed)
         if blocked is not None and rekeyed.len():
             known = pl.concat([existing, fresh])
+            with warehouse.connect() as con:
+                stored = stored_pairs_of(con, rekeyed, gone)
             blocked, added, lost = rekeyed_pairs(
-                blocked, touched, _stored_pairs_of(warehouse, rekeyed, gone),
+                blocked, touched, stored,
                 partial(_records_of, warehouse, known), rules_reading_no_key(model_json, CAPPED_KEY_COLUMNS),
                 model_json.get("sql_dialect", "duckdb"), blocks_only_grew=delta.blocks_left == 0)
         scored = (score_fresh(fresh, existing, model_json, tf_tables, rules.predict_threshold, padu.backend)

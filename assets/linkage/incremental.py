@@ -496,9 +496,8 @@ def rekeyed_pairs(blocked: pl.DataFrame, touched: pl.Series, stored: pl.DataFram
     would score 66,772 such pairs again, with last night's scores)."""
     of_touched = pl.col("record_key_l").is_in(touched.implode()) | pl.col("record_key_r").is_in(touched.implode())
     with_touched, of_rekeyed = blocked.filter(of_touched), blocked.filter(~of_touched)
-    unstored = of_rekeyed.join(stored.select(PAIR_KEYS), on=PAIR_KEYS, how="anti")
-    if blocks_only_grew:
-        unstored = unstored.clear()
+    unstored = (of_rekeyed.clear() if blocks_only_grew
+                else of_rekeyed.join(stored.select(PAIR_KEYS), on=PAIR_KEYS, how="anti"))
     unfound = stored.join(of_rekeyed, on=PAIR_KEYS, how="anti")
     lost = unfound
     if unfound.height and other_rules:
@@ -621,9 +620,27 @@ def predict_pairs(records: pl.DataFrame, pairs: pl.DataFrame, model_json: dict, 
         tables["left_records"], tables["right_records"], threshold_match_probability=threshold)
 
 
+def _with_a_record_of(table: str) -> str:
+    """The stored pairs with a record of `table` (registered, record_key) on either side."""
+    return f"record_key_l IN (SELECT record_key FROM {table}) OR record_key_r IN (SELECT record_key FROM {table})"
+
+
 # The stored pairs with a record of `__gone` (registered: changed and deleted records) on either side.
-_OF_GONE = ("record_key_l IN (SELECT record_key FROM __gone) "
-            "OR record_key_r IN (SELECT record_key FROM __gone)")
+_OF_GONE = _with_a_record_of("__gone")
+
+
+def stored_pairs_of(con: duckdb.DuckDBPyConnection, rekeyed: pl.Series, gone: pl.Series) -> pl.DataFrame:
+    """Last night's stored pairs (PAIR_KEYS, match_weight, match_probability) with a rekeyed record
+    and no new, changed or deleted one (`gone`: those pairs go whole): what `rekeyed_pairs` keeps
+    or drops."""
+    con.register("__rekeyed", pl.DataFrame({"record_key": rekeyed}, schema={"record_key": pl.String}).to_arrow())
+    con.register("__gone", pl.DataFrame({"record_key": gone}, schema={"record_key": pl.String}).to_arrow())
+    try:
+        return con.sql("SELECT record_key_l, record_key_r, match_weight, match_probability FROM linkage.pairs "
+                       f"WHERE ({_with_a_record_of('__rekeyed')}) AND NOT ({_OF_GONE})").pl()
+    finally:
+        con.unregister("__rekeyed")
+        con.unregister("__gone")
 
 
 def dropped_pairs_of(con: duckdb.DuckDBPyConnection, gone: pl.Series, scored: pl.DataFrame,
