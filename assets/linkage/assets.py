@@ -19,7 +19,7 @@ from assets.linkage.diagnostics import (
 )
 from assets.linkage.incremental import (
     CHANGES, PAIR_KEYS, RECORD_HASH_KIND, REKEYED, ModelStore, classify_records, dropped_pairs_of,
-    dropped_strong_pairs, prediction_rules, record_hashes_sql, rekeyed_pairs, replace_pairs_of, rules_reading_no_key,
+    dropped_strong_pairs, prediction_rules, record_hashes_sql, rekeyed_pairs, replace_pairs_of,
     score_all, score_fresh, score_pairs, stored_blocking_pairs_sql, stored_pairs_of, term_frequency_columns,
     term_frequency_tables, touched_pairs,
 )
@@ -337,16 +337,18 @@ def linkage_pairs(context: dg.AssetExecutionContext, padu: PaduSettings, warehou
         # Every record is a partner: a record whose keys moved is scored again whole, as a changed one.
         touched, rekeyed, gone = pl.concat([touched, rekeyed]), rekeyed.clear(), pl.concat([gone, rekeyed])
     if in_place:
+        # On a night no record left a block, a rekeyed record has no candidate pair that it did not
+        # have last night: it is not searched (incremental.rekeyed_pairs).
+        blocks_only_grew = delta.blocks_left == 0
         fresh, existing, blocked = _fresh_and_partners(warehouse, touched, search["partner_search_sql"], since,
-                                                       rekeyed)
+                                                       rekeyed.clear() if blocks_only_grew else rekeyed)
         if blocked is not None and rekeyed.len():
             known = pl.concat([existing, fresh])
             with warehouse.connect() as con:
                 stored = stored_pairs_of(con, rekeyed, gone)
             blocked, added, lost = rekeyed_pairs(
-                blocked, touched, stored,
-                partial(_records_of, warehouse, known), rules_reading_no_key(model_json, CAPPED_KEY_COLUMNS),
-                model_json.get("sql_dialect", "duckdb"), blocks_only_grew=delta.blocks_left == 0)
+                blocked, touched, stored, partial(_records_of, warehouse, known), prediction_rules(model_json),
+                CAPPED_KEY_COLUMNS, model_json.get("sql_dialect", "duckdb"), blocks_only_grew)
         scored = (score_fresh(fresh, existing, model_json, tf_tables, rules.predict_threshold, padu.backend)
                   if blocked is None else
                   score_pairs(pl.concat([existing, fresh]), blocked, model_json, tf_tables, rules.predict_threshold,

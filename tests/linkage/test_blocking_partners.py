@@ -236,8 +236,8 @@ def test_a_rekeyed_records_pairs_are_scored_where_new_and_dropped_where_no_rule_
         read.append(sorted(wanted["record_key"].to_list()))
         return records.join(wanted, on="record_key", how="semi")
 
-    other_rules = [rule for rule in RULES if "block_name_year" not in rule]
-    to_score, added, lost = incremental.rekeyed_pairs(blocked, pl.Series(["t"]), stored, records_of, other_rules)
+    key = ("block_name_year",)
+    to_score, added, lost = incremental.rekeyed_pairs(blocked, pl.Series(["t"]), stored, records_of, RULES, key)
     # (a, t) has a touched record: scored; (a, d) is stored: kept as it is, not scored again.
     assert sorted(to_score.select(keys).rows()) == [("a", "t")]
     assert added.is_empty()
@@ -246,12 +246,20 @@ def test_a_rekeyed_records_pairs_are_scored_where_new_and_dropped_where_no_rule_
     assert read == [["a", "b", "c"]]
     # A rekeyed pair not stored last night is scored (new, or below the threshold as last night).
     blocked_more = pl.concat([blocked, pl.DataFrame({"record_key_l": ["c"], "record_key_r": ["d"]})])
-    to_score, added, lost = incremental.rekeyed_pairs(blocked_more, pl.Series(["t"]), stored, records_of, other_rules)
+    to_score, added, lost = incremental.rekeyed_pairs(blocked_more, pl.Series(["t"]), stored, records_of, RULES, key)
     assert sorted(to_score.select(keys).rows()) == [("a", "t"), ("c", "d")] and added.rows() == [("c", "d")]
     # A night on which blocks only grew: a part of a key's block tonight was within one last night,
-    # so (c, d) was a candidate then, with the score it has now: not scored again. Lost pairs are
-    # looked for all the same.
-    to_score, added, lost = incremental.rekeyed_pairs(blocked_more, pl.Series(["t"]), stored, records_of, other_rules,
+    # so (c, d) was a candidate then, with the score it has now: not scored again, and the rekeyed
+    # records are not searched at all. Their stored pairs are checked against every rule instead:
+    # (a, d) is kept by the key rule, (a, b) by the NIK rule, and (a, c) is lost.
+    read.clear()
+    to_score, added, lost = incremental.rekeyed_pairs(blocked.filter(pl.col("record_key_r") == "t"), pl.Series(["t"]),
+                                                      stored, records_of, RULES, key, blocks_only_grew=True)
+    assert sorted(to_score.select(keys).rows()) == [("a", "t")] and added.is_empty()
+    assert lost.select(keys).rows() == [("a", "c")] and lost["match_weight"].to_list() == [8.0]
+    assert read == [["a", "b", "c", "d"]]
+    # A pair of rekeyed records alone that a search found anyway is not scored on such a night.
+    to_score, added, lost = incremental.rekeyed_pairs(blocked_more, pl.Series(["t"]), stored, records_of, RULES, key,
                                                       blocks_only_grew=True)
     assert sorted(to_score.select(keys).rows()) == [("a", "t")] and added.is_empty()
     assert lost.select(keys).rows() == [("a", "c")]
