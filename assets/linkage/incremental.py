@@ -480,8 +480,9 @@ def rekeyed_pairs(blocked: pl.DataFrame, touched: pl.Series, stored: pl.DataFram
     that were not stored; of the latter, those that were not candidates last night are new and
     scored for the first time, the others score as last night and stay unstored below the
     threshold), those pairs of rekeyed records alone, and the stored pairs that no rule lets
-    through any more: found by no rule that reads a key tonight and let through by none of the
-    others, checked as written on those pairs alone (`pairs_let_through`).
+    through any more: those the search found through no rule that reads a key and none of the
+    other rules lets through (on a night on which blocks only grew: those none of `rules` lets
+    through), the rules checked as written on those pairs alone (`pairs_let_through`).
 
     `blocks_only_grew`: no record left a block tonight (none deleted, none moved out by a change
     of its values: RecordDelta.blocks_left). A block that only grew is split as finely as last
