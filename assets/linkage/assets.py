@@ -421,7 +421,8 @@ def linkage_pairs(context: dg.AssetExecutionContext, padu: PaduSettings, warehou
             "records_new": delta.count("new"), "records_changed": delta.count("changed"),
             "records_deleted": delta.count("deleted"), "records_unchanged": delta.unchanged,
             # Records whose capped blocking keys alone moved (their block crossed its size limit):
-            # not scored again, but their pairs checked where a rule reads a key.
+            # not scored again, but their stored pairs checked against the rules that read a key
+            # (against every rule, without a search, on a night the blocks only grew).
             "records_rekeyed": delta.count(REKEYED),
             # None deleted or moved out of a block by a change: the blocks only grew, and a rekeyed
             # record has no pair that was not a candidate last night (incremental.rekeyed_pairs).
