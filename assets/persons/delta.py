@@ -31,7 +31,8 @@ from assets.warehouse import insert_rows, replace_table, table_exists
 
 RECORD_STATE = "persons.record_state"
 # Tonight's touched person ids, registered on the persons connection by plan_persons for the
-# queries that read those persons only (kept_rows here, the status reads in assets.py).
+# queries that read those persons only (update_in_place here; in assets.py, the table of their
+# records the reads of their rows join, TOUCHED_RECORDS).
 TOUCHED = "__touched"
 GONE = "__gone"  # and last night's persons with no record tonight
 PERSONS_STATE = "persons.persons_state"
@@ -219,10 +220,13 @@ def plan_persons(con: duckdb.DuckDBPyConnection, key: bytes, full_requested: boo
         ON n.record_key = o.record_key
         WHERE n.h IS DISTINCT FROM o.h OR n.person_id IS DISTINCT FROM o.person_id""")
     # Last night's persons of the records that differ: chosen again where they keep a record,
-    # gone where they keep none (every record of a person gone tonight differs).
+    # gone where they keep none (every record of a person gone tonight differs). Looked up among
+    # tonight's ids through a semi join on them, so that DuckDB builds its hash table over these
+    # persons, not over the 1.3M ids (at 1M, 0.055 s against 0.115 s for 11,248 persons).
     old = con.sql("""
-        SELECT person_id, person_id IN (SELECT person_id FROM persons.person_ids) AS kept
-        FROM (SELECT DISTINCT old_id AS person_id FROM __record_differ WHERE old_id IS NOT NULL)""").pl()
+        WITH o AS (SELECT DISTINCT old_id AS person_id FROM __record_differ WHERE old_id IS NOT NULL)
+        SELECT person_id, person_id IN (SELECT person_id FROM persons.person_ids SEMI JOIN o USING (person_id)) AS kept
+        FROM o""").pl()
     touched = pl.concat([
         con.sql("SELECT DISTINCT now_id AS person_id FROM __record_differ WHERE now_id IS NOT NULL").pl()["person_id"],
         old.filter("kept")["person_id"],
